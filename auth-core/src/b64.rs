@@ -1,0 +1,66 @@
+//! Strict base64url for token segments.
+//!
+//! Token segments are public data, so they use the fast `base64` crate (no padding, no
+//! whitespace, canonical trailing bits required). Secret-bearing values (password hash
+//! outputs) go through `base64ct` in [`crate::password`] instead.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Decodes strict unpadded base64url into `out`, returning the decoded length.
+pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.decode_slice(input, out).ok()
+}
+
+/// Encodes `input` as unpadded base64url into `out`, returning the encoded length.
+pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.encode_slice(input, out).ok()
+}
+
+/// Length of the unpadded base64 encoding of `n` bytes, or `None` on overflow.
+pub(crate) const fn encoded_len(n: usize) -> Option<usize> {
+    let full = n / 3;
+    let tail = match n % 3 {
+        0 => 0,
+        1 => 2,
+        _ => 3,
+    };
+    match full.checked_mul(4) {
+        Some(v) => v.checked_add(tail),
+        None => None,
+    }
+}
+
+/// Upper bound of the decoded length of `n` base64 characters.
+pub(crate) const fn decoded_len_max(n: usize) -> usize {
+    // Cannot overflow: (n / 4) * 3 < n, and the remainder term is at most 2.
+    (n / 4).wrapping_mul(3).wrapping_add((n % 4).wrapping_mul(3) / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_agree_with_the_encoder() {
+        let data = [0xA5u8; 70];
+        for n in 0..data.len() {
+            let mut out = [0u8; 100];
+            let written = encode(&data[..n], &mut out).unwrap();
+            assert_eq!(Some(written), encoded_len(n));
+            assert!(decoded_len_max(written) >= n);
+            let mut back = [0u8; 70];
+            assert_eq!(decode(&out[..written], &mut back), Some(n));
+        }
+    }
+
+    #[test]
+    fn rejects_padding_whitespace_and_noncanonical_bits() {
+        let mut out = [0u8; 8];
+        assert_eq!(decode(b"YQ", &mut out), Some(1));
+        assert_eq!(decode(b"YQ==", &mut out), None);
+        assert_eq!(decode(b"Y Q", &mut out), None);
+        assert_eq!(decode(b"YR", &mut out), None, "non-zero trailing bits");
+        assert_eq!(decode(b"Y+", &mut out), None, "standard alphabet");
+    }
+}

@@ -1,0 +1,222 @@
+//! One small error enum per phase.
+//!
+//! Every enum is `Copy`, `#[non_exhaustive]`, has a static lowercase
+//! `Display` and never carries secret material.
+
+use core::fmt;
+
+macro_rules! error_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident $(($inner:ty))? => $msg:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant $(($inner))?, )+
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                #[allow(unused_variables)]
+                let msg = match self {
+                    $( error_enum!(@pat $name $variant $(($inner))?) => $msg, )+
+                };
+                f.write_str(msg)
+            }
+        }
+
+        impl core::error::Error for $name {}
+    };
+    (@pat $name:ident $variant:ident ($inner:ty)) => { $name::$variant(_) };
+    (@pat $name:ident $variant:ident) => { $name::$variant };
+}
+
+error_enum! {
+    /// Building a key or a key ring failed.
+    pub enum KeyError {
+        /// The secret is shorter than [`crate::MIN_KEY_LEN`] bytes (RFC 7518 §3.2).
+        TooShort => "hs256 key is shorter than 32 bytes",
+        /// The key id is empty, longer than [`crate::MAX_KID_LEN`] or has a character outside
+        /// printable ASCII (or `"` / `\`).
+        InvalidKid => "key id is empty, too long or has a forbidden character",
+        /// The key ring is full.
+        RingFull => "key ring is full",
+        /// A key with the same id is already in the ring.
+        DuplicateKid => "a key with this id is already in the ring",
+        /// A ring with more than one key needs an id on every key.
+        MissingKid => "every key in a ring of several keys needs a key id",
+        /// No key with that id.
+        NotFound => "no key with this id",
+        /// The signing key cannot be removed; make another key the signing key first.
+        SigningKeyInUse => "the signing key cannot be removed",
+    }
+}
+
+error_enum! {
+    /// The token's structure or header is not acceptable (steps 1–4 of verification).
+    pub enum ParseError {
+        /// The token is longer than the configured cap.
+        TooLong => "token is longer than the configured limit",
+        /// Not exactly three dot-separated segments, or an empty header or payload.
+        Malformed => "token is not three non-empty base64url segments",
+        /// The header segment is not strict base64url (padding, whitespace, bad alphabet,
+        /// non-canonical trailing bits).
+        HeaderEncoding => "token header is not strict base64url",
+        /// The header is longer than [`crate::jwt::MAX_HEADER_LEN`] bytes.
+        HeaderTooLong => "token header is too long",
+        /// The header is not a JSON object of the expected shape (duplicate keys included).
+        HeaderJson => "token header is not valid json",
+        /// `alg` is anything but exactly `"HS256"`.
+        UnsupportedAlgorithm => "token algorithm is not HS256",
+        /// `typ` is present and is not `JWT`.
+        UnsupportedType => "token type is not JWT",
+        /// The header has a `crit` member; no extensions are understood.
+        CriticalHeader => "token header has crit extensions",
+        /// The `kid` is longer than [`crate::MAX_KID_LEN`] or not printable ASCII.
+        InvalidKid => "token key id is invalid",
+        /// The signature segment is not exactly 32 bytes of strict base64url.
+        SignatureEncoding => "token signature is not strict base64url of 32 bytes",
+    }
+}
+
+error_enum! {
+    /// Checking the MAC failed (step 5 of verification).
+    pub enum VerifyError {
+        /// The header names a `kid` the key ring does not hold.
+        UnknownKid => "token key id is unknown",
+        /// The MAC does not match.
+        InvalidSignature => "token signature is invalid",
+    }
+}
+
+error_enum! {
+    /// Decoding a verified payload into claims failed (step 6).
+    pub enum ClaimsError {
+        /// The payload segment is not strict base64url.
+        Encoding => "token payload is not strict base64url",
+        /// The caller's buffer cannot hold the decoded payload.
+        BufferTooSmall => "buffer too small for the token payload",
+        /// The payload is not valid JSON, not a JSON object, or a NumericDate is not written as a
+        /// plain integer (`1764333900.5`, `1e12`).
+        Json => "token payload is not a json object, or a date is not an integer",
+        /// A claim has the wrong JSON type, e.g. `"exp":"123"` or a negative NumericDate.
+        WrongType => "a claim has the wrong json type",
+        /// The claims do not match the expected shape: a duplicate key, or a required field of the
+        /// caller's type is missing.
+        Shape => "claims have a duplicate or missing member",
+        /// A string has an invalid escape, or an escaped string is longer than the scratch space.
+        Escape => "a claim string has an invalid or oversized escape",
+        /// Too many audiences (more than [`crate::jwt::MAX_AUDIENCES`]).
+        TooManyAudiences => "too many audiences",
+    }
+}
+
+/// A registered claim, named in [`ValidationError::Missing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claim {
+    /// `exp`
+    Exp,
+    /// `iat`
+    Iat,
+    /// `iss`
+    Iss,
+    /// `aud`
+    Aud,
+    /// `sub`
+    Sub,
+}
+
+impl Claim {
+    /// The claim's JSON member name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Claim::Exp => "exp",
+            Claim::Iat => "iat",
+            Claim::Iss => "iss",
+            Claim::Aud => "aud",
+            Claim::Sub => "sub",
+        }
+    }
+}
+
+error_enum! {
+    /// The claims are well-formed but not acceptable now.
+    pub enum ValidationError {
+        /// `now >= exp + leeway`.
+        Expired => "token has expired",
+        /// `now + leeway < nbf`.
+        NotYetValid => "token is not valid yet",
+        /// `iat > now + leeway`.
+        IssuedInFuture => "token was issued in the future",
+        /// `now > iat + max_age + leeway`.
+        TooOld => "token is older than the maximum age",
+        /// A claim the policy requires is absent.
+        Missing(Claim) => "token lacks a required claim",
+        /// `iss` is not the expected issuer.
+        Issuer => "token issuer is not accepted",
+        /// `aud` does not contain the expected audience.
+        Audience => "token audience is not accepted",
+    }
+}
+
+error_enum! {
+    /// Producing a token, hash or response failed.
+    pub enum EncodeError {
+        /// The output buffer is too small; nothing usable was written.
+        BufferTooSmall => "output buffer too small",
+        /// The value could not be serialized as JSON.
+        Serialize => "value cannot be serialized as json",
+        /// The `embedded_io::Write` sink failed.
+        Write(embedded_io::ErrorKind) => "output sink failed",
+    }
+}
+
+/// Any failure of the one-call [`crate::KeyRing::decode`]: each phase keeps its own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Structure or header.
+    Parse(ParseError),
+    /// Key lookup or MAC.
+    Verify(VerifyError),
+    /// Payload decoding.
+    Claims(ClaimsError),
+    /// Time, issuer, audience.
+    Validation(ValidationError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Parse(e) => fmt::Display::fmt(e, f),
+            Error::Verify(e) => fmt::Display::fmt(e, f),
+            Error::Claims(e) => fmt::Display::fmt(e, f),
+            Error::Validation(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(match self {
+            Error::Parse(e) => e,
+            Error::Verify(e) => e,
+            Error::Claims(e) => e,
+            Error::Validation(e) => e,
+        })
+    }
+}
+
+macro_rules! from_phase {
+    ($($t:ident => $v:ident),+) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self { Error::$v(e) }
+        }
+    )+};
+}
+from_phase!(ParseError => Parse, VerifyError => Verify, ClaimsError => Claims, ValidationError => Validation);

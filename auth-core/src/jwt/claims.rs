@@ -1,0 +1,225 @@
+use core::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+
+use crate::json::JsonStr;
+
+/// Seconds since the Unix epoch (RFC 7519 NumericDate).
+///
+/// Only non-negative integers are accepted. A fractional value such as `1764333900.5`, which
+/// RFC 7519 permits, is rejected as [`crate::ClaimsError::Json`]: every mainstream issuer
+/// (PyJWT included) writes integers, and rejecting is safer than silently rounding.
+pub type NumericDate = u64;
+
+/// Most audiences an `aud` array may list.
+pub const MAX_AUDIENCES: usize = 8;
+
+/// Longest single `aud` string kept when it has to be decoded (escaped) during parsing.
+const MAX_DECODED_AUD: usize = 128;
+
+/// The `aud` claim: one string or an array of strings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Audience<'a> {
+    /// A single audience.
+    One(JsonStr<'a>),
+    /// A single audience written with JSON escapes, decoded while parsing.
+    OneDecoded(heapless::String<MAX_DECODED_AUD>),
+    /// An array of audiences.
+    Many(heapless::Vec<JsonStr<'a>, MAX_AUDIENCES>),
+}
+
+impl Audience<'_> {
+    /// Whether `aud` is (one of) the audience(s), compared decoded.
+    pub fn contains(&self, aud: &str) -> bool {
+        match self {
+            Audience::One(s) => *s == *aud,
+            Audience::OneDecoded(s) => s.as_str() == aud,
+            Audience::Many(v) => v.iter().any(|s| *s == *aud),
+        }
+    }
+}
+
+impl Serialize for Audience<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Audience::One(v) => v.serialize(s),
+            Audience::OneDecoded(v) => s.serialize_str(v),
+            Audience::Many(v) => {
+                let mut seq = s.serialize_seq(Some(v.len()))?;
+                for a in v {
+                    seq.serialize_element(a)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+struct AudienceVisitor;
+
+impl<'de> Visitor<'de> for AudienceVisitor {
+    type Value = Audience<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        JsonStr::from_raw_json(v)
+            .map(Audience::One)
+            .ok_or_else(|| E::custom("invalid escape"))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        // serde-json-core hands over an escaped string already decoded, in scratch space.
+        let mut s = heapless::String::new();
+        s.push_str(v).map_err(|_| E::custom("audience too long"))?;
+        Ok(Audience::OneDecoded(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut v = heapless::Vec::new();
+        while let Some(a) = seq.next_element::<JsonStr<'de>>()? {
+            v.push(a)
+                .map_err(|_| de::Error::invalid_length(MAX_AUDIENCES.saturating_add(1), &self))?;
+        }
+        Ok(Audience::Many(v))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // serde-json-core has no `deserialize_any`, but its `deserialize_ignored_any` dispatches
+        // on the next token: a string goes to `visit_*str`, an array to `visit_seq`, anything
+        // else (numbers, objects, literals) to `visit_unit`/`visit_map`, which this visitor
+        // rejects as a wrong type.
+        d.deserialize_ignored_any(AudienceVisitor)
+    }
+}
+
+/// The registered claims a [`crate::Validation`] checks.
+///
+/// Implement it for your own claims type (every method defaults to "absent") to validate that
+/// type directly, as the crate's [`Claims`] and the flow module's claims do.
+pub trait RegisteredClaims {
+    /// `exp`.
+    fn exp(&self) -> Option<NumericDate> {
+        None
+    }
+    /// `nbf`.
+    fn nbf(&self) -> Option<NumericDate> {
+        None
+    }
+    /// `iat`.
+    fn iat(&self) -> Option<NumericDate> {
+        None
+    }
+    /// `iss`.
+    fn iss(&self) -> Option<JsonStr<'_>> {
+        None
+    }
+    /// `aud`.
+    fn aud(&self) -> Option<&Audience<'_>> {
+        None
+    }
+}
+
+/// The RFC 7519 registered claims. Strings are [`JsonStr`]: zero-copy, compared decoded.
+///
+/// Members other than these are ignored; a member given twice, or of the wrong JSON type
+/// (`"exp":"123"`), is an error.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Claims<'a> {
+    /// Subject.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<JsonStr<'a>>,
+    /// Issuer.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<JsonStr<'a>>,
+    /// Audience.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience<'a>>,
+    /// Expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<NumericDate>,
+    /// Not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<NumericDate>,
+    /// Issued at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<NumericDate>,
+    /// Token id.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<JsonStr<'a>>,
+}
+
+impl<'a> Claims<'a> {
+    /// No claims.
+    pub const fn new() -> Self {
+        Claims {
+            sub: None,
+            iss: None,
+            aud: None,
+            exp: None,
+            nbf: None,
+            iat: None,
+            jti: None,
+        }
+    }
+
+    /// Sets `sub`.
+    pub const fn with_subject(mut self, sub: &'a str) -> Self {
+        self.sub = Some(JsonStr::new(sub));
+        self
+    }
+
+    /// Sets `iss`.
+    pub const fn with_issuer(mut self, iss: &'a str) -> Self {
+        self.iss = Some(JsonStr::new(iss));
+        self
+    }
+
+    /// Sets a single `aud`.
+    pub fn with_audience(mut self, aud: &'a str) -> Self {
+        self.aud = Some(Audience::One(JsonStr::new(aud)));
+        self
+    }
+
+    /// Sets `iat` to `now` and `exp` to `now + ttl` (saturating).
+    pub const fn with_lifetime(mut self, now: NumericDate, ttl: u64) -> Self {
+        self.iat = Some(now);
+        self.exp = Some(now.saturating_add(ttl));
+        self
+    }
+
+    /// Sets `nbf`.
+    pub const fn with_not_before(mut self, nbf: NumericDate) -> Self {
+        self.nbf = Some(nbf);
+        self
+    }
+
+    /// Sets `jti`.
+    pub const fn with_id(mut self, jti: &'a str) -> Self {
+        self.jti = Some(JsonStr::new(jti));
+        self
+    }
+}
+
+impl RegisteredClaims for Claims<'_> {
+    fn exp(&self) -> Option<NumericDate> {
+        self.exp
+    }
+    fn nbf(&self) -> Option<NumericDate> {
+        self.nbf
+    }
+    fn iat(&self) -> Option<NumericDate> {
+        self.iat
+    }
+    fn iss(&self) -> Option<JsonStr<'_>> {
+        self.iss
+    }
+    fn aud(&self) -> Option<&Audience<'_>> {
+        self.aud.as_ref()
+    }
+}

@@ -1,0 +1,19 @@
+//! HS256 JSON Web Tokens (RFC 7519) without allocation.
+//!
+//! The flow is a typestate:
+//! [`UntrustedToken::parse`] (length cap, three segments, strict base64url header, `alg`,
+//! `typ`, `crit`, `kid`) → [`crate::KeyRing::verify`] (constant-time MAC over the raw
+//! `header.payload` bytes) → [`VerifiedToken::claims`] (only now is the payload JSON read) →
+//! [`crate::Validation::validate`] (the caller passes `now`).
+
+mod claims;
+mod header;
+mod sign;
+mod verify;
+
+pub use claims::{Audience, Claims, MAX_AUDIENCES, NumericDate, RegisteredClaims};
+pub use header::{CANONICAL_HEADER_B64, MAX_HEADER_LEN, MAX_TOKEN_LEN, UntrustedToken};
+pub use verify::VerifiedToken;
+
+/// Length of an HS256 signature segment: 32 bytes as unpadded base64url.
+pub const SIGNATURE_B64_LEN: usize = 43;

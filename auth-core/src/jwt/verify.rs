@@ -1,0 +1,119 @@
+use hmac::Mac;
+use serde::Deserialize;
+
+use crate::b64;
+use crate::error::{ClaimsError, Error, VerifyError};
+use crate::key::{Hs256Key, KeyRing};
+use crate::time::Validation;
+
+use super::{RegisteredClaims, UntrustedToken};
+
+/// A token whose MAC checked out. Its claims are read with [`VerifiedToken::claims`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedToken<'t> {
+    payload: &'t str,
+}
+
+impl<'t> VerifiedToken<'t> {
+    /// The payload segment, still base64url.
+    pub fn payload_b64(&self) -> &'t str {
+        self.payload
+    }
+
+    /// Decoded payload length in bytes: the least `buf` length [`VerifiedToken::claims`]
+    /// needs. Add room for the longest escaped string your claims type decodes into owned
+    /// storage (such as `heapless::String`); twice this length is always enough.
+    pub fn payload_len(&self) -> usize {
+        b64::decoded_len_max(self.payload.len())
+    }
+
+    /// Decodes the payload into the front of `buf` and deserializes `C` from it. The rest of
+    /// `buf` is scratch space for unescaping strings that `C` stores owned.
+    ///
+    /// Claim strings should be [`crate::JsonStr`]: it borrows, and compares decoded. A `&str`
+    /// member rejects escaped input instead of exposing raw escape text.
+    ///
+    /// # Errors
+    /// [`ClaimsError`] for bad base64url, a short buffer, invalid JSON, a wrong claim type, a
+    /// duplicate member or a bad escape.
+    pub fn claims<'b, C: Deserialize<'b>>(&self, buf: &'b mut [u8]) -> Result<C, ClaimsError> {
+        if buf.len() < self.payload_len() {
+            return Err(ClaimsError::BufferTooSmall);
+        }
+        let n = b64::decode(self.payload.as_bytes(), buf).ok_or(ClaimsError::Encoding)?;
+        let (json, scratch) = buf.split_at_mut(n);
+        let json: &'b [u8] = json;
+        let (claims, _) =
+            serde_json_core::from_slice_escaped::<C>(json, scratch).map_err(map_json_error)?;
+        Ok(claims)
+    }
+}
+
+fn map_json_error(e: serde_json_core::de::Error) -> ClaimsError {
+    use serde_json_core::de::Error as E;
+    match e {
+        E::InvalidType | E::InvalidNumber => ClaimsError::WrongType,
+        E::CustomError => ClaimsError::Shape,
+        E::EscapedStringIsTooLong | E::InvalidEscapeSequence => ClaimsError::Escape,
+        _ => ClaimsError::Json,
+    }
+}
+
+impl Hs256Key {
+    /// Checks the token's MAC with this key, in constant time. A token whose header names a
+    /// different `kid` is refused without computing the MAC.
+    ///
+    /// # Errors
+    /// [`VerifyError::UnknownKid`] or [`VerifyError::InvalidSignature`].
+    pub fn verify<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
+        if let Some(kid) = token.kid()
+            && self.kid() != Some(kid)
+        {
+            return Err(VerifyError::UnknownKid);
+        }
+        self.check_mac(token)
+    }
+
+    fn check_mac<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
+        let mut mac = self.mac();
+        mac.update(token.signing_input.as_bytes());
+        mac.verify_slice(&token.signature)
+            .map_err(|_| VerifyError::InvalidSignature)?;
+        Ok(VerifiedToken {
+            payload: token.payload,
+        })
+    }
+}
+
+impl<const N: usize> KeyRing<N> {
+    /// Checks the token's MAC with the key its `kid` names, or with the signing key when it
+    /// names none.
+    ///
+    /// # Errors
+    /// [`VerifyError::UnknownKid`] or [`VerifyError::InvalidSignature`].
+    pub fn verify<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
+        let key = self.select(token.kid()).ok_or(VerifyError::UnknownKid)?;
+        key.check_mac(token)
+    }
+
+    /// Parses, verifies, decodes and validates in one call, with the default length cap.
+    ///
+    /// # Errors
+    /// The first failing phase's error, wrapped in [`Error`].
+    pub fn decode<'b, C>(
+        &self,
+        token: &str,
+        buf: &'b mut [u8],
+        validation: &Validation<'_>,
+        now: u64,
+    ) -> Result<C, Error>
+    where
+        C: Deserialize<'b> + RegisteredClaims,
+    {
+        let untrusted = UntrustedToken::parse(token)?;
+        let verified = self.verify(&untrusted)?;
+        let claims: C = verified.claims(buf)?;
+        validation.validate(&claims, now)?;
+        Ok(claims)
+    }
+}

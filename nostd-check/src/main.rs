@@ -1,0 +1,99 @@
+//! Links auth-core into a `#![no_std]` `#![no_main]` binary with no global allocator and calls
+//! every public entry point with real inputs. Any crate in the graph that pulls in `std` fails
+//! with a duplicate `panic_impl` lang item; any `alloc` use fails with "no global memory
+//! allocator found". Exits 0 only when every result is right.
+#![no_std]
+#![no_main]
+
+use auth_core::{
+    Claims, Error, Hs256Key, KeyRing, ParseError, UntrustedToken, Validation, VerifyError,
+};
+
+#[link(name = "c")]
+unsafe extern "C" {
+    fn abort() -> !;
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    unsafe { abort() }
+}
+
+// The prebuilt x86_64 `core` references this symbol from its unwind tables.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}
+
+const RFC7515_KEY: [u8; 64] = [
+    0x03, 0x23, 0x35, 0x4b, 0x2b, 0x0f, 0xa5, 0xbc, 0x83, 0x7e, 0x06, 0x65, 0x77, 0x7b, 0xa6, 0x8f,
+    0x5a, 0xb3, 0x28, 0xe6, 0xf0, 0x54, 0xc9, 0x28, 0xa9, 0x0f, 0x84, 0xb2, 0xd2, 0x50, 0x2e, 0xbf,
+    0xd3, 0xfb, 0x5a, 0x92, 0xd2, 0x06, 0x47, 0xef, 0x96, 0x8a, 0xb4, 0xc3, 0x77, 0x62, 0x3d, 0x22,
+    0x3d, 0x2e, 0x21, 0x72, 0x05, 0x2e, 0x4f, 0x08, 0xc0, 0xcd, 0x9a, 0xf5, 0x67, 0xd0, 0x80, 0xa3,
+];
+const RFC7515_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const NOW: u64 = 1_764_331_200;
+
+/// Each check returns its step number on failure.
+fn run() -> Result<(), i32> {
+    // RFC 7515 A.1 with a fixed clock, through the typestate.
+    let key = Hs256Key::new(&RFC7515_KEY).map_err(|_| 1)?;
+    let untrusted = UntrustedToken::parse(RFC7515_TOKEN).map_err(|_| 2)?;
+    let verified = key.verify(&untrusted).map_err(|_| 3)?;
+    let mut buf = [0u8; 256];
+    let claims: Claims<'_> = verified.claims(&mut buf).map_err(|_| 4)?;
+    Validation::new()
+        .validate(&claims, 1_300_819_379)
+        .map_err(|_| 5)?;
+    if claims.iss.map(|i| i == "joe") != Some(true) {
+        return Err(6);
+    }
+    if Validation::new().validate(&claims, 1_300_819_380).is_ok() {
+        return Err(7);
+    }
+
+    // Sign into a buffer and through embedded-io, verify, rotate.
+    let mut ring = KeyRing::<2>::new(
+        Hs256Key::with_kid(b"0123456789abcdef0123456789abcdef", "old").map_err(|_| 8)?,
+    )
+    .map_err(|_| 9)?;
+    let c = Claims::new().with_subject("alice").with_lifetime(NOW, 2700);
+    let mut out = [0u8; 256];
+    let old = ring.sign(&c, &mut out).map_err(|_| 10)?;
+    let mut copy = [0u8; 256];
+    let mut scratch = [0u8; 128];
+    let mut sink: &mut [u8] = &mut copy;
+    let n = ring.sign_to(&c, &mut scratch, &mut sink).map_err(|_| 11)?;
+    if copy.get(..n) != Some(old.as_bytes()) {
+        return Err(12);
+    }
+    ring.rotate(Hs256Key::with_kid(b"fedcba9876543210fedcba9876543210", "new").map_err(|_| 13)?)
+        .map_err(|_| 14)?;
+    let mut buf = [0u8; 256];
+    let back: Claims<'_> = ring
+        .decode(old, &mut buf, &Validation::new(), NOW + 1)
+        .map_err(|_| 15)?;
+    if back.sub.map(|s| s == "alice") != Some(true) {
+        return Err(16);
+    }
+    ring.remove("old").map_err(|_| 17)?;
+    let mut buf = [0u8; 256];
+    if ring.decode::<Claims<'_>>(old, &mut buf, &Validation::new(), NOW + 1)
+        != Err(Error::Verify(VerifyError::UnknownKid))
+    {
+        return Err(18);
+    }
+    if UntrustedToken::parse("a.b").err() != Some(ParseError::Malformed) {
+        return Err(19);
+    }
+    if Hs256Key::new(b"short").is_ok() {
+        return Err(20);
+    }
+    Ok(())
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+    match run() {
+        Ok(()) => 0,
+        Err(step) => step,
+    }
+}
