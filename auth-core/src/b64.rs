@@ -34,7 +34,9 @@ pub(crate) const fn encoded_len(n: usize) -> Option<usize> {
 /// Upper bound of the decoded length of `n` base64 characters.
 pub(crate) const fn decoded_len_max(n: usize) -> usize {
     // Cannot overflow: (n / 4) * 3 < n, and the remainder term is at most 2.
-    (n / 4).wrapping_mul(3).wrapping_add((n % 4).wrapping_mul(3) / 4)
+    (n / 4)
+        .wrapping_mul(3)
+        .wrapping_add((n % 4).wrapping_mul(3) / 4)
 }
 
 #[cfg(test)]

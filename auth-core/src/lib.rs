@@ -1,7 +1,6 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![doc = include_str!("../README.md")]
-
 #![cfg_attr(
     not(test),
     deny(
