@@ -176,6 +176,42 @@ error_enum! {
     }
 }
 
+error_enum! {
+    /// Hashing or verifying a password failed.
+    pub enum PasswordError {
+        /// The password does not match: the one answer to give a user.
+        Mismatch => "password does not match",
+        /// The password is longer than [`crate::password::MAX_PASSWORD_LEN`].
+        PasswordTooLong => "password is too long",
+        /// The stored string is not PHC, passlib or Django PBKDF2-SHA256.
+        UnknownFormat => "stored hash is not a pbkdf2-sha256 phc, passlib or django string",
+        /// The rounds field is missing or not a plain decimal.
+        InvalidRounds => "stored hash rounds are missing or not a decimal",
+        /// Fewer rounds than [`crate::password::MIN_ROUNDS`].
+        RoundsTooLow => "stored hash has too few rounds",
+        /// More rounds than [`crate::password::MAX_ROUNDS`].
+        RoundsTooHigh => "stored hash has too many rounds",
+        /// PHC parameters other than one `i` and at most one `l`, or a version field.
+        InvalidParams => "stored hash has invalid parameters",
+        /// The salt field is missing, badly encoded or too long.
+        InvalidSalt => "stored hash salt is missing or invalid",
+        /// The salt is shorter than [`crate::password::MIN_SALT_LEN`] bytes.
+        SaltTooShort => "salt is too short",
+        /// The hash field is missing or badly encoded.
+        InvalidHash => "stored hash output is missing or invalid",
+        /// A PHC field is not valid unpadded standard base64.
+        InvalidEncoding => "stored hash field is not valid base64",
+        /// The output is outside 16..=64 bytes, or disagrees with `l`.
+        OutputLength => "stored hash output length is out of range",
+        /// Fields after the hash.
+        TrailingData => "stored hash has trailing data",
+        /// The output buffer is too small.
+        BufferTooSmall => "output buffer too small",
+        /// The random generator failed.
+        Rng => "random generator failed",
+    }
+}
+
 /// Any failure of the one-call [`crate::KeyRing::decode`]: each phase keeps its own error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

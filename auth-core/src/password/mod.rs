@@ -1,0 +1,232 @@
+//! PBKDF2-HMAC-SHA256 password hashes.
+//!
+//! * [`hash_password`] writes a PHC string, `$pbkdf2-sha256$i=<rounds>,l=<len>$<salt>$<hash>`
+//!   (standard base64 alphabet without padding: the RustCrypto `pbkdf2`/`password-hash`
+//!   convention), into a caller buffer. The salt comes from the caller, as bytes or from a
+//!   [`rand_core::CryptoRng`]: the core has no OS RNG.
+//! * [`verify_password`] accepts PHC, passlib and Django strings, compares in constant time, and
+//!   reports `needs_rehash` (passlib `verify_and_update` style) so callers can upgrade old
+//!   hashes on the next successful login.
+//! * [`verify_dummy`] does the same work for unknown users, so login time does not reveal
+//!   which accounts exist.
+
+mod pbkdf2;
+mod stored;
+
+use core::fmt::Write as _;
+
+use base64ct::{Base64Unpadded, Encoding};
+use ctutils::CtEq;
+
+use crate::error::PasswordError;
+
+pub use pbkdf2::pbkdf2_hmac_sha256;
+pub use stored::{Format, StoredHash};
+
+/// Default iteration count: OWASP Password Storage Cheat Sheet (2023) for PBKDF2-HMAC-SHA256.
+pub const RECOMMENDED_ROUNDS: u32 = 600_000;
+/// Default salt length in bytes (NIST SP 800-132 asks for at least 128 bits).
+pub const SALT_LEN: usize = 16;
+/// Default derived key length in bytes: the SHA-256 output size.
+pub const OUTPUT_LEN: usize = 32;
+/// Stored hashes with fewer rounds are refused outright, not verified.
+pub const MIN_ROUNDS: u32 = 1_000;
+/// Stored hashes with more rounds are refused, so a tampered users file cannot hang a server.
+pub const MAX_ROUNDS: u32 = 10_000_000;
+/// Shortest salt accepted in a stored hash, in bytes.
+pub const MIN_SALT_LEN: usize = 8;
+/// Longest salt accepted (and written), in bytes.
+pub const MAX_SALT_LEN: usize = 64;
+/// Shortest derived key accepted in a stored hash, in bytes.
+pub const MIN_OUTPUT_LEN: usize = 16;
+/// Longest derived key accepted (and written), in bytes.
+pub const MAX_OUTPUT_LEN: usize = 64;
+/// Longest password accepted, in bytes: a guard against long-password denial of service.
+pub const MAX_PASSWORD_LEN: usize = 4096;
+/// Longest PHC string [`hash_password`] can write.
+pub const MAX_PHC_LEN: usize = 15 + 22 + 88 + 88;
+
+/// How new hashes are made, and when a stored hash should be upgraded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    rounds: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Policy {
+    /// [`RECOMMENDED_ROUNDS`], [`OUTPUT_LEN`]-byte output.
+    pub const fn new() -> Self {
+        Policy {
+            rounds: RECOMMENDED_ROUNDS,
+        }
+    }
+
+    /// Uses `rounds` iterations, clamped to [`MIN_ROUNDS`]..=[`MAX_ROUNDS`] so that every hash
+    /// this policy writes is one it accepts. Microcontrollers choose per device: see the README.
+    pub const fn with_rounds(mut self, rounds: u32) -> Self {
+        self.rounds = if rounds < MIN_ROUNDS {
+            MIN_ROUNDS
+        } else if rounds > MAX_ROUNDS {
+            MAX_ROUNDS
+        } else {
+            rounds
+        };
+        self
+    }
+
+    /// The iteration count new hashes use.
+    pub const fn rounds(&self) -> u32 {
+        self.rounds
+    }
+
+    /// A stored hash needs rehashing when it is not PHC, has fewer rounds than this policy,
+    /// or an output shorter than [`OUTPUT_LEN`].
+    pub fn needs_rehash(&self, stored: &StoredHash) -> bool {
+        stored.format() != Format::Phc
+            || stored.rounds() < self.rounds
+            || stored.output_len() < OUTPUT_LEN
+    }
+}
+
+/// A successful verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Store a fresh [`hash_password`] of the same password: the stored one is below policy.
+    pub needs_rehash: bool,
+}
+
+/// Hashes `password` with `salt` into a PHC string in `out`.
+///
+/// # Errors
+/// [`PasswordError::PasswordTooLong`], [`PasswordError::SaltTooShort`] /
+/// [`PasswordError::InvalidSalt`] for a salt outside [`MIN_SALT_LEN`]..=[`MAX_SALT_LEN`],
+/// [`PasswordError::BufferTooSmall`].
+pub fn hash_password<'o>(
+    password: &[u8],
+    salt: &[u8],
+    policy: &Policy,
+    out: &'o mut [u8],
+) -> Result<&'o str, PasswordError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(PasswordError::PasswordTooLong);
+    }
+    if salt.len() < MIN_SALT_LEN {
+        return Err(PasswordError::SaltTooShort);
+    }
+    if salt.len() > MAX_SALT_LEN {
+        return Err(PasswordError::InvalidSalt);
+    }
+    let mut dk = [0u8; OUTPUT_LEN];
+    pbkdf2_hmac_sha256(password, salt, policy.rounds, &mut dk);
+    let mut salt_b64 = [0u8; 88];
+    let salt_b64 =
+        Base64Unpadded::encode(salt, &mut salt_b64).map_err(|_| PasswordError::InvalidSalt)?;
+    let mut dk_b64 = [0u8; 44];
+    let dk_b64 =
+        Base64Unpadded::encode(&dk, &mut dk_b64).map_err(|_| PasswordError::BufferTooSmall)?;
+    let mut w = SliceWriter { buf: out, len: 0 };
+    write!(
+        w,
+        "$pbkdf2-sha256$i={},l={}${}${}",
+        policy.rounds, OUTPUT_LEN, salt_b64, dk_b64
+    )
+    .map_err(|_| PasswordError::BufferTooSmall)?;
+    let len = w.len;
+    let written = out.get(..len).ok_or(PasswordError::BufferTooSmall)?;
+    core::str::from_utf8(written).map_err(|_| PasswordError::BufferTooSmall)
+}
+
+/// Hashes `password` with a fresh [`SALT_LEN`]-byte salt drawn from `rng`.
+///
+/// # Errors
+/// As [`hash_password`], plus [`PasswordError::Rng`] when the generator fails.
+pub fn hash_password_with_rng<'o, R: rand_core::TryCryptoRng + ?Sized>(
+    password: &[u8],
+    rng: &mut R,
+    policy: &Policy,
+    out: &'o mut [u8],
+) -> Result<&'o str, PasswordError> {
+    let mut salt = [0u8; SALT_LEN];
+    rng.try_fill_bytes(&mut salt)
+        .map_err(|_| PasswordError::Rng)?;
+    hash_password(password, &salt, policy, out)
+}
+
+/// Verifies `password` against a stored PHC, passlib or Django string, in constant time.
+///
+/// # Errors
+/// [`PasswordError::Mismatch`] for a wrong password (the one answer to show a user);
+/// [`PasswordError::PasswordTooLong`]; a parse error naming the stored string's bad field.
+pub fn verify_password(
+    password: &[u8],
+    stored: &str,
+    policy: &Policy,
+) -> Result<Verified, PasswordError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(PasswordError::PasswordTooLong);
+    }
+    let stored = StoredHash::parse(stored)?;
+    verify_parsed(password, &stored, policy)
+}
+
+/// [`verify_password`] against an already parsed hash.
+///
+/// # Errors
+/// As [`verify_password`].
+pub fn verify_parsed(
+    password: &[u8],
+    stored: &StoredHash,
+    policy: &Policy,
+) -> Result<Verified, PasswordError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(PasswordError::PasswordTooLong);
+    }
+    let mut dk = [0u8; MAX_OUTPUT_LEN];
+    let dk = dk
+        .get_mut(..stored.output_len())
+        .ok_or(PasswordError::OutputLength)?;
+    pbkdf2_hmac_sha256(password, stored.salt(), stored.rounds(), dk);
+    if !bool::from(dk.ct_eq(stored.hash())) {
+        return Err(PasswordError::Mismatch);
+    }
+    Ok(Verified {
+        needs_rehash: policy.needs_rehash(stored),
+    })
+}
+
+/// Does the work of a real verification at `policy` (same rounds, same output length) and
+/// discards the result. Call it for unknown usernames so response time does not tell whether
+/// an account exists.
+pub fn verify_dummy(password: &[u8], policy: &Policy) {
+    if password.len() > MAX_PASSWORD_LEN {
+        // A real verify refuses these before hashing, too.
+        return;
+    }
+    const DUMMY_SALT: [u8; SALT_LEN] = *b"auth-core-dummy!";
+    const NEVER: [u8; OUTPUT_LEN] = [0; OUTPUT_LEN];
+    let mut dk = [0u8; OUTPUT_LEN];
+    pbkdf2_hmac_sha256(password, &DUMMY_SALT, policy.rounds, &mut dk);
+    core::hint::black_box(bool::from(dk.as_slice().ct_eq(NEVER.as_slice())));
+}
+
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}

@@ -1,0 +1,343 @@
+//! RFC 7914 §11 PBKDF2-HMAC-SHA256, stored hashes from passlib, Django and RustCrypto, the
+//! rehash policy, every malformed field, the caps, and a cross-check against the `pbkdf2` crate.
+
+use auth_core::PasswordError as E;
+use auth_core::password::{
+    Format, MAX_PASSWORD_LEN, MAX_PHC_LEN, Policy, StoredHash, Verified, hash_password,
+    hash_password_with_rng, pbkdf2_hmac_sha256, verify_dummy, verify_password,
+};
+
+fn b64(bytes: &[u8]) -> String {
+    use base64ct::{Base64Unpadded, Encoding};
+    let mut buf = [0u8; 128];
+    Base64Unpadded::encode(bytes, &mut buf).unwrap().to_owned()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn rfc7914_section_11() {
+    let cases = [
+        (
+            "passwd",
+            "salt",
+            1,
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783",
+        ),
+        (
+            "Password",
+            "NaCl",
+            80000,
+            "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d",
+        ),
+    ];
+    for (pw, salt, rounds, dk) in cases {
+        let mut out = vec![0u8; 64];
+        pbkdf2_hmac_sha256(pw.as_bytes(), salt.as_bytes(), rounds, &mut out);
+        assert_eq!(out, hex(dk));
+    }
+}
+
+#[test]
+fn matches_the_pbkdf2_crate_on_odd_shapes() {
+    // Long passwords (hashed key), empty ones, odd output lengths crossing block boundaries.
+    let passwords: [&[u8]; 5] = [b"", b"p", &[0xffu8; 64], &[7u8; 65], &[b'x'; 300]];
+    for pw in passwords {
+        for len in [1usize, 16, 31, 32, 33, 64] {
+            for rounds in [1u32, 2, 3, 1000] {
+                let mut ours = vec![0u8; len];
+                let mut theirs = vec![0u8; len];
+                pbkdf2_hmac_sha256(pw, b"some salt", rounds, &mut ours);
+                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw, b"some salt", rounds, &mut theirs);
+                assert_eq!(
+                    ours,
+                    theirs,
+                    "pw len {} len {len} rounds {rounds}",
+                    pw.len()
+                );
+            }
+        }
+    }
+}
+
+const STORED: [(&str, &str, Format); 6] = [
+    (
+        "password",
+        "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE",
+        Format::Passlib,
+    ),
+    (
+        "wonderland-42",
+        "$pbkdf2-sha256$29000$ABEiM0RVZneImaq7zN3u/w$t.ewNkTwQ38Rdza3x3Vlsk6UGpwPiXMhh77TbhLEvBA",
+        Format::Passlib,
+    ),
+    // Same shape as the shared Django vector, with an 8-byte salt (derived with Python hashlib).
+    (
+        "password",
+        "pbkdf2_sha256$1000$seasalt1$He4e+fnbbQ20nfKjwYt48i1a0hFwT8YoI5QWRTXk5jI=",
+        Format::Django,
+    ),
+    (
+        "p@ss w&rd=ü+1",
+        "pbkdf2_sha256$600000$Zm9vYmFyYmF6$jYqOANgTyBPP2k21MMaUKxfOqNTOIuzsMPo5WpE0BeM=",
+        Format::Django,
+    ),
+    (
+        "wonderland-42",
+        "$pbkdf2-sha256$i=600000,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58",
+        Format::Phc,
+    ),
+    (
+        "passwordPASSWORDpassword",
+        "$pbkdf2-sha256$i=4096,l=40$c2FsdFNBTFRzYWx0U0FMVHNhbHRTQUxUc2FsdFNBTFRzYWx0$NIyJ28vTKy8y2BS4EW6EzysXNH68GAAYHE4qH7jdU+HGNVGMfaxH6Q",
+        Format::Phc,
+    ),
+];
+
+#[test]
+fn stored_vectors_verify_and_reject_wrong_passwords() {
+    let policy = Policy::new();
+    for (pw, stored, format) in STORED {
+        assert_eq!(StoredHash::parse(stored).unwrap().format(), format);
+        let v = verify_password(pw.as_bytes(), stored, &policy).unwrap();
+        // passlib and Django always need a rehash; PHC ones below 600k rounds too.
+        let expect_rehash = format != Format::Phc || !stored.contains("i=600000");
+        assert_eq!(
+            v,
+            Verified {
+                needs_rehash: expect_rehash
+            },
+            "{stored}"
+        );
+        assert_eq!(
+            verify_password(b"wrong", stored, &policy),
+            Err(E::Mismatch),
+            "{stored}"
+        );
+        let mut longer = pw.as_bytes().to_vec();
+        longer.push(b'!');
+        assert_eq!(verify_password(&longer, stored, &policy), Err(E::Mismatch));
+    }
+}
+
+#[test]
+fn rehash_policy() {
+    let phc = "$pbkdf2-sha256$i=600000,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58";
+    let p = StoredHash::parse(phc).unwrap();
+    assert!(!Policy::new().needs_rehash(&p));
+    assert!(Policy::new().with_rounds(600_001).needs_rehash(&p));
+    assert!(!Policy::new().with_rounds(1000).needs_rehash(&p));
+    // Short output (16 bytes) at full rounds still needs a rehash.
+    let mut out = [0u8; 16];
+    pbkdf2_hmac_sha256(b"pw", b"saltsalt", 1000, &mut out);
+    let short = format!("$pbkdf2-sha256$i=1000,l=16$c2FsdHNhbHQ${}", b64(&out));
+    assert_eq!(
+        verify_password(b"pw", &short, &Policy::new().with_rounds(1000)),
+        Ok(Verified { needs_rehash: true })
+    );
+    // Policy rounds are clamped to what verification accepts.
+    assert_eq!(Policy::new().with_rounds(1).rounds(), 1000);
+    assert_eq!(Policy::new().with_rounds(u32::MAX).rounds(), 10_000_000);
+}
+
+#[test]
+fn phc_round_trip_and_rng_salt() {
+    let policy = Policy::new().with_rounds(1000);
+    let mut out = [0u8; MAX_PHC_LEN];
+    let s = hash_password(b"hunter2", b"0123456789abcdef", &policy, &mut out)
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        s,
+        "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$".to_owned()
+            + &s[s.rfind('$').unwrap() + 1..]
+    );
+    let parsed = StoredHash::parse(&s).unwrap();
+    assert_eq!(
+        (parsed.format(), parsed.rounds(), parsed.output_len()),
+        (Format::Phc, 1000, 32)
+    );
+    assert_eq!(
+        verify_password(b"hunter2", &s, &policy),
+        Ok(Verified {
+            needs_rehash: false
+        })
+    );
+    assert_eq!(verify_password(b"hunter3", &s, &policy), Err(E::Mismatch));
+    // The `pbkdf2` crate derives the same key.
+    let mut dk = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"hunter2", b"0123456789abcdef", 1000, &mut dk);
+    assert!(s.ends_with(&b64(&dk)));
+
+    struct Counter(u8);
+    impl rand_core::TryRng for Counter {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(0)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(0)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for b in dst {
+                self.0 = self.0.wrapping_add(1);
+                *b = self.0;
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for Counter {}
+    let mut out2 = [0u8; MAX_PHC_LEN];
+    let s2 = hash_password_with_rng(b"hunter2", &mut Counter(0), &policy, &mut out2).unwrap();
+    assert!(
+        s2.starts_with("$pbkdf2-sha256$i=1000,l=32$AQIDBAUGBwgJCgsMDQ4PEA$"),
+        "{s2}"
+    );
+    assert!(verify_password(b"hunter2", s2, &policy).is_ok());
+    // Too-small buffer and bad salts.
+    assert_eq!(
+        hash_password(b"x", b"0123456789abcdef", &policy, &mut [0u8; 40]),
+        Err(E::BufferTooSmall)
+    );
+    assert_eq!(
+        hash_password(b"x", b"short", &policy, &mut out),
+        Err(E::SaltTooShort)
+    );
+    assert_eq!(
+        hash_password(b"x", &[0u8; 65], &policy, &mut out),
+        Err(E::InvalidSalt)
+    );
+}
+
+#[test]
+fn password_length_cap() {
+    let long = vec![b'a'; MAX_PASSWORD_LEN + 1];
+    let (_, stored, _) = STORED[0];
+    assert_eq!(
+        verify_password(&long, stored, &Policy::new()),
+        Err(E::PasswordTooLong)
+    );
+    let mut out = [0u8; MAX_PHC_LEN];
+    assert_eq!(
+        hash_password(&long, b"0123456789abcdef", &Policy::new(), &mut out),
+        Err(E::PasswordTooLong)
+    );
+    let ok = vec![b'a'; MAX_PASSWORD_LEN];
+    assert!(
+        hash_password(
+            &ok,
+            b"0123456789abcdef",
+            &Policy::new().with_rounds(1000),
+            &mut out
+        )
+        .is_ok()
+    );
+    // Passwords are bytes: non-UTF-8 works.
+    let s = hash_password(
+        &[0xff, 0xfe, 0x00],
+        b"0123456789abcdef",
+        &Policy::new().with_rounds(1000),
+        &mut out,
+    )
+    .unwrap()
+    .to_owned();
+    assert!(verify_password(&[0xff, 0xfe, 0x00], &s, &Policy::new()).is_ok());
+    verify_dummy(&long, &Policy::new());
+}
+
+macro_rules! malformed {
+    ($($name:ident: $s:expr => $err:expr;)+) => {$(
+        #[test]
+        fn $name() {
+            assert_eq!(StoredHash::parse($s).map(|_| ()), Err($err), "{}", $s);
+            assert_eq!(verify_password(b"password", $s, &Policy::new()).map(|_| ()), Err($err));
+        }
+    )+};
+}
+
+const H32: &str = "tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE";
+
+malformed! {
+    unknown_format: "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaA" => E::UnknownFormat;
+    unknown_django: "pbkdf2_sha1$1000$salt$aGFzaA==" => E::UnknownFormat;
+    empty: "" => E::UnknownFormat;
+    // PHC
+    phc_rounds_low: "$pbkdf2-sha256$i=999,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::RoundsTooLow;
+    phc_rounds_high: "$pbkdf2-sha256$i=10000001,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::RoundsTooHigh;
+    phc_no_rounds: "$pbkdf2-sha256$l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::InvalidRounds;
+    phc_unknown_param: "$pbkdf2-sha256$i=1000,p=1$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::InvalidParams;
+    phc_rounds_not_decimal: "$pbkdf2-sha256$i=abc$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::InvalidParams;
+    phc_length_disagrees: "$pbkdf2-sha256$i=1000,l=16$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::OutputLength;
+    phc_salt_short: "$pbkdf2-sha256$i=1000$c2FsdA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::SaltTooShort;
+    phc_no_hash: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA" => E::InvalidHash;
+    phc_hash_bad_b64: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj5!" => E::InvalidEncoding;
+    phc_hash_short: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$aGFzaGhhc2hoYXNo" => E::OutputLength;
+    phc_trailing: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58$x" => E::TrailingData;
+    // passlib
+    passlib_rounds_low: "$pbkdf2-sha256$999$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::RoundsTooLow;
+    passlib_rounds_high: "$pbkdf2-sha256$99999999$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::RoundsTooHigh;
+    passlib_rounds_leading_zero: "$pbkdf2-sha256$08000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::InvalidRounds;
+    passlib_salt_bad: "$pbkdf2-sha256$8000$XAuB+IYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::InvalidSalt;
+    passlib_salt_short: "$pbkdf2-sha256$8000$XAuBMIY$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::SaltTooShort;
+    passlib_hash_bad: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeR=" => E::InvalidHash;
+    passlib_no_hash: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg" => E::InvalidHash;
+    passlib_trailing: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE$" => E::TrailingData;
+    // Django
+    django_rounds_low: "pbkdf2_sha256$999$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::RoundsTooLow;
+    django_rounds_high: "pbkdf2_sha256$10000001$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::RoundsTooHigh;
+    django_rounds_sign: "pbkdf2_sha256$+1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::InvalidRounds;
+    django_salt_short: "pbkdf2_sha256$1000$seasalt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::SaltTooShort;
+    django_salt_space: "pbkdf2_sha256$1000$sea salt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::InvalidSalt;
+    django_hash_unpadded: "pbkdf2_sha256$1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c" => E::InvalidHash;
+    django_hash_short: "pbkdf2_sha256$1000$seasalt1$aGFzaA==" => E::OutputLength;
+    django_no_salt: "pbkdf2_sha256$1000" => E::InvalidSalt;
+    django_trailing: "pbkdf2_sha256$1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=$" => E::TrailingData;
+}
+
+#[test]
+fn the_seven_byte_django_salt_vector_is_refused() {
+    // The shared Django vector uses the 7-byte salt "seasalt", below the 8-byte floor every
+    // stored hash must meet. Real Django salts are 12 (before 3.1) or 22+ characters.
+    let shared = "pbkdf2_sha256$1000$seasalt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=";
+    assert_eq!(StoredHash::parse(shared).map(|_| ()), Err(E::SaltTooShort));
+    // Its hash is right, though: the same derivation with the salt check bypassed matches.
+    let mut dk = [0u8; 32];
+    pbkdf2_hmac_sha256(b"password", b"seasalt", 1000, &mut dk);
+    let mut enc = [0u8; 64];
+    use base64ct::Encoding;
+    assert_eq!(
+        base64ct::Base64::encode(&dk, &mut enc).unwrap(),
+        "YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c="
+    );
+    assert!(H32.len() == 43);
+}
+
+#[test]
+fn output_longer_than_64_bytes_is_refused() {
+    let long = b64(&[0xAB; 65]).replace('+', ".");
+    let passlib = format!("$pbkdf2-sha256$8000$XAuBMIYQQogxRg${long}");
+    assert_eq!(
+        StoredHash::parse(&passlib).map(|_| ()),
+        Err(E::OutputLength)
+    );
+    let phc = format!(
+        "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA${}",
+        b64(&[0xAB; 65])
+    );
+    assert_eq!(StoredHash::parse(&phc).map(|_| ()), Err(E::OutputLength));
+}
+
+#[test]
+fn debug_never_shows_hash_bytes() {
+    let (_, stored, _) = STORED[4];
+    let dbg = format!("{:?}", StoredHash::parse(stored).unwrap());
+    assert_eq!(
+        dbg,
+        "StoredHash { format: Phc, rounds: 600000, salt_len: 16, hash_len: 32 }"
+    );
+}
