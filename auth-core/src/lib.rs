@@ -13,14 +13,20 @@
 )]
 
 mod b64;
+pub mod bearer;
 pub mod error;
+pub mod flow;
+pub mod form;
 mod json;
 pub mod jwt;
 mod key;
+pub mod password;
+pub mod response;
 mod time;
 
 pub use error::{
-    Claim, ClaimsError, EncodeError, Error, KeyError, ParseError, ValidationError, VerifyError,
+    Claim, ClaimsError, EncodeError, Error, KeyError, ParseError, PasswordError, ValidationError,
+    VerifyError,
 };
 pub use json::JsonStr;
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};

@@ -5,8 +5,15 @@
 #![no_std]
 #![no_main]
 
+use auth_core::flow::{
+    Account, AuthError, FlowConfig, LoginError, authorize, check_account, login,
+};
+use auth_core::form::parse_login_form;
+use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
+use auth_core::response::{write_dashboard, write_secure_resource, write_token};
 use auth_core::{
-    Claims, Error, Hs256Key, KeyRing, ParseError, UntrustedToken, Validation, VerifyError,
+    Claims, Error, Hs256Key, KeyRing, ParseError, PasswordError, UntrustedToken, Validation,
+    VerifyError,
 };
 
 #[link(name = "c")]
@@ -86,6 +93,99 @@ fn run() -> Result<(), i32> {
     }
     if Hs256Key::new(b"short").is_ok() {
         return Err(20);
+    }
+    passwords()?;
+    flow()
+}
+
+/// Hash and verify all three stored formats, with low rounds.
+fn passwords() -> Result<(), i32> {
+    let policy = Policy::new().with_rounds(1000);
+    let mut out = [0u8; 160];
+    let phc = hash_password(b"hunter2", b"0123456789abcdef", &policy, &mut out).map_err(|_| 30)?;
+    if verify_password(b"hunter2", phc, &policy)
+        != Ok(auth_core::password::Verified {
+            needs_rehash: false,
+        })
+    {
+        return Err(31);
+    }
+    if verify_password(b"hunter3", phc, &policy) != Err(PasswordError::Mismatch) {
+        return Err(32);
+    }
+    let passlib = "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE";
+    if !verify_password(b"password", passlib, &policy)
+        .map_err(|_| 33)?
+        .needs_rehash
+    {
+        return Err(34);
+    }
+    let django = "pbkdf2_sha256$1000$seasalt1$He4e+fnbbQ20nfKjwYt48i1a0hFwT8YoI5QWRTXk5jI=";
+    if !verify_password(b"password", django, &policy)
+        .map_err(|_| 35)?
+        .needs_rehash
+    {
+        return Err(36);
+    }
+    verify_dummy(b"whatever", &policy);
+    Ok(())
+}
+
+/// A full login -> authorize cycle, with the response bodies.
+fn flow() -> Result<(), i32> {
+    let ring =
+        KeyRing::<1>::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").map_err(|_| 40)?)
+            .map_err(|_| 41)?;
+    let config = FlowConfig {
+        policy: Policy::new().with_rounds(1000),
+        ..FlowConfig::new()
+    };
+    let mut hbuf = [0u8; 160];
+    let hash = hash_password(b"p@ss w&rd", b"0123456789abcdef", &config.policy, &mut hbuf)
+        .map_err(|_| 42)?;
+    let account = Account {
+        stored_hash: hash,
+        active: true,
+    };
+    let mut fbuf = [0u8; 64];
+    let form = parse_login_form(
+        b"username=alice&password=p%40ss+w%26rd&grant_type=password",
+        &mut fbuf,
+    )
+    .map_err(|_| 43)?;
+    let mut out = [0u8; 256];
+    let issued = login(&form, Some(&account), &ring, &config, NOW, &mut out).map_err(|_| 44)?;
+    let mut body = [0u8; 512];
+    let mut w: &mut [u8] = &mut body;
+    write_token(issued.token, issued.expires_in, &mut w).map_err(|_| 45)?;
+    write_secure_resource(issued.token, &mut w).map_err(|_| 46)?;
+
+    let mut header = [0u8; 300];
+    let n = issued.token.len().saturating_add(7);
+    header.get_mut(..7).ok_or(47)?.copy_from_slice(b"Bearer ");
+    header
+        .get_mut(7..n)
+        .ok_or(47)?
+        .copy_from_slice(issued.token.as_bytes());
+    let mut cbuf = [0u8; 512];
+    let ok = authorize(header.get(..n), &ring, &config, NOW + 60, &mut cbuf).map_err(|_| 48)?;
+    if ok.subject != "alice" {
+        return Err(49);
+    }
+    check_account(Some(&account)).map_err(|_| 50)?;
+    write_dashboard("alice", &mut w).map_err(|_| 51)?;
+    if check_account(Some(&Account {
+        active: false,
+        ..account
+    })) != Err(AuthError::AccessRestricted)
+    {
+        return Err(52);
+    }
+    let mut fbuf = [0u8; 64];
+    let wrong = parse_login_form(b"username=alice&password=nope", &mut fbuf).map_err(|_| 53)?;
+    let mut out = [0u8; 256];
+    if login(&wrong, None, &ring, &config, NOW, &mut out) != Err(LoginError::InvalidCredentials) {
+        return Err(54);
     }
     Ok(())
 }

@@ -51,3 +51,83 @@ fn jwt_sign_verify_validate_allocate_nothing() {
     });
     assert_eq!(n, 0, "heap allocations in sign/verify/validate");
 }
+
+#[test]
+fn passwords_allocate_nothing() {
+    use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
+    let (n, ()) = allocations(|| {
+        let policy = Policy::new().with_rounds(1000);
+        let mut out = [0u8; 160];
+        let phc = hash_password(b"hunter2", b"0123456789abcdef", &policy, &mut out).unwrap();
+        assert!(
+            !verify_password(b"hunter2", phc, &policy)
+                .unwrap()
+                .needs_rehash
+        );
+        assert!(verify_password(b"nope", phc, &policy).is_err());
+        let passlib =
+            "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE";
+        assert!(
+            verify_password(b"password", passlib, &policy)
+                .unwrap()
+                .needs_rehash
+        );
+        let django = "pbkdf2_sha256$1000$seasalt1$He4e+fnbbQ20nfKjwYt48i1a0hFwT8YoI5QWRTXk5jI=";
+        assert!(
+            verify_password(b"password", django, &policy)
+                .unwrap()
+                .needs_rehash
+        );
+        assert!(verify_password(b"x", "garbage", &policy).is_err());
+        verify_dummy(b"x", &policy);
+    });
+    assert_eq!(n, 0, "heap allocations in password hashing");
+}
+
+#[test]
+fn the_flow_allocates_nothing() {
+    use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
+    use auth_core::form::parse_login_form;
+    use auth_core::password::{Policy, hash_password};
+    use auth_core::response::{write_dashboard, write_form_errors, write_token};
+    let (n, ()) = allocations(|| {
+        let ring =
+            KeyRing::<1>::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap();
+        let config = FlowConfig {
+            policy: Policy::new().with_rounds(1000),
+            ..FlowConfig::new()
+        };
+        let mut hbuf = [0u8; 160];
+        let hash = hash_password(b"pw", b"0123456789abcdef", &config.policy, &mut hbuf).unwrap();
+        let account = Account {
+            stored_hash: hash,
+            active: true,
+        };
+        let mut fbuf = [0u8; 64];
+        let form = parse_login_form(b"username=alice&password=pw", &mut fbuf).unwrap();
+        let mut out = [0u8; 256];
+        let issued = login(&form, Some(&account), &ring, &config, NOW, &mut out).unwrap();
+        let mut body = [0u8; 1024];
+        let mut w: &mut [u8] = &mut body;
+        write_token(issued.token, issued.expires_in, &mut w).unwrap();
+        let mut header = [0u8; 300];
+        header[..7].copy_from_slice(b"Bearer ");
+        header[7..7 + issued.token.len()].copy_from_slice(issued.token.as_bytes());
+        let mut cbuf = [0u8; 512];
+        let ok = authorize(
+            Some(&header[..7 + issued.token.len()]),
+            &ring,
+            &config,
+            NOW,
+            &mut cbuf,
+        )
+        .unwrap();
+        assert!(ok.subject == "alice");
+        check_account(Some(&account)).unwrap();
+        write_dashboard("alice", &mut w).unwrap();
+        let mut fbuf = [0u8; 64];
+        let err = parse_login_form(b"grant_type=x", &mut fbuf).unwrap_err();
+        write_form_errors(&err, &mut w).unwrap();
+    });
+    assert_eq!(n, 0, "heap allocations in the flow");
+}

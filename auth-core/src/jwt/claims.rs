@@ -206,20 +206,29 @@ impl<'a> Claims<'a> {
     }
 }
 
-impl RegisteredClaims for Claims<'_> {
-    fn exp(&self) -> Option<NumericDate> {
-        self.exp
-    }
-    fn nbf(&self) -> Option<NumericDate> {
-        self.nbf
-    }
-    fn iat(&self) -> Option<NumericDate> {
-        self.iat
-    }
-    fn iss(&self) -> Option<JsonStr<'_>> {
-        self.iss
-    }
-    fn aud(&self) -> Option<&Audience<'_>> {
-        self.aud.as_ref()
-    }
+/// Implements [`RegisteredClaims`] for a struct whose `exp`, `nbf`, `iat`, `iss` and `aud`
+/// members have the types [`Claims`] uses.
+macro_rules! registered_claims_from_fields {
+    ($ty:ident) => {
+        impl $crate::jwt::RegisteredClaims for $ty<'_> {
+            fn exp(&self) -> Option<$crate::jwt::NumericDate> {
+                self.exp
+            }
+            fn nbf(&self) -> Option<$crate::jwt::NumericDate> {
+                self.nbf
+            }
+            fn iat(&self) -> Option<$crate::jwt::NumericDate> {
+                self.iat
+            }
+            fn iss(&self) -> Option<$crate::JsonStr<'_>> {
+                self.iss
+            }
+            fn aud(&self) -> Option<&$crate::jwt::Audience<'_>> {
+                self.aud.as_ref()
+            }
+        }
+    };
 }
+pub(crate) use registered_claims_from_fields;
+
+registered_claims_from_fields!(Claims);

@@ -1,0 +1,284 @@
+//! The password-flow decisions every front-end shares: what a login or a protected request
+//! gets, decided once, with no I/O. The caller looks the account up (a file, a database, a
+//! flash page) and passes it in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bearer::{BearerError, parse_bearer};
+use crate::error::{EncodeError, PasswordError};
+use crate::form::LoginForm;
+use crate::json::JsonStr;
+use crate::jwt::{Audience, NumericDate, UntrustedToken};
+use crate::key::KeyRing;
+use crate::password::{Policy, verify_dummy, verify_password};
+use crate::time::Validation;
+
+/// Default token lifetime: 45 minutes, as in the FastAPI original.
+pub const DEFAULT_TTL: u64 = 45 * 60;
+
+/// Which claim carries the subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SubjectClaim {
+    /// `sub` (RFC 7519).
+    #[default]
+    Sub,
+    /// `uid`, the FastAPI original's claim.
+    Uid,
+}
+
+/// How tokens are issued and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowConfig<'a> {
+    /// The subject claim.
+    pub subject_claim: SubjectClaim,
+    /// Token lifetime in seconds.
+    pub ttl: u64,
+    /// `iss` written into tokens and required of them.
+    pub issuer: Option<&'a str>,
+    /// `aud` written into tokens and required of them.
+    pub audience: Option<&'a str>,
+    /// Password hashing policy.
+    pub policy: Policy,
+    /// Clock tolerance in seconds for token checks.
+    pub leeway: u64,
+}
+
+impl Default for FlowConfig<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> FlowConfig<'a> {
+    /// `sub`, 45 minutes, no issuer or audience, the default policy, no leeway.
+    pub const fn new() -> Self {
+        FlowConfig {
+            subject_claim: SubjectClaim::Sub,
+            ttl: DEFAULT_TTL,
+            issuer: None,
+            audience: None,
+            policy: Policy::new(),
+            leeway: 0,
+        }
+    }
+
+    fn validation(&self) -> Validation<'a> {
+        let mut v = Validation::new().with_leeway(self.leeway);
+        if let Some(iss) = self.issuer {
+            v = v.with_issuer(iss);
+        }
+        if let Some(aud) = self.audience {
+            v = v.with_audience(aud);
+        }
+        v
+    }
+}
+
+/// A looked-up account.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Account<'a> {
+    /// The stored PHC, passlib or Django hash.
+    pub stored_hash: &'a str,
+    /// `false` for a disabled account.
+    pub active: bool,
+}
+
+impl core::fmt::Debug for Account<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Account")
+            .field("stored_hash", &"<redacted>")
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// The claims the flow writes and reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowClaims<'a> {
+    /// Subject, when [`SubjectClaim::Sub`].
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<JsonStr<'a>>,
+    /// Subject, when [`SubjectClaim::Uid`].
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<JsonStr<'a>>,
+    /// Issuer.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<JsonStr<'a>>,
+    /// Audience.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience<'a>>,
+    /// Issued at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<NumericDate>,
+    /// Expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<NumericDate>,
+    /// Not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<NumericDate>,
+}
+
+crate::jwt::registered_claims_from_fields!(FlowClaims);
+
+/// Why a login failed. Every variant maps to one outward answer ([`LoginError::reply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// Unknown user or wrong password: 401 "Authentication failed".
+    InvalidCredentials,
+    /// Right password, disabled account: 403 "Access restricted".
+    AccessRestricted,
+    /// The stored hash could not be used (corrupt, unsafe parameters). Answered like
+    /// [`LoginError::InvalidCredentials`]; operators should log it.
+    StoredHash(PasswordError),
+    /// The token did not fit the output buffer, or could not be written.
+    Encode(EncodeError),
+}
+
+/// A successful login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issued<'b> {
+    /// The access token.
+    pub token: &'b str,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Store a fresh hash of this password: the stored one is below policy.
+    pub needs_rehash: bool,
+}
+
+/// Decides a login. `account` is what the caller found for `form.username`, if anything.
+///
+/// An unknown user costs the same PBKDF2 work as a known one ([`verify_dummy`]), so timing does
+/// not reveal which accounts exist. The password is checked before the account's status, so
+/// only someone who knows the password learns that an account is disabled.
+///
+/// # Errors
+/// [`LoginError`].
+pub fn login<'b, const N: usize>(
+    form: &LoginForm<'_>,
+    account: Option<&Account<'_>>,
+    keys: &KeyRing<N>,
+    config: &FlowConfig<'_>,
+    now: u64,
+    out: &'b mut [u8],
+) -> Result<Issued<'b>, LoginError> {
+    let password = form.password.as_bytes();
+    let Some(account) = account else {
+        verify_dummy(password, &config.policy);
+        return Err(LoginError::InvalidCredentials);
+    };
+    let verified = match verify_password(password, account.stored_hash, &config.policy) {
+        Ok(v) => v,
+        Err(PasswordError::Mismatch | PasswordError::PasswordTooLong) => {
+            return Err(LoginError::InvalidCredentials);
+        }
+        Err(e) => return Err(LoginError::StoredHash(e)),
+    };
+    if !account.active {
+        return Err(LoginError::AccessRestricted);
+    }
+    let subject = Some(JsonStr::new(form.username));
+    let claims = FlowClaims {
+        sub: if config.subject_claim == SubjectClaim::Sub {
+            subject
+        } else {
+            None
+        },
+        uid: if config.subject_claim == SubjectClaim::Uid {
+            subject
+        } else {
+            None
+        },
+        iss: config.issuer.map(JsonStr::new),
+        aud: config.audience.map(|a| Audience::One(JsonStr::new(a))),
+        iat: Some(now),
+        exp: Some(now.saturating_add(config.ttl)),
+        nbf: None,
+    };
+    let token = keys.sign(&claims, out).map_err(LoginError::Encode)?;
+    Ok(Issued {
+        token,
+        expires_in: config.ttl,
+        needs_rehash: verified.needs_rehash,
+    })
+}
+
+/// Why a protected request is refused. Every variant maps to one outward answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No bearer credentials: 401 "Not authenticated".
+    NotAuthenticated,
+    /// Bad, tampered, expired or subject-less token: 401 "Invalid or malformed signature".
+    InvalidToken,
+    /// Valid token, but the account is unknown, removed or disabled: 403 "Access restricted".
+    AccessRestricted,
+}
+
+impl From<BearerError> for AuthError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::NotAuthenticated => AuthError::NotAuthenticated,
+            _ => AuthError::InvalidToken,
+        }
+    }
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authorized<'b> {
+    /// The subject, non-empty; compare it decoded, or copy it out with
+    /// [`JsonStr::decode_into`].
+    pub subject: JsonStr<'b>,
+    /// The raw token, as sent.
+    pub token_len: usize,
+}
+
+/// Checks an `Authorization` header value: bearer syntax, token, MAC, claims, subject.
+/// Then look the subject's account up and pass it to [`check_account`].
+///
+/// `buf` holds the decoded claims; twice the token length is always enough.
+///
+/// # Errors
+/// [`AuthError::NotAuthenticated`] or [`AuthError::InvalidToken`].
+pub fn authorize<'b, const N: usize>(
+    authorization: Option<&[u8]>,
+    keys: &KeyRing<N>,
+    config: &FlowConfig<'_>,
+    now: u64,
+    buf: &'b mut [u8],
+) -> Result<Authorized<'b>, AuthError> {
+    let token = parse_bearer(authorization)?;
+    let untrusted = UntrustedToken::parse(token).map_err(|_| AuthError::InvalidToken)?;
+    let verified = keys
+        .verify(&untrusted)
+        .map_err(|_| AuthError::InvalidToken)?;
+    let claims: FlowClaims<'b> = verified.claims(buf).map_err(|_| AuthError::InvalidToken)?;
+    config
+        .validation()
+        .validate(&claims, now)
+        .map_err(|_| AuthError::InvalidToken)?;
+    let subject = match config.subject_claim {
+        SubjectClaim::Sub => claims.sub,
+        SubjectClaim::Uid => claims.uid,
+    };
+    match subject {
+        Some(s) if s.decoded_len() > 0 => Ok(Authorized {
+            subject: s,
+            token_len: token.len(),
+        }),
+        _ => Err(AuthError::InvalidToken),
+    }
+}
+
+/// The second step of authorization: the subject's account must exist and be active.
+///
+/// # Errors
+/// [`AuthError::AccessRestricted`].
+pub fn check_account(account: Option<&Account<'_>>) -> Result<(), AuthError> {
+    match account {
+        Some(a) if a.active => Ok(()),
+        _ => Err(AuthError::AccessRestricted),
+    }
+}

@@ -1,0 +1,268 @@
+//! Status codes, header values and JSON bodies, written through [`embedded_io::Write`].
+//! With these and [`crate::flow`], a front-end only moves bytes.
+
+use embedded_io::Write;
+
+use crate::error::EncodeError;
+use crate::flow::{AuthError, LoginError};
+use crate::form::{FieldErrorKind, FormError};
+
+/// `Content-Type` of every body here.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// `WWW-Authenticate` for a missing credential or a failed login (RFC 6750 §3).
+pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer";
+/// `WWW-Authenticate` for a bad token (RFC 6750 §3.1).
+pub const WWW_AUTHENTICATE_INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
+/// The `detail` of a failed login.
+pub const DETAIL_AUTHENTICATION_FAILED: &str = "Authentication failed";
+/// The `detail` of a request without credentials.
+pub const DETAIL_NOT_AUTHENTICATED: &str = "Not authenticated";
+/// The `detail` of a bad token.
+pub const DETAIL_INVALID_TOKEN: &str = "Invalid or malformed signature";
+/// The `detail` of a disabled or unknown account.
+pub const DETAIL_ACCESS_RESTRICTED: &str = "Access restricted";
+
+/// Status line and headers of a reply. Token replies also carry `Cache-Control: no-store` and
+/// `Pragma: no-cache` (RFC 6749 §5.1), flagged by `no_store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `WWW-Authenticate` value, if any.
+    pub www_authenticate: Option<&'static str>,
+    /// Send `Cache-Control: no-store` and `Pragma: no-cache`.
+    pub no_store: bool,
+    /// The `detail` of the JSON error body, for error replies.
+    pub detail: Option<&'static str>,
+}
+
+impl Reply {
+    /// 200 for an issued token.
+    pub const TOKEN: Reply = Reply {
+        status: 200,
+        www_authenticate: None,
+        no_store: true,
+        detail: None,
+    };
+    /// 200 for a protected resource.
+    pub const OK: Reply = Reply {
+        status: 200,
+        www_authenticate: None,
+        no_store: false,
+        detail: None,
+    };
+    /// 422 for a bad login form.
+    pub const UNPROCESSABLE: Reply = Reply {
+        status: 422,
+        www_authenticate: None,
+        no_store: false,
+        detail: None,
+    };
+
+    const fn error(status: u16, www: Option<&'static str>, detail: &'static str) -> Reply {
+        Reply {
+            status,
+            www_authenticate: www,
+            no_store: false,
+            detail: Some(detail),
+        }
+    }
+
+    /// Writes `{"detail":"…"}` when this is an error reply.
+    ///
+    /// # Errors
+    /// [`EncodeError::Write`].
+    pub fn write_detail<W: Write>(&self, w: &mut W) -> Result<(), EncodeError> {
+        match self.detail {
+            Some(d) => write_detail(d, w),
+            None => Ok(()),
+        }
+    }
+}
+
+impl LoginError {
+    /// The outward answer: a corrupt stored hash looks like a wrong password.
+    pub const fn reply(&self) -> Reply {
+        match self {
+            LoginError::AccessRestricted => Reply::error(403, None, DETAIL_ACCESS_RESTRICTED),
+            LoginError::Encode(_) => Reply::error(500, None, "Internal Server Error"),
+            _ => Reply::error(
+                401,
+                Some(WWW_AUTHENTICATE_BEARER),
+                DETAIL_AUTHENTICATION_FAILED,
+            ),
+        }
+    }
+}
+
+impl AuthError {
+    /// The outward answer.
+    pub const fn reply(&self) -> Reply {
+        match self {
+            AuthError::NotAuthenticated => {
+                Reply::error(401, Some(WWW_AUTHENTICATE_BEARER), DETAIL_NOT_AUTHENTICATED)
+            }
+            AuthError::InvalidToken => Reply::error(
+                401,
+                Some(WWW_AUTHENTICATE_INVALID_TOKEN),
+                DETAIL_INVALID_TOKEN,
+            ),
+            AuthError::AccessRestricted => Reply::error(403, None, DETAIL_ACCESS_RESTRICTED),
+        }
+    }
+}
+
+fn put<W: Write>(w: &mut W, bytes: &[u8]) -> Result<(), EncodeError> {
+    w.write_all(bytes)
+        .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))
+}
+
+/// Writes `s` as a JSON string literal, quotes included: `"`, `\` and control characters are
+/// escaped; everything else is written as UTF-8.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_json_str<W: Write>(s: &str, w: &mut W) -> Result<(), EncodeError> {
+    put(w, b"\"")?;
+    let bytes = s.as_bytes();
+    let mut start = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        put(w, bytes.get(start..i).unwrap_or_default())?;
+        match esc {
+            Some(e) => put(w, e)?,
+            None => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let u = [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+                    HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'),
+                ];
+                put(w, &u)?;
+            }
+        }
+        start = i.saturating_add(1);
+    }
+    put(w, bytes.get(start..).unwrap_or_default())?;
+    put(w, b"\"")
+}
+
+fn write_u64<W: Write>(mut v: u64, w: &mut W) -> Result<(), EncodeError> {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(d) = digits.get_mut(i) {
+            // `v % 10 < 10`: the cast cannot truncate.
+            *d = b'0'.saturating_add((v % 10) as u8);
+        }
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    put(w, digits.get(i..).unwrap_or_default())
+}
+
+/// `{"detail":"…"}`.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_detail<W: Write>(detail: &str, w: &mut W) -> Result<(), EncodeError> {
+    put(w, b"{\"detail\":")?;
+    write_json_str(detail, w)?;
+    put(w, b"}")
+}
+
+/// `{"access_token":"…","token_type":"bearer","expires_in":N}`.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_token<W: Write>(token: &str, expires_in: u64, w: &mut W) -> Result<(), EncodeError> {
+    put(w, b"{\"access_token\":")?;
+    write_json_str(token, w)?;
+    put(w, b",\"token_type\":\"bearer\",\"expires_in\":")?;
+    write_u64(expires_in, w)?;
+    put(w, b"}")
+}
+
+/// `{"status":"success","received_token_prefix":"<first 8 chars>..."}`.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_secure_resource<W: Write>(token: &str, w: &mut W) -> Result<(), EncodeError> {
+    let end = token.char_indices().nth(8).map_or(token.len(), |(i, _)| i);
+    put(w, b"{\"status\":\"success\",\"received_token_prefix\":\"")?;
+    // Tokens are b64token characters: nothing to escape; still go through the escaper.
+    let prefix = token.get(..end).unwrap_or_default();
+    let mut quoted = [0u8; 8 * 6 + 2];
+    let mut sink: &mut [u8] = &mut quoted;
+    write_json_str(prefix, &mut sink)?;
+    let left = sink.len();
+    let used = quoted.len().saturating_sub(left);
+    put(w, quoted.get(1..used.saturating_sub(1)).unwrap_or_default())?;
+    put(w, b"...\"}")
+}
+
+/// `{"owner":"<subject>","view":"allowed"}`.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_dashboard<W: Write>(owner: &str, w: &mut W) -> Result<(), EncodeError> {
+    put(w, b"{\"owner\":")?;
+    write_json_str(owner, w)?;
+    put(w, b",\"view\":\"allowed\"}")
+}
+
+/// The 422 body in FastAPI's shape, one entry per field error:
+/// `{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null}]}`.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<(), EncodeError> {
+    put(w, b"{\"detail\":[")?;
+    for (i, e) in errors.errors().iter().enumerate() {
+        if i > 0 {
+            put(w, b",")?;
+        }
+        let (ty, msg) = match e.kind {
+            FieldErrorKind::Missing => ("missing", "Field required"),
+            FieldErrorKind::PatternMismatch => (
+                "string_pattern_mismatch",
+                "String should match pattern '^password$'",
+            ),
+            FieldErrorKind::Repeated => ("repeated_field", "Field must be given only once"),
+            FieldErrorKind::InvalidEncoding => {
+                ("invalid_encoding", "Invalid percent-encoding or UTF-8")
+            }
+            FieldErrorKind::TooLarge => ("too_large", "Form is too large"),
+        };
+        put(w, b"{\"type\":\"")?;
+        put(w, ty.as_bytes())?;
+        put(w, b"\",\"loc\":[\"body\",\"")?;
+        put(w, e.field.name().as_bytes())?;
+        put(w, b"\"],\"msg\":")?;
+        write_json_str(msg, w)?;
+        put(w, b",\"input\":")?;
+        match errors.grant_type_input() {
+            Some(input) if e.kind == FieldErrorKind::PatternMismatch => write_json_str(input, w)?,
+            _ => put(w, b"null")?,
+        }
+        if e.kind == FieldErrorKind::PatternMismatch {
+            put(w, b",\"ctx\":{\"pattern\":\"^password$\"}")?;
+        }
+        put(w, b"}")?;
+    }
+    put(w, b"]}")
+}
