@@ -1,0 +1,128 @@
+//! The OAuth2 password-flow HTTP server: a thin tokio/axum adapter over `auth-core`.
+//!
+//! Every auth decision comes from [`auth_core::flow`]; this crate moves bytes, keeps the users
+//! file and the keys, and bounds the PBKDF2 work. See the workspace README for the HTTP
+//! contract and the configuration.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod keys;
+pub mod pool;
+mod routes;
+mod timing;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::flow::{FlowConfig, SubjectClaim};
+use auth_core::password::Policy;
+use axum::Router;
+use axum::http::header::AUTHORIZATION;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use keys::Keys;
+pub use pool::HashPool;
+pub use users::UserStore;
+
+/// Largest request body accepted (16 KiB); larger ones get 413.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Token and password settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `sub` or `uid`.
+    pub subject_claim: SubjectClaim,
+    /// Token lifetime in seconds.
+    pub ttl: u64,
+    /// `iss` to write and require.
+    pub issuer: Option<String>,
+    /// `aud` to write and require.
+    pub audience: Option<String>,
+    /// PBKDF2 policy for new hashes and rehash decisions.
+    pub policy: Policy,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            subject_claim: SubjectClaim::Sub,
+            ttl: auth_core::flow::DEFAULT_TTL,
+            issuer: None,
+            audience: None,
+            policy: Policy::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Settings {
+    /// The core's view of these settings.
+    pub fn flow(&self) -> FlowConfig<'_> {
+        FlowConfig {
+            subject_claim: self.subject_claim,
+            ttl: self.ttl,
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            policy: self.policy,
+            leeway: 0,
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct State {
+    /// Signing and verification keys.
+    pub keys: Keys,
+    /// Token and password settings.
+    pub settings: Settings,
+    /// The accounts.
+    pub users: UserStore,
+    /// Bounded PBKDF2 work.
+    pub hashing: HashPool,
+}
+
+/// Shared handle to [`State`].
+pub type AppState = Arc<State>;
+
+/// The router with every layer: timing outermost (so 404, 405, 413, 422 and 500 all carry
+/// `X-Duration-MS`), then JSON error bodies, panic catching, tracing, the request timeout and
+/// the body limit.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    Router::new()
+        .route("/auth/session", post(routes::login))
+        .route("/secure-resource", get(routes::secure_resource))
+        .route("/dashboard/metrics", get(routes::dashboard))
+        .fallback(routes::not_found)
+        .with_state(state)
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(timing::make_span)
+                .on_response(timing::on_response),
+        )
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(timing::json_errors))
+        .layer(axum::middleware::from_fn(timing::duration_header))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,6 @@
+//! `auth-std-server`: see `auth-std-server --help`.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    auth_std_server::cli::main()
+}

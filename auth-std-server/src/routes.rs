@@ -1,0 +1,278 @@
+//! The three routes. Every decision is auth-core's; this file moves bytes.
+
+use auth_core::flow::{self, Account, AuthError, LoginError};
+use auth_core::form::{LoginForm, encode_component, parse_login_form};
+use auth_core::password::hash_password;
+use auth_core::response::{self, Reply};
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::users::UsersError;
+
+/// A JSON response from bytes auth-core wrote.
+fn json(reply: Reply, body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(response::CONTENT_TYPE_JSON),
+    );
+    if let Some(www) = reply.www_authenticate {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www));
+    }
+    if reply.no_store {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    res
+}
+
+fn error_reply(reply: Reply) -> Response {
+    let mut body = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = reply.write_detail(&mut body);
+    json(reply, body)
+}
+
+fn detail(status: StatusCode, detail: &str) -> Response {
+    let body = serde_json::json!({ "detail": detail }).to_string();
+    (
+        status,
+        [(header::CONTENT_TYPE, response::CONTENT_TYPE_JSON)],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> Response {
+    detail(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// The login body as urlencoded bytes: urlencoded bodies as sent, multipart fields re-encoded
+/// (so both go through the same parser and the same rules), anything else empty.
+async fn form_body(req: Request) -> Result<Vec<u8>, Response> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| detail(StatusCode::UNPROCESSABLE_ENTITY, &e.body_text()))?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 3 * crate::MAX_BODY];
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| detail(e.status(), &e.body_text()))?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            let value = field
+                .bytes()
+                .await
+                .map_err(|e| detail(e.status(), &e.body_text()))?;
+            for (i, part) in [name.as_bytes(), &value].into_iter().enumerate() {
+                let enc = encode_component(part, &mut buf)
+                    .ok_or_else(|| detail(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"))?;
+                if i == 0 && !out.is_empty() {
+                    out.push(b'&');
+                }
+                out.extend_from_slice(enc.as_bytes());
+                if i == 0 {
+                    out.push(b'=');
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let body = axum::body::to_bytes(req.into_body(), crate::MAX_BODY)
+        .await
+        .map_err(|_| detail(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"))?;
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        Ok(body.to_vec())
+    } else {
+        // JSON, text or no body: FastAPI answers with the missing form fields.
+        Ok(Vec::new())
+    }
+}
+
+/// `POST /auth/session`
+pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let body = match form_body(req).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let mut buf = vec![0u8; body.len()];
+    let (username, password) = match parse_login_form(&body, &mut buf) {
+        Ok(form) => (form.username.to_owned(), form.password.to_owned()),
+        Err(errors) => {
+            let mut out = Vec::new();
+            let _ = response::write_form_errors(&errors, &mut out);
+            return json(Reply::UNPROCESSABLE, out);
+        }
+    };
+    let user = state.users.get(&username);
+    let task_state = AppState::clone(&state);
+    let outcome = state
+        .hashing
+        .run(move || {
+            let form = LoginForm {
+                username: &username,
+                password: &password,
+                scope: "",
+                client_id: None,
+                client_secret: None,
+            };
+            let account = user.as_ref().map(|u| Account {
+                stored_hash: &u.hash,
+                active: u.active,
+            });
+            let mut out = [0u8; 1024];
+            let settings = &task_state.settings;
+            let result = flow::login(
+                &form,
+                account.as_ref(),
+                &task_state.keys,
+                &settings.flow(),
+                crate::now(),
+                &mut out,
+            )
+            .map(|issued| {
+                (
+                    issued.token.to_owned(),
+                    issued.expires_in,
+                    issued.needs_rehash,
+                )
+            });
+            (result, username, password, user.map(|u| u.hash))
+        })
+        .await;
+    let Ok((result, username, password, old_hash)) = outcome else {
+        let mut res = detail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many logins in progress; retry shortly",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return res;
+    };
+    match result {
+        Ok((token, expires_in, needs_rehash)) => {
+            if needs_rehash && let Some(old) = old_hash {
+                tokio::spawn(rehash(state, username.clone(), password, old));
+            }
+            tracing::info!(user = %username, "login succeeded");
+            let mut out = Vec::new();
+            let _ = response::write_token(&token, expires_in, &mut out);
+            json(Reply::TOKEN, out)
+        }
+        Err(e) => {
+            match e {
+                LoginError::StoredHash(err) => {
+                    tracing::error!(user = %username, error = %err, "stored hash unusable")
+                }
+                LoginError::Encode(err) => tracing::error!(error = %err, "token encoding failed"),
+                _ => tracing::info!(user = %username, outcome = ?e, "login refused"),
+            }
+            error_reply(e.reply())
+        }
+    }
+}
+
+/// Upgrades a stored hash after a successful login, off the request path. The write only
+/// happens if the stored hash is still the one verified, so a concurrent CLI change wins.
+async fn rehash(state: AppState, username: String, password: String, old_hash: String) {
+    let store_state = AppState::clone(&state);
+    let result = state
+        .hashing
+        .run(move || -> Result<bool, UsersError> {
+            let mut salt = [0u8; auth_core::password::SALT_LEN];
+            getrandom::fill(&mut salt).map_err(|e| UsersError(format!("rng: {e}")))?;
+            let mut out = [0u8; auth_core::password::MAX_PHC_LEN];
+            let new_hash = hash_password(
+                password.as_bytes(),
+                &salt,
+                &store_state.settings.policy,
+                &mut out,
+            )
+            .map_err(|e| UsersError(e.to_string()))?
+            .to_owned();
+            store_state.users.modify(|users| {
+                Ok(match users.get_mut(&username) {
+                    Some(u) if u.hash == old_hash => {
+                        u.hash = new_hash;
+                        true
+                    }
+                    _ => false,
+                })
+            })
+        })
+        .await;
+    match result {
+        Ok(Ok(true)) => tracing::info!("stored hash upgraded to the current policy"),
+        Ok(Ok(false)) => tracing::info!("stored hash changed meanwhile; upgrade skipped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "stored hash upgrade failed"),
+        Err(_) => {
+            tracing::warn!("hashing pool busy; stored hash upgrade deferred to a later login")
+        }
+    }
+}
+
+/// A request whose bearer token and account checked out.
+pub struct Authenticated {
+    subject: String,
+    token: String,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
+        let flow = state.settings.flow();
+        let ok = flow::authorize(header, &state.keys, &flow, crate::now(), &mut buf)
+            .map_err(|e| error_reply(e.reply()))?;
+        let subject = ok.subject.to_string();
+        let account = state.users.get(&subject);
+        flow::check_account(
+            account
+                .as_ref()
+                .map(|u| Account {
+                    stored_hash: &u.hash,
+                    active: u.active,
+                })
+                .as_ref(),
+        )
+        .map_err(|e: AuthError| error_reply(e.reply()))?;
+        let token = auth_core::bearer::parse_bearer(header)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        Ok(Authenticated { subject, token })
+    }
+}
+
+/// `GET /secure-resource`
+pub async fn secure_resource(auth: Authenticated) -> Response {
+    let mut out = Vec::new();
+    let _ = response::write_secure_resource(&auth.token, &mut out);
+    json(Reply::OK, out)
+}
+
+/// `GET /dashboard/metrics`
+pub async fn dashboard(auth: Authenticated) -> Response {
+    let mut out = Vec::new();
+    let _ = response::write_dashboard(&auth.subject, &mut out);
+    json(Reply::OK, out)
+}

@@ -1,0 +1,58 @@
+//! Cross-cutting layers: the `X-Duration-MS` header and JSON bodies for framework errors.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Response, header};
+use axum::middleware::Next;
+use tracing::Span;
+
+/// Adds `X-Duration-MS: <ms, 2 decimals>` measured around everything inside.
+pub async fn duration_header(req: Request, next: Next) -> Response<Body> {
+    let start = Instant::now();
+    let mut res = next.run(req).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("{ms:.2}")) {
+        res.headers_mut().insert("x-duration-ms", v);
+    }
+    res
+}
+
+/// Gives every error response without a JSON body (404 and 405 from routing, 413 from the
+/// body limit, 408 from the timeout, 500 from a caught panic) a `{"detail":"<reason>"}` body.
+/// Other headers, such as `Allow` on 405, are kept.
+pub async fn json_errors(req: Request, next: Next) -> Response<Body> {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let (mut parts, _) = res.into_parts();
+    let body = serde_json::json!({ "detail": reason }).to_string();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Request span: method and path only (no query, no headers).
+pub fn make_span(req: &Request) -> Span {
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+}
+
+/// One log line per response: status and duration.
+pub fn on_response(res: &Response<Body>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = res.status().as_u16(),
+        ms = latency.as_secs_f64() * 1000.0,
+        "response"
+    );
+}

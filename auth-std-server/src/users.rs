@@ -1,0 +1,377 @@
+//! The users file: one account per line, `<name>\t<active|disabled>\t<stored hash>`.
+//!
+//! Writers (the CLI and the server's rehash task) take an exclusive lock on `<file>.lock`,
+//! re-read the file, change it, and replace it atomically: write a temp file in the same
+//! directory, fsync it, rename it over the old one, fsync the directory. So concurrent writers
+//! never lose each other's updates, and a crash at any point leaves the old or the new file,
+//! never a partial one. Readers never lock: the server re-reads the file when its identity
+//! (inode, size, mtime) changes, and keeps the last good copy if the new one does not parse.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use auth_core::password::StoredHash;
+
+/// Longest username, in bytes.
+pub const MAX_USERNAME_LEN: usize = 64;
+
+const HEADER: &str = "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>\n";
+
+/// A users-file problem, with the line when there is one.
+#[derive(Debug)]
+pub struct UsersError(pub String);
+
+impl fmt::Display for UsersError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsersError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, UsersError> {
+    Err(UsersError(msg.into()))
+}
+
+/// Usernames are 1 to 64 characters of ASCII letters, digits, `.`, `_`, `-` and `@`, not
+/// starting with `-` or `.`.
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn validate_username(name: &str) -> Result<(), UsersError> {
+    if name.is_empty() || name.len() > MAX_USERNAME_LEN {
+        return err(format!(
+            "username must be 1 to {MAX_USERNAME_LEN} characters"
+        ));
+    }
+    if name.starts_with(['-', '.']) {
+        return err("username must not start with '-' or '.'");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._-@".contains(*c)))
+    {
+        return err(format!(
+            "username has the character {c:?}; allowed are ASCII letters, digits, '.', '_', '-' and '@'"
+        ));
+    }
+    Ok(())
+}
+
+/// One account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stored PHC, passlib or Django hash.
+    pub hash: String,
+    /// `false` when disabled.
+    pub active: bool,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// All accounts, by name.
+pub type Users = BTreeMap<String, User>;
+
+/// Parses a users file.
+///
+/// # Errors
+/// The first bad line, by number, and what is wrong with it.
+pub fn parse(text: &str) -> Result<Users, UsersError> {
+    let mut users = Users::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, status, hash] = fields[..] else {
+            return err(format!(
+                "line {n}: expected 3 tab-separated fields, found {}",
+                fields.len()
+            ));
+        };
+        validate_username(name).map_err(|e| UsersError(format!("line {n}: {e}")))?;
+        let active = match status {
+            "active" => true,
+            "disabled" => false,
+            other => {
+                return err(format!(
+                    "line {n}: status must be 'active' or 'disabled', not {other:?}"
+                ));
+            }
+        };
+        StoredHash::parse(hash).map_err(|e| UsersError(format!("line {n}: {e}")))?;
+        if users
+            .insert(
+                name.to_owned(),
+                User {
+                    hash: hash.to_owned(),
+                    active,
+                },
+            )
+            .is_some()
+        {
+            return err(format!("line {n}: user {name:?} appears twice"));
+        }
+    }
+    Ok(users)
+}
+
+/// Renders a users file.
+pub fn render(users: &Users) -> String {
+    let mut s = String::from(HEADER);
+    for (name, u) in users {
+        let status = if u.active { "active" } else { "disabled" };
+        s.push_str(&format!("{name}\t{status}\t{}\n", u.hash));
+    }
+    s
+}
+
+/// Replaces `path` with `contents` atomically and durably (temp file, fsync, rename, fsync of
+/// the directory). The file gets mode 0600.
+///
+/// # Errors
+/// Any I/O error; the old file is then untouched.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Identity of the file on disk, to notice replacement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Some(Stamp {
+        ino,
+        len: m.len(),
+        modified: m.modified().ok(),
+    })
+}
+
+/// The users file, cached in memory and refreshed when it changes on disk.
+#[derive(Debug)]
+pub struct UserStore {
+    path: PathBuf,
+    current: RwLock<Arc<Users>>,
+    /// The stamp of the file last read (good or bad), so a bad file is reported once.
+    seen: Mutex<Option<Stamp>>,
+}
+
+impl UserStore {
+    /// Loads the file.
+    ///
+    /// # Errors
+    /// A missing, unreadable or corrupt file, naming the path and the bad line.
+    pub fn open(path: &Path) -> Result<Self, UsersError> {
+        let seen = stamp(path);
+        let text = fs::read_to_string(path)
+            .map_err(|e| UsersError(format!("cannot read users file {}: {e}", path.display())))?;
+        let users =
+            parse(&text).map_err(|e| UsersError(format!("users file {}: {e}", path.display())))?;
+        Ok(UserStore {
+            path: path.to_owned(),
+            current: RwLock::new(Arc::new(users)),
+            seen: Mutex::new(seen),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current accounts, after picking up any change on disk.
+    pub fn snapshot(&self) -> Arc<Users> {
+        self.refresh();
+        self.current
+            .read()
+            .map(|g| Arc::clone(&g))
+            .unwrap_or_default()
+    }
+
+    /// One account, after picking up any change on disk.
+    pub fn get(&self, name: &str) -> Option<User> {
+        self.snapshot().get(name).cloned()
+    }
+
+    /// Re-reads the file if it was replaced or changed. A file that does not parse is logged
+    /// and ignored: the last good copy stays in use.
+    pub fn refresh(&self) {
+        let now = stamp(&self.path);
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        if *seen == now {
+            return;
+        }
+        *seen = now;
+        match fs::read_to_string(&self.path)
+            .map_err(|e| UsersError(e.to_string()))
+            .and_then(|t| parse(&t))
+        {
+            Ok(users) => {
+                if let Ok(mut cur) = self.current.write() {
+                    *cur = Arc::new(users);
+                }
+                tracing::info!(path = %self.path.display(), "users file reloaded");
+            }
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "users file changed but is invalid; keeping the last good copy");
+            }
+        }
+    }
+
+    /// Changes the file under the writers' lock: re-reads it, applies `f`, writes it atomically
+    /// and updates the cache. Blocking: call it off the async executor.
+    ///
+    /// # Errors
+    /// Lock or I/O failures, a corrupt file on disk, or `f`'s own error.
+    pub fn modify<R>(
+        &self,
+        f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
+    ) -> Result<R, UsersError> {
+        let (users, r) = modify_file(&self.path, f)?;
+        if let Ok(mut cur) = self.current.write() {
+            *cur = Arc::new(users);
+        }
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = stamp(&self.path);
+        }
+        Ok(r)
+    }
+}
+
+/// Read-modify-write of a users file under `<file>.lock`; creates the file when missing.
+///
+/// # Errors
+/// As [`UserStore::modify`].
+pub fn modify_file<R>(
+    path: &Path,
+    f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
+) -> Result<(Users, R), UsersError> {
+    let lock_path = lock_path(path);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            UsersError(format!(
+                "cannot open lock file {}: {e}",
+                lock_path.display()
+            ))
+        })?;
+    lock.lock()
+        .map_err(|e| UsersError(format!("cannot lock {}: {e}", lock_path.display())))?;
+    let mut users = match fs::read_to_string(path) {
+        Ok(text) => {
+            parse(&text).map_err(|e| UsersError(format!("users file {}: {e}", path.display())))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Users::new(),
+        Err(e) => return err(format!("cannot read users file {}: {e}", path.display())),
+    };
+    let r = f(&mut users)?;
+    write_atomic(path, render(&users).as_bytes())
+        .map_err(|e| UsersError(format!("cannot write users file {}: {e}", path.display())))?;
+    drop(lock);
+    Ok((users, r))
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "$pbkdf2-sha256$i=600000,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58";
+
+    #[test]
+    fn usernames() {
+        for ok in ["a", "alice", "a.b_c-d@e", "A9", &"x".repeat(64)] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            ".a",
+            "a b",
+            "a\tb",
+            "é",
+            "a:b",
+            "a/b",
+            &"x".repeat(65),
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parse_render_round_trip_and_line_errors() {
+        let text = format!("{HEADER}alice\tactive\t{H}\nbob\tdisabled\t{H}\n");
+        let users = parse(&text).unwrap();
+        assert_eq!(render(&users), text);
+        assert!(!users["bob"].active);
+        let cases = [
+            ("alice\tactive\n".to_owned(), "line 1: expected 3"),
+            (format!("\n# c\nalice\tmaybe\t{H}\n"), "line 3: status"),
+            (
+                "alice\tactive\tnot-a-hash\n".to_owned(),
+                "line 1: stored hash is not",
+            ),
+            (format!("al ice\tactive\t{H}\n"), "line 1: username"),
+            (
+                format!("a\tactive\t{H}\na\tactive\t{H}\n"),
+                "line 2: user \"a\" appears twice",
+            ),
+        ];
+        for (text, msg) in cases {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.starts_with(msg), "{e}");
+        }
+    }
+}
