@@ -1,0 +1,519 @@
+//! End to end: the real binary on a free loopback port, driven over TCP and through its CLI.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_auth-std-server");
+const PASSLIB: &str =
+    "$pbkdf2-sha256$29000$ABEiM0RVZneImaq7zN3u/w$t.ewNkTwQ38Rdza3x3Vlsk6UGpwPiXMhh77TbhLEvBA";
+const DJANGO: &str =
+    "pbkdf2_sha256$600000$Zm9vYmFyYmF6$jYqOANgTyBPP2k21MMaUKxfOqNTOIuzsMPo5WpE0BeM=";
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    /// Lines printed before "Listening on".
+    banner: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(clippy::zombie_processes)] // reason: the child moves into `Running`, whose Drop kills and waits.
+fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .env_remove("AUTH_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("Listening on http://") {
+            let addr = addr.parse().unwrap();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return Running {
+                child,
+                addr,
+                banner,
+            };
+        }
+        banner.push(line);
+    }
+}
+
+struct Http {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Http {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    Http {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    }
+}
+
+fn login(addr: SocketAddr, user: &str, pw: &str) -> Http {
+    http(
+        addr,
+        "POST",
+        "/auth/session",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("username={user}&password={pw}"),
+    )
+}
+
+fn token_of(r: &Http) -> String {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+fn dashboard(addr: SocketAddr, token: &str) -> Http {
+    http(
+        addr,
+        "GET",
+        "/dashboard/metrics",
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    )
+}
+
+fn cli(dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn first_run_then_restart_keeps_key_and_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], &[]);
+    let banner = server.banner.join("\n");
+    let password = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("admin password: "))
+        .unwrap_or_else(|| panic!("no admin password printed: {banner}"))
+        .to_owned();
+    let token = token_of(&login(server.addr, "admin", &password));
+    assert_eq!(dashboard(server.addr, &token).status, 200);
+    let key = dir.path().join("auth-data/jwt.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("auth-data/users"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let key_before = std::fs::read(&key).unwrap();
+    drop(server);
+
+    // Restart: no new password is printed, the key is the same, and the old token still works.
+    let server = start(dir.path(), &[], &[]);
+    assert!(!server.banner.join("\n").contains("admin password"));
+    assert_eq!(std::fs::read(&key).unwrap(), key_before);
+    assert_eq!(dashboard(server.addr, &token).status, 200);
+    assert!(!token_of(&login(server.addr, "admin", &password)).is_empty());
+}
+
+#[test]
+fn cli_drives_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], &[]);
+    let users = "auth-data/users";
+    let (ok, out, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "carol",
+            "--password-stdin",
+            "--users",
+            users,
+            "--pbkdf2-rounds",
+            "1000",
+        ],
+        Some("c4rol pass\n"),
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["user", "add", "carol", "--password-stdin", "--users", users],
+        Some("x\n"),
+    );
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "bad name",
+            "--password-stdin",
+            "--users",
+            users,
+        ],
+        Some("x\n"),
+    );
+    assert!(!ok && err.contains("username"), "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "x",
+            "--hash",
+            "$pbkdf2-sha256$1$a$b",
+            "--users",
+            users,
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("--hash"), "{err}");
+    assert!(
+        cli(
+            dir.path(),
+            &["user", "add", "pl", "--hash", PASSLIB, "--users", users],
+            None
+        )
+        .0
+    );
+    assert!(
+        cli(
+            dir.path(),
+            &["user", "add", "dj", "--hash", DJANGO, "--users", users],
+            None
+        )
+        .0
+    );
+
+    // The stripped trailing newline: "c4rol pass" logs in, "c4rol pass\n" does not.
+    let token = token_of(&login(server.addr, "carol", "c4rol+pass"));
+    assert_eq!(login(server.addr, "carol", "c4rol+pass%0A").status, 401);
+    assert_eq!(dashboard(server.addr, &token).status, 200);
+
+    // Imported hashes log in, then get upgraded to PHC at the policy's rounds.
+    token_of(&login(server.addr, "pl", "wonderland-42"));
+    token_of(&login(server.addr, "dj", "p%40ss+w%26rd%3D%C3%BC%2B1"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list, _) = cli(dir.path(), &["user", "list", "--users", users], None);
+        let upgraded = list
+            .lines()
+            .filter(|l| {
+                (l.starts_with("pl\t") || l.starts_with("dj\t")) && l.ends_with("\tphc\t1000")
+            })
+            .count();
+        if upgraded == 2 {
+            assert!(!list.contains("$pbkdf2"), "list never shows hashes");
+            break;
+        }
+        assert!(Instant::now() < deadline, "hashes not upgraded: {list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    token_of(&login(server.addr, "pl", "wonderland-42"));
+
+    // Disable: the next request with a valid token gets 403; enable: 200 again.
+    assert!(
+        cli(
+            dir.path(),
+            &["user", "disable", "carol", "--users", users],
+            None
+        )
+        .0
+    );
+    let r = dashboard(server.addr, &token);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, r#"{"detail":"Access restricted"}"#)
+    );
+    assert_eq!(login(server.addr, "carol", "c4rol+pass").status, 403);
+    assert!(
+        cli(
+            dir.path(),
+            &["user", "enable", "carol", "--users", users],
+            None
+        )
+        .0
+    );
+    assert_eq!(dashboard(server.addr, &token).status, 200);
+    assert!(
+        cli(
+            dir.path(),
+            &["user", "remove", "carol", "--users", users],
+            None
+        )
+        .0
+    );
+    assert_eq!(dashboard(server.addr, &token).status, 403);
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["user", "remove", "carol", "--users", users],
+        None,
+    );
+    assert!(!ok && err.contains("no user"), "{err}");
+}
+
+#[test]
+fn short_secret_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("AUTH_SECRET", "too-short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("AUTH_SECRET is 9 bytes") && err.contains("at least 32"),
+        "{err}"
+    );
+}
+
+#[test]
+fn key_file_rotation() {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let dir = tempfile::tempdir().unwrap();
+    let keyfile = dir.path().join("keys");
+    std::fs::write(&keyfile, format!("old {}\n", e.encode([1u8; 32]))).unwrap();
+    let kf = keyfile.to_str().unwrap();
+    let s1 = start(dir.path(), &["--key-file", kf], &[]);
+    let pw = s1
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("admin password: "))
+        .unwrap()
+        .to_owned();
+    let old_token = token_of(&login(s1.addr, "admin", &pw));
+    drop(s1);
+    std::fs::write(
+        &keyfile,
+        format!("old {}\nnew {}\n", e.encode([1u8; 32]), e.encode([2u8; 32])),
+    )
+    .unwrap();
+    let s2 = start(dir.path(), &["--key-file", kf], &[]);
+    let new_token = token_of(&login(s2.addr, "admin", &pw));
+    assert!(
+        new_token.starts_with("eyJhbGciOiJIUzI1NiIsImtpZCI6Im5ldyIs"),
+        "newest key signs: {new_token}"
+    );
+    assert_eq!(
+        dashboard(s2.addr, &old_token).status,
+        200,
+        "old key still verifies"
+    );
+    drop(s2);
+    std::fs::write(&keyfile, format!("new {}\n", e.encode([2u8; 32]))).unwrap();
+    let s3 = start(dir.path(), &["--key-file", kf], &[]);
+    assert_eq!(
+        dashboard(s3.addr, &old_token).status,
+        401,
+        "removed key no longer verifies"
+    );
+    assert_eq!(dashboard(s3.addr, &new_token).status, 200);
+}
+
+#[test]
+fn killed_writers_never_leave_a_partial_users_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let users_s = users.to_str().unwrap();
+    let mut committed = Vec::new();
+    for i in 0..40u64 {
+        let name = format!("u{i}");
+        let mut child = Command::new(BIN)
+            .args([
+                "user",
+                "add",
+                &name,
+                "--password-stdin",
+                "--pbkdf2-rounds",
+                "1000",
+                "--users",
+                users_s,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+        // Kill at a different moment each time, from before the lock to after the rename.
+        std::thread::sleep(Duration::from_micros((i * 397) % 12_000));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if status.success() {
+            committed.push(name);
+        }
+        if users.exists() {
+            let store = auth_std_server::UserStore::open(&users)
+                .unwrap_or_else(|e| panic!("iteration {i}: {e}"));
+            let snap = store.snapshot();
+            for c in &committed {
+                assert!(
+                    snap.contains_key(c),
+                    "iteration {i}: committed user {c} lost"
+                );
+            }
+        }
+    }
+    // Every surviving file parsed and held every committed user.
+    eprintln!("{} of 40 writes completed before SIGKILL", committed.len());
+}
+
+fn python() -> Option<PathBuf> {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then(|| PathBuf::from("python3"))
+}
+
+#[test]
+fn pyjwt_interop() {
+    let Some(py) = python() else {
+        eprintln!("SKIP pyjwt_interop: python3 not found");
+        return;
+    };
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyjwt-venv");
+    let vpy = venv.join("bin/python");
+    if !vpy.exists() {
+        let made = Command::new(&py)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "python3 -m venv failed");
+    }
+    let has_jwt = Command::new(&vpy)
+        .args(["-c", "import jwt"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_jwt {
+        let pip = Command::new(&vpy)
+            .args(["-m", "pip", "install", "-q", "PyJWT>=2.8,<3"])
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install PyJWT failed");
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/pyjwt_check.py");
+    let secret = "interop-secret-interop-secret-32+";
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], &[("AUTH_SECRET", secret)]);
+    let pw = server
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("admin password: "))
+        .unwrap()
+        .to_owned();
+    let ours = token_of(&login(server.addr, "admin", &pw));
+
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args(["decode", secret, &ours])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "PyJWT rejected our token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "admin");
+
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args(["encode", secret, "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let theirs = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let r = dashboard(server.addr, &theirs);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, r#"{"owner":"admin","view":"allowed"}"#)
+    );
+    // And a PyJWT token under a different secret is refused.
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args(["encode", "another-secret-another-secret-!!", "admin"])
+        .output()
+        .unwrap();
+    let forged = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(dashboard(server.addr, &forged).status, 401);
+    assert!(
+        http(server.addr, "GET", "/nope", &[], "")
+            .head
+            .contains("x-duration-ms")
+    );
+}
