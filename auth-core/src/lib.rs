@@ -17,6 +17,9 @@ pub mod bearer;
 pub mod error;
 pub mod flow;
 pub mod form;
+#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod json;
 pub mod jwt;
 mod key;

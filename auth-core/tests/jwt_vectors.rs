@@ -475,3 +475,22 @@ fn forge(header: &str, payload: &str) -> String {
     m.update(input.as_bytes());
     format!("{input}.{}", e.encode(m.finalize().into_bytes()))
 }
+
+#[test]
+fn audience_equality_is_by_decoded_value() {
+    // Regression (found by the sign_verify_roundtrip harness): an escaped single `aud` parses
+    // into decoded storage and must still equal the plain one.
+    use auth_core::jwt::Audience;
+    fn check(json: &str, expect_equal: bool) {
+        let plain = Audience::One(auth_core::JsonStr::new("api\u{6}"));
+        let mut scratch = [0u8; 64];
+        let (c, _): (Claims<'_>, usize) =
+            serde_json_core::from_slice_escaped(json.as_bytes(), &mut scratch).unwrap();
+        let aud = c.aud.unwrap();
+        assert_eq!(aud == plain, expect_equal, "{json}");
+        assert!(aud.contains("api\u{6}"));
+    }
+    check(r#"{"aud":"api\u0006"}"#, true);
+    check(r#"{"aud":["api\u0006"]}"#, true);
+    check(r#"{"aud":["api\u0006","x"]}"#, false);
+}

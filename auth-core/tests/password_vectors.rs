@@ -341,3 +341,15 @@ fn debug_never_shows_hash_bytes() {
         "StoredHash { format: Phc, rounds: 600000, salt_len: 16, hash_len: 32 }"
     );
 }
+
+#[test]
+fn trailing_nul_is_insignificant_as_in_every_pbkdf2_hmac() {
+    // RFC 2104 zero-pads HMAC keys shorter than the block: a property of PBKDF2-HMAC itself,
+    // documented in SECURITY.md. Python: pbkdf2_hmac('sha256', b'pw', s, n) ==
+    // pbkdf2_hmac('sha256', b'pw\0', s, n).
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    pbkdf2_hmac_sha256(b"pw", b"saltsalt", 1000, &mut a);
+    pbkdf2_hmac_sha256(b"pw\0", b"saltsalt", 1000, &mut b);
+    assert_eq!(a, b);
+}

@@ -19,7 +19,10 @@ pub const MAX_AUDIENCES: usize = 8;
 const MAX_DECODED_AUD: usize = 128;
 
 /// The `aud` claim: one string or an array of strings.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Equality compares the decoded audiences in order, however they were written: `"aud":"a"`,
+/// `"aud":"\u0061"` and `"aud":["a"]` are all equal.
+#[derive(Clone, Debug)]
 pub enum Audience<'a> {
     /// A single audience.
     One(JsonStr<'a>),
@@ -32,11 +35,23 @@ pub enum Audience<'a> {
 impl Audience<'_> {
     /// Whether `aud` is (one of) the audience(s), compared decoded.
     pub fn contains(&self, aud: &str) -> bool {
-        match self {
-            Audience::One(s) => *s == *aud,
-            Audience::OneDecoded(s) => s.as_str() == aud,
-            Audience::Many(v) => v.iter().any(|s| *s == *aud),
-        }
+        self.iter().any(|s| s == *aud)
+    }
+
+    /// The audiences, in order.
+    pub fn iter(&self) -> impl Iterator<Item = JsonStr<'_>> {
+        let (one, many): (Option<JsonStr<'_>>, &[JsonStr<'_>]) = match self {
+            Audience::One(s) => (Some(*s), &[]),
+            Audience::OneDecoded(s) => (Some(JsonStr::new(s.as_str())), &[]),
+            Audience::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
+}
+
+impl PartialEq for Audience<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
     }
 }
 

@@ -35,8 +35,9 @@ pub const MIN_ROUNDS: u32 = 1_000;
 pub const MAX_ROUNDS: u32 = 10_000_000;
 /// Shortest salt accepted in a stored hash, in bytes.
 pub const MIN_SALT_LEN: usize = 8;
-/// Longest salt accepted (and written), in bytes.
-pub const MAX_SALT_LEN: usize = 64;
+/// Longest salt accepted (and written), in bytes: the PHC string format's limit of 64 base64
+/// characters.
+pub const MAX_SALT_LEN: usize = 48;
 /// Shortest derived key accepted in a stored hash, in bytes.
 pub const MIN_OUTPUT_LEN: usize = 16;
 /// Longest derived key accepted (and written), in bytes.

@@ -1,0 +1,160 @@
+//! Property tests (proptest). The case count comes from `PROPTEST_CASES` (CI sets it);
+//! failures are persisted in `properties.proptest-regressions` next to this file.
+
+use auth_core::form::{encode_component, parse_login_form};
+use auth_core::jwt::Audience;
+use auth_core::password::{Policy, hash_password, verify_password};
+use auth_core::{Claims, Hs256Key, JsonStr, KeyRing, PasswordError, UntrustedToken};
+use proptest::prelude::*;
+
+const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+
+fn ring(kid: bool) -> KeyRing<1> {
+    let key = if kid {
+        Hs256Key::with_kid(SECRET, "k1")
+    } else {
+        Hs256Key::new(SECRET)
+    };
+    KeyRing::new(key.unwrap()).unwrap()
+}
+
+/// Parse + verify + decode; `Ok` only when every step accepts.
+fn accept(ring: &KeyRing<1>, token: &str) -> bool {
+    let Ok(u) = UntrustedToken::parse(token) else {
+        return false;
+    };
+    let Ok(v) = ring.verify(&u) else { return false };
+    let mut buf = vec![0u8; 2 * token.len() + 64];
+    v.claims::<Claims<'_>>(&mut buf).is_ok()
+}
+
+#[derive(Debug, Clone)]
+struct Input {
+    sub: String,
+    iss: Option<String>,
+    aud: Vec<String>,
+    iat: u64,
+    ttl: u64,
+    nbf: Option<u64>,
+    jti: Option<String>,
+    kid: bool,
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    (
+        any::<String>(),
+        proptest::option::of(any::<String>()),
+        proptest::collection::vec(any::<String>(), 0..5),
+        0..u64::MAX / 2,
+        0..100_000u64,
+        proptest::option::of(any::<u64>()),
+        proptest::option::of("[a-z0-9]{0,12}"),
+        any::<bool>(),
+    )
+        .prop_map(|(sub, iss, aud, iat, ttl, nbf, jti, kid)| Input {
+            sub,
+            iss,
+            aud,
+            iat,
+            ttl,
+            nbf,
+            jti,
+            kid,
+        })
+}
+
+fn claims(i: &Input) -> Claims<'_> {
+    let aud = match i.aud.len() {
+        0 => None,
+        1 => Some(Audience::One(JsonStr::new(&i.aud[0]))),
+        _ => Some(Audience::Many(
+            i.aud.iter().map(|a| JsonStr::new(a)).collect(),
+        )),
+    };
+    Claims {
+        sub: Some(JsonStr::new(&i.sub)),
+        iss: i.iss.as_deref().map(JsonStr::new),
+        aud,
+        exp: Some(i.iat + i.ttl),
+        nbf: i.nbf,
+        iat: Some(i.iat),
+        jti: i.jti.as_deref().map(JsonStr::new),
+    }
+}
+
+fn sign(i: &Input) -> String {
+    let mut out = vec![0u8; 64 * 1024];
+    ring(i.kid).sign(&claims(i), &mut out).unwrap().to_owned()
+}
+
+proptest! {
+    #[test]
+    fn sign_then_verify_gives_the_claims_back(i in input()) {
+        let token = sign(&i);
+        let ring = ring(i.kid);
+        let u = UntrustedToken::parse(&token).unwrap();
+        let v = ring.verify(&u).unwrap();
+        let mut buf = vec![0u8; 2 * token.len()];
+        let back: Claims<'_> = v.claims(&mut buf).unwrap();
+        prop_assert_eq!(back, claims(&i));
+    }
+
+    #[test]
+    fn every_single_byte_change_is_rejected(i in input(), delta in 1u8..=255) {
+        let token = sign(&i);
+        let ring = ring(i.kid);
+        prop_assert!(accept(&ring, &token));
+        let bytes = token.as_bytes();
+        for at in 0..bytes.len() {
+            let mut t = bytes.to_vec();
+            t[at] = t[at].wrapping_add(delta);
+            if let Ok(s) = std::str::from_utf8(&t) {
+                prop_assert!(!accept(&ring, s), "byte {} changed by {} was accepted", at, delta);
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_rejected(i in input()) {
+        let token = sign(&i);
+        let ring = ring(i.kid);
+        for len in 0..token.len() {
+            if let Some(prefix) = token.get(..len) {
+                prop_assert!(!accept(&ring, prefix), "prefix of {} bytes accepted", len);
+            }
+        }
+    }
+
+    #[test]
+    fn form_encode_then_parse(user in ".+", pass in ".+", scope in ".*", client in proptest::option::of(".+")) {
+        let enc = |s: &str| {
+            let mut b = vec![0u8; 3 * s.len()];
+            encode_component(s.as_bytes(), &mut b).unwrap().to_owned()
+        };
+        let mut body = format!("password={}&scope={}&username={}", enc(&pass), enc(&scope), enc(&user));
+        if let Some(c) = &client {
+            body.push_str(&format!("&client_id={}", enc(c)));
+        }
+        let mut buf = vec![0u8; body.len()];
+        let form = parse_login_form(body.as_bytes(), &mut buf).unwrap();
+        prop_assert_eq!(form.username, user.as_str());
+        prop_assert_eq!(form.password, pass.as_str());
+        prop_assert_eq!(form.scope, scope.as_str());
+        prop_assert_eq!(form.client_id, client.as_deref());
+    }
+
+    #[test]
+    fn hash_then_verify(password in proptest::collection::vec(any::<u8>(), 0..300),
+                        salt in proptest::collection::vec(any::<u8>(), 8..=48),
+                        rounds in 1000u32..1100) {
+        let policy = Policy::new().with_rounds(rounds);
+        let mut out = [0u8; 256];
+        let stored = hash_password(&password, &salt, &policy, &mut out).unwrap().to_owned();
+        prop_assert_eq!(verify_password(&password, &stored, &policy).map(|v| v.needs_rehash), Ok(false));
+        // (Appending a NUL would not do: HMAC zero-pads keys under 64 bytes, so "pw" and
+        // "pw\0" derive the same key in every PBKDF2-HMAC implementation.)
+        let mut other = password.clone();
+        other.push(b'x');
+        prop_assert_eq!(verify_password(&other, &stored, &policy), Err(PasswordError::Mismatch));
+    }
+}
