@@ -15,6 +15,7 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::keys::{self, KeySource};
+use crate::throttle::{Limits, Throttle};
 use crate::users::{self, User, UserStore, UsersError, validate_username};
 use crate::{HashPool, Settings, State};
 
@@ -86,9 +87,24 @@ struct ServeArgs {
     /// Logins that may wait for a hashing worker before new ones get 503.
     #[arg(long, env = "AUTH_LOGIN_QUEUE", default_value_t = 32)]
     login_queue: usize,
-    /// Whole-request timeout in seconds.
+    /// Whole-request timeout in seconds (408).
     #[arg(long, env = "AUTH_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Seconds a client may take to send its request headers (slowloris guard).
+    #[arg(long, env = "AUTH_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Open connections at most; further ones are closed at once.
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "AUTH_SHUTDOWN_GRACE", default_value_t = 10)]
+    shutdown_grace: u64,
+    /// Failed logins per username before lock-outs start (1 s, doubling, up to 60 s).
+    #[arg(long, env = "AUTH_USER_FAILURES", default_value_t = Limits::USERNAME.threshold)]
+    user_failures: u32,
+    /// Failed logins per client IP before lock-outs start (1 s, doubling, up to 15 min).
+    #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = Limits::IP.threshold)]
+    ip_failures: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,12 +373,29 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .login_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let user_count = store.snapshot().len();
+    let throttle = Throttle::new(
+        Limits {
+            threshold: args.user_failures,
+            ..Limits::USERNAME
+        },
+        Limits {
+            threshold: args.ip_failures,
+            ..Limits::IP
+        },
+    );
     let state = Arc::new(State {
         keys,
         settings,
         users: store,
         hashing: HashPool::new(workers, args.login_queue),
+        throttle,
     });
+    let limits = crate::server::Limits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        ..crate::server::Limits::default()
+    };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -376,8 +409,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, users = user_count, keys = %source, login_workers = workers, "listening");
         println!("Listening on http://{addr}");
-        axum::serve(listener, crate::app(state))
-            .with_graceful_shutdown(shutdown_signal())
+        crate::server::serve(listener, crate::app(state), limits, shutdown_signal())
             .await
             .map_err(|e| e.to_string())
     })?;
@@ -404,5 +436,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutdown signal received");
 }

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod keys;
 pub mod pool;
 mod routes;
+pub mod server;
+pub mod throttle;
 mod timing;
 pub mod users;
 
@@ -88,6 +90,8 @@ pub struct State {
     pub users: UserStore,
     /// Bounded PBKDF2 work.
     pub hashing: HashPool,
+    /// Failed-login counters.
+    pub throttle: throttle::Throttle,
 }
 
 /// Shared handle to [`State`].
@@ -115,6 +119,7 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(timing::make_span)
                 .on_response(timing::on_response),
         )
+        .layer(axum::middleware::from_fn(timing::header_limits))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(timing::json_errors))
         .layer(axum::middleware::from_fn(timing::duration_header))

@@ -5,7 +5,10 @@ use auth_core::form::{LoginForm, encode_component, parse_login_form};
 use auth_core::password::hash_password;
 use auth_core::response::{self, Reply};
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Request, State};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -106,6 +109,10 @@ async fn form_body(req: Request) -> Result<Vec<u8>, Response> {
 
 /// `POST /auth/session`
 pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let body = match form_body(req).await {
         Ok(b) => b,
         Err(res) => return res,
@@ -119,6 +126,18 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             return json(Reply::UNPROCESSABLE, out);
         }
     };
+    if let Some(wait) = state.throttle.check(&username, ip, Instant::now()) {
+        tracing::info!(user = %username, "login throttled");
+        let mut res = detail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed login attempts; retry later",
+        );
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
+    }
     let user = state.users.get(&username);
     let task_state = AppState::clone(&state);
     let outcome = state
@@ -166,6 +185,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     };
     match result {
         Ok((token, expires_in, needs_rehash)) => {
+            state.throttle.succeed(&username);
             if needs_rehash && let Some(old) = old_hash {
                 tokio::spawn(rehash(state, username.clone(), password, old));
             }
@@ -175,6 +195,12 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             json(Reply::TOKEN, out)
         }
         Err(e) => {
+            if matches!(
+                e,
+                LoginError::InvalidCredentials | LoginError::StoredHash(_)
+            ) {
+                state.throttle.fail(&username, ip, Instant::now());
+            }
             match e {
                 LoginError::StoredHash(err) => {
                     tracing::error!(user = %username, error = %err, "stored hash unusable")

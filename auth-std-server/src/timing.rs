@@ -43,6 +43,30 @@ pub async fn json_errors(req: Request, next: Next) -> Response<Body> {
     Response::from_parts(parts, Body::from(body))
 }
 
+/// Most request headers answered normally; more get a JSON 431.
+pub const MAX_HEADERS: usize = 64;
+/// Largest total of header names and values answered normally; more get a JSON 431. Room for
+/// an `Authorization` header at its cap plus ordinary headers.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// 431 with a JSON body for requests with too many or too large headers (below hyper's own,
+/// higher, hard limits, past which hyper answers a bare 431 itself).
+pub async fn header_limits(req: Request, next: Next) -> Response<Body> {
+    let h = req.headers();
+    let bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if h.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        let body = serde_json::json!({ "detail": "Request header fields too large" }).to_string();
+        let mut res = Response::new(Body::from(body));
+        *res.status_mut() = axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return res;
+    }
+    next.run(req).await
+}
+
 /// Request span: method and path only (no query, no headers).
 pub fn make_span(req: &Request) -> Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path())

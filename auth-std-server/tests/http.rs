@@ -48,6 +48,7 @@ fn server_with(settings: Settings) -> Server {
         settings,
         users: UserStore::open(&path).unwrap(),
         hashing: HashPool::new(2, 8),
+        throttle: auth_std_server::throttle::Throttle::default(),
     });
     Server { state, _dir: dir }
 }

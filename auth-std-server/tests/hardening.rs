@@ -1,0 +1,474 @@
+//! Issue #8: every limit and response code, faults in the users file, graceful shutdown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::password::{Policy, hash_password};
+use auth_core::{Hs256Key, KeyRing};
+use auth_std_server::throttle::{Limits, Throttle};
+use auth_std_server::{HashPool, Settings, State, UserStore, app};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_auth-std-server");
+
+fn phc(password: &str, rounds: u32) -> String {
+    let mut out = [0u8; 160];
+    hash_password(
+        password.as_bytes(),
+        b"0123456789abcdef",
+        &Policy::new().with_rounds(rounds),
+        &mut out,
+    )
+    .unwrap()
+    .to_owned()
+}
+
+fn state(dir: &Path, users: &str, hashing: HashPool, throttle: Throttle) -> Arc<State> {
+    let path = dir.join("users");
+    std::fs::write(&path, users).unwrap();
+    Arc::new(State {
+        keys: KeyRing::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap(),
+        settings: Settings {
+            policy: Policy::new().with_rounds(1000),
+            ..Settings::default()
+        },
+        users: UserStore::open(&path).unwrap(),
+        hashing,
+        throttle,
+    })
+}
+
+fn login_req(user: &str, pw: &str, ip: [u8; 4]) -> Request<Body> {
+    let mut req = Request::post("/auth/session")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("username={user}&password={pw}")))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+    req
+}
+
+async fn call(
+    state: &Arc<State>,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let res = app(Arc::clone(state)).oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    (parts.status, parts.headers, body)
+}
+
+#[tokio::test]
+async fn brute_force_gets_429_with_retry_after_and_success_resets() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = format!("alice\tactive\t{}\n", phc("right", 1000));
+    let throttle = Throttle::new(
+        Limits {
+            threshold: 3,
+            ..Limits::USERNAME
+        },
+        Limits {
+            threshold: 6,
+            ..Limits::IP
+        },
+    );
+    let s = state(dir.path(), &users, HashPool::new(2, 8), throttle);
+    for _ in 0..3 {
+        assert_eq!(
+            call(&s, login_req("alice", "wrong", [10, 0, 0, 1])).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, headers, body) = call(&s, login_req("alice", "right", [10, 0, 0, 2])).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits out the lock-out"
+    );
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(body.contains("Too many failed login attempts"));
+    assert!(headers.contains_key("x-duration-ms"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        call(&s, login_req("alice", "right", [10, 0, 0, 2])).await.0,
+        StatusCode::OK
+    );
+    // The success cleared alice's counter: the next failure does not lock her out.
+    assert_eq!(
+        call(&s, login_req("alice", "wrong", [10, 0, 0, 3])).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&s, login_req("alice", "right", [10, 0, 0, 3])).await.0,
+        StatusCode::OK
+    );
+
+    // Per IP: random usernames from one address trip the IP counter (6), not a user's.
+    for i in 0..6 {
+        call(&s, login_req(&format!("nobody{i}"), "x", [10, 9, 9, 9])).await;
+    }
+    let (status, headers, _) = call(&s, login_req("alice", "right", [10, 9, 9, 9])).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(
+        call(&s, login_req("alice", "right", [10, 9, 9, 10]))
+            .await
+            .0,
+        StatusCode::OK,
+        "other IPs unaffected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_hashing_queue_gets_503_at_once_and_token_routes_do_not_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    // ~0.2-0.5 s per verify: enough to hold the single worker.
+    let users = format!(
+        "slow\tactive\t{}\nalice\tactive\t{}\n",
+        phc("pw", 3_000_000),
+        phc("pw", 1000)
+    );
+    let s = state(dir.path(), &users, HashPool::new(1, 0), Throttle::default());
+    let token = {
+        let (status, _, body) = call(&s, login_req("alice", "pw", [127, 0, 0, 1])).await;
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let s2 = Arc::clone(&s);
+    let slow =
+        tokio::spawn(async move { call(&s2, login_req("slow", "pw", [127, 0, 0, 1])).await.0 });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t0 = Instant::now();
+    let (status, headers, body) = call(&s, login_req("slow", "pw", [127, 0, 0, 1])).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "1");
+    assert!(body.contains("detail"));
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "503 is immediate"
+    );
+    // The token route answers while the worker is busy hashing.
+    let t0 = Instant::now();
+    let req = Request::get("/dashboard/metrics")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&s, req).await.0, StatusCode::OK);
+    assert!(t0.elapsed() < Duration::from_millis(100));
+    assert!(!slow.is_finished(), "the slow login was still hashing");
+    assert_eq!(slow.await.unwrap(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_get_431_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), "", HashPool::new(1, 1), Throttle::default());
+    let mut many = Request::get("/dashboard/metrics");
+    for i in 0..70 {
+        many = many.header(format!("x-h{i}"), "v");
+    }
+    let (status, headers, body) = call(&s, many.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body, r#"{"detail":"Request header fields too large"}"#);
+    assert!(headers.contains_key("x-duration-ms"));
+    let big = Request::get("/dashboard/metrics")
+        .header("x-big", "a".repeat(17 * 1024))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        call(&s, big).await.0,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    // Just under the limits is served normally (401: no credentials).
+    let ok = Request::get("/dashboard/metrics")
+        .header("x-big", "a".repeat(8 * 1024))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&s, ok).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn a_corrupt_users_file_at_start_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("auth-data")).unwrap();
+    let good = phc("pw", 1000);
+    std::fs::write(
+        dir.path().join("auth-data/users"),
+        format!("alice\tactive\t{good}\nbob\tactive\tnot-a-hash\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("AUTH_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("users file auth-data/users: line 2:"), "{err}");
+    // Nothing was rewritten.
+    let text = std::fs::read_to_string(dir.path().join("auth-data/users")).unwrap();
+    assert!(text.contains("not-a-hash"));
+}
+
+#[tokio::test]
+async fn a_corrupt_file_while_running_keeps_the_last_good_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = format!("alice\tactive\t{}\n", phc("pw", 1000));
+    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default());
+    assert_eq!(
+        call(&s, login_req("alice", "pw", [1, 1, 1, 1])).await.0,
+        StatusCode::OK
+    );
+    // Replace the file with garbage (as a broken editor would): logins keep working.
+    std::fs::write(dir.path().join("users.new"), "garbage without tabs\n").unwrap();
+    std::fs::rename(dir.path().join("users.new"), dir.path().join("users")).unwrap();
+    assert_eq!(
+        call(&s, login_req("alice", "pw", [1, 1, 1, 1])).await.0,
+        StatusCode::OK
+    );
+    assert!(s.users.get("alice").is_some());
+    // A good file later is picked up again.
+    std::fs::write(
+        dir.path().join("users.new"),
+        format!("bob\tactive\t{}\n", phc("pw2", 1000)),
+    )
+    .unwrap();
+    std::fs::rename(dir.path().join("users.new"), dir.path().join("users")).unwrap();
+    assert_eq!(
+        call(&s, login_req("bob", "pw2", [1, 1, 1, 1])).await.0,
+        StatusCode::OK
+    );
+    assert!(s.users.get("alice").is_none());
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(clippy::zombie_processes)] // reason: the child moves into `Server`, whose Drop kills and waits.
+fn start(dir: &Path, args: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("AUTH_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            let addr = a.parse().unwrap();
+            std::thread::spawn(move || for _ in lines {});
+            return Server { child, addr };
+        }
+    }
+}
+
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // e.g. a 408 before the close
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn slowloris_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--header-read-timeout", "1"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"GET /dashboard/metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let t0 = Instant::now();
+    assert!(
+        closed_within(&mut s, Duration::from_secs(5)),
+        "a half-sent request was not cut off"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn connection_limit_closes_extra_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--max-connections", "2"]);
+    let a = TcpStream::connect(server.addr).unwrap();
+    let b = TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = TcpStream::connect(server.addr).unwrap();
+    assert!(
+        closed_within(&mut c, Duration::from_secs(2)),
+        "third connection was kept"
+    );
+    drop((a, b));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut d = TcpStream::connect(server.addr).unwrap();
+    d.write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    d.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
+}
+
+#[test]
+fn graceful_shutdown_finishes_in_flight_requests_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("auth-data")).unwrap();
+    std::fs::write(
+        dir.path().join("auth-data/users"),
+        format!("slow\tactive\t{}\n", phc("pw", 5_000_000)),
+    )
+    .unwrap();
+    let mut server = start(dir.path(), &["--shutdown-grace", "20"]);
+    let addr = server.addr;
+    let inflight = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let body = "username=slow&password=pw";
+        write!(s, "POST /auth/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "new connections are refused during shutdown"
+    );
+    let resp = inflight.join().unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200"),
+        "in-flight login did not finish: {resp}"
+    );
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = server.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+}
+
+#[test]
+fn sigkill_during_writes_never_loses_a_committed_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let p = users.to_str().unwrap();
+    // Start from a file with one user, then add/disable/enable in a loop, SIGKILLing each
+    // writer at a different moment.
+    assert!(
+        Command::new(BIN)
+            .args([
+                "user",
+                "add",
+                "seed",
+                "--hash",
+                &phc("x", 1000),
+                "--users",
+                p
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut expect: std::collections::BTreeMap<String, bool> = [("seed".to_owned(), true)].into();
+    let mut completed = 0;
+    for i in 0..200u64 {
+        let (args, name, effect): (Vec<String>, String, Option<bool>) = match i % 3 {
+            0 => (
+                vec![
+                    "add".into(),
+                    format!("u{i}"),
+                    "--hash".into(),
+                    phc("x", 1000),
+                ],
+                format!("u{i}"),
+                Some(true),
+            ),
+            1 => (
+                vec!["disable".into(), "seed".into()],
+                "seed".into(),
+                Some(false),
+            ),
+            _ => (
+                vec!["enable".into(), "seed".into()],
+                "seed".into(),
+                Some(true),
+            ),
+        };
+        let mut child = Command::new(BIN)
+            .arg("user")
+            .args(&args)
+            .args(["--users", p])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros((i * 613) % 9000));
+        let _ = child.kill();
+        if child.wait().unwrap().success() {
+            completed += 1;
+            if let Some(active) = effect {
+                expect.insert(name, active);
+            }
+        }
+        let store = UserStore::open(&users).unwrap_or_else(|e| panic!("iteration {i}: {e}"));
+        let snap = store.snapshot();
+        for (name, active) in &expect {
+            if name.starts_with('u') {
+                assert!(
+                    snap.contains_key(name),
+                    "iteration {i}: committed add of {name} lost"
+                );
+            }
+            let _ = active;
+        }
+        // The last committed enable/disable of `seed` holds unless a later, killed writer
+        // got as far as its rename (then its change is there, whole).
+        assert!(snap.contains_key("seed"));
+    }
+    eprintln!("{completed} of 200 writes completed before SIGKILL; the file parsed every time");
+    assert!(
+        completed > 0 && completed < 200,
+        "kills should straddle the writes ({completed})"
+    );
+}
