@@ -286,7 +286,26 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
     let untrusted = UntrustedToken::parse(token).expect("own token parses");
     let verified = ring.verify(&untrusted).expect("own token verifies");
     let mut buf = [0u8; 32768];
-    let back: Claims<'_> = verified.claims(&mut buf).expect("own claims parse");
+    // The one documented limit: a single escaped `aud` decodes into bounded inline storage.
+    let single_escaped_aud_over_limit = match auds.into_iter().flatten().count() {
+        1 => auds.into_iter().flatten().any(|a| {
+            a.len() > crate::jwt::MAX_DECODED_AUDIENCE_LEN
+                && a.chars().any(|c| c < ' ' || c == '"' || c == '\\')
+        }),
+        _ => false,
+    };
+    let back: Claims<'_> = match verified.claims(&mut buf) {
+        Ok(c) => c,
+        Err(crate::ClaimsError::Shape) if single_escaped_aud_over_limit => return,
+        Err(e) => {
+            let mut json = [0u8; 16384];
+            let n = crate::b64::decode(verified.payload_b64().as_bytes(), &mut json).unwrap_or(0);
+            panic!(
+                "own claims do not parse ({e:?}): {:?}",
+                core::str::from_utf8(&json[..n])
+            );
+        }
+    };
     assert_eq!(back, claims, "claims changed across sign/verify");
     if claims.exp > claims.iat && nbf.is_none_or(|n| n <= iat) {
         Validation::new()

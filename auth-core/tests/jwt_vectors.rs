@@ -494,3 +494,26 @@ fn audience_equality_is_by_decoded_value() {
     check(r#"{"aud":["api\u0006"]}"#, true);
     check(r#"{"aud":["api\u0006","x"]}"#, false);
 }
+
+#[test]
+fn single_escaped_audience_limit() {
+    // Regression (found by fuzzing sign_verify_roundtrip): a single `aud` written with escapes
+    // is decoded into MAX_DECODED_AUDIENCE_LEN bytes; up to that it round-trips, beyond it is
+    // refused as Shape. Unescaped or array audiences have no such limit.
+    use auth_core::jwt::MAX_DECODED_AUDIENCE_LEN;
+    let key = Hs256Key::new(KEY).unwrap();
+    let check = |aud: &str| {
+        let claims = Claims::new().with_audience(aud).with_lifetime(VALID_AT, 60);
+        let mut out = vec![0u8; 8192];
+        let token = key.sign(&claims, &mut out).unwrap().to_owned();
+        let v = key.verify(&UntrustedToken::parse(&token).unwrap()).unwrap();
+        let mut buf = vec![0u8; 8192];
+        v.claims::<Claims<'_>>(&mut buf)
+            .map(|c| c.aud.unwrap().contains(aud))
+    };
+    let escaped_at_limit = format!("\t{}", "a".repeat(MAX_DECODED_AUDIENCE_LEN - 1));
+    assert_eq!(check(&escaped_at_limit), Ok(true));
+    let escaped_over = format!("\t{}", "a".repeat(MAX_DECODED_AUDIENCE_LEN));
+    assert_eq!(check(&escaped_over), Err(ClaimsError::Shape));
+    assert_eq!(check(&"a".repeat(4000)), Ok(true), "unescaped: no limit");
+}

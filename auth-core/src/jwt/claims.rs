@@ -15,8 +15,14 @@ pub type NumericDate = u64;
 /// Most audiences an `aud` array may list.
 pub const MAX_AUDIENCES: usize = 8;
 
-/// Longest single `aud` string kept when it has to be decoded (escaped) during parsing.
-const MAX_DECODED_AUD: usize = 128;
+/// Longest single `aud` string, in decoded bytes, accepted when it is written with JSON escapes.
+///
+/// serde-json-core hands an escaped string over only decoded (in scratch space it reuses), so
+/// such an audience is copied into inline storage of this size; a longer one fails with
+/// [`crate::ClaimsError::Shape`]. Unescaped audiences, and every member of an `aud` array, are
+/// borrowed and have no limit of their own.
+pub const MAX_DECODED_AUDIENCE_LEN: usize = 256;
+const MAX_DECODED_AUD: usize = MAX_DECODED_AUDIENCE_LEN;
 
 /// The `aud` claim: one string or an array of strings.
 ///

@@ -12,7 +12,9 @@ mod sign;
 mod verify;
 
 pub(crate) use claims::registered_claims_from_fields;
-pub use claims::{Audience, Claims, MAX_AUDIENCES, NumericDate, RegisteredClaims};
+pub use claims::{
+    Audience, Claims, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate, RegisteredClaims,
+};
 pub use header::{CANONICAL_HEADER_B64, MAX_HEADER_LEN, MAX_TOKEN_LEN, UntrustedToken};
 pub use verify::VerifiedToken;
 
