@@ -1,0 +1,127 @@
+//! auth-core on a Cortex-M3 with **no global allocator**: every buffer is on the stack.
+//!
+//! Runs the RFC 7515 A.1 verification, a sign/verify of the server's claim shape, a tampered
+//! token's rejection, a PHC verification at 1,000 rounds and a login -> authorize cycle through
+//! the flow module; see `harness.rs` for the output and the measurements.
+#![no_std]
+#![no_main]
+
+use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
+use auth_core::form::parse_login_form;
+use auth_core::password::{Policy, verify_password};
+use auth_core::{Claims, Hs256Key, KeyRing, UntrustedToken, Validation};
+
+#[path = "../harness.rs"]
+mod harness;
+
+const RFC7515_KEY: [u8; 64] = [
+    0x03, 0x23, 0x35, 0x4b, 0x2b, 0x0f, 0xa5, 0xbc, 0x83, 0x7e, 0x06, 0x65, 0x77, 0x7b, 0xa6, 0x8f,
+    0x5a, 0xb3, 0x28, 0xe6, 0xf0, 0x54, 0xc9, 0x28, 0xa9, 0x0f, 0x84, 0xb2, 0xd2, 0x50, 0x2e, 0xbf,
+    0xd3, 0xfb, 0x5a, 0x92, 0xd2, 0x06, 0x47, 0xef, 0x96, 0x8a, 0xb4, 0xc3, 0x77, 0x62, 0x3d, 0x22,
+    0x3d, 0x2e, 0x21, 0x72, 0x05, 0x2e, 0x4f, 0x08, 0xc0, 0xcd, 0x9a, 0xf5, 0x67, 0xd0, 0x80, 0xa3,
+];
+const RFC7515_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// `hunter2` at 1,000 rounds (derived on the host with Python's hashlib).
+const PHC_1000: &str =
+    "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g";
+const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+/// The caller supplies the clock: from an RTC, GNSS or the network in a real device.
+const NOW: u64 = 1_764_331_200;
+
+fn rfc7515() -> bool {
+    let Ok(key) = Hs256Key::new(&RFC7515_KEY) else {
+        return false;
+    };
+    let Ok(u) = UntrustedToken::parse(RFC7515_TOKEN) else {
+        return false;
+    };
+    let Ok(v) = key.verify(&u) else { return false };
+    let mut buf = [0u8; 256];
+    let Ok(c) = v.claims::<Claims<'_>>(&mut buf) else {
+        return false;
+    };
+    Validation::new().validate(&c, 1_300_819_379).is_ok() && c.iss.is_some_and(|i| i == "joe")
+}
+
+fn ring() -> Option<KeyRing<1>> {
+    KeyRing::new(Hs256Key::new(SECRET).ok()?).ok()
+}
+
+fn sign_verify() -> bool {
+    let Some(ring) = ring() else { return false };
+    let claims = Claims::new().with_subject("alice").with_lifetime(NOW, 2700);
+    let mut out = [0u8; 256];
+    let Ok(token) = ring.sign(&claims, &mut out) else {
+        return false;
+    };
+    let mut buf = [0u8; 256];
+    ring.decode::<Claims<'_>>(token, &mut buf, &Validation::new(), NOW + 60)
+        .is_ok_and(|c| c.sub.is_some_and(|s| s == "alice"))
+}
+
+fn tampered() -> bool {
+    let Some(ring) = ring() else { return false };
+    let mut out = [0u8; 256];
+    let Ok(token) = ring.sign(
+        &Claims::new().with_subject("alice").with_lifetime(NOW, 2700),
+        &mut out,
+    ) else {
+        return false;
+    };
+    let len = token.len();
+    let mut t = [0u8; 256];
+    t[..len].copy_from_slice(token.as_bytes());
+    t[40] = if t[40] == b'A' { b'B' } else { b'A' };
+    let Ok(s) = core::str::from_utf8(&t[..len]) else {
+        return false;
+    };
+    let mut buf = [0u8; 256];
+    ring.decode::<Claims<'_>>(s, &mut buf, &Validation::new(), NOW)
+        .is_err()
+}
+
+fn password() -> bool {
+    let policy = Policy::new().with_rounds(1000);
+    verify_password(b"hunter2", PHC_1000, &policy).is_ok()
+        && verify_password(b"hunter3", PHC_1000, &policy).is_err()
+}
+
+fn login_authorize() -> bool {
+    let Some(ring) = ring() else { return false };
+    let config = FlowConfig {
+        policy: Policy::new().with_rounds(1000),
+        ..FlowConfig::new()
+    };
+    let account = Account {
+        stored_hash: PHC_1000,
+        active: true,
+    };
+    let mut fbuf = [0u8; 64];
+    let Ok(form) = parse_login_form(b"username=alice&password=hunter2", &mut fbuf) else {
+        return false;
+    };
+    let mut out = [0u8; 256];
+    let Ok(issued) = login(&form, Some(&account), &ring, &config, NOW, &mut out) else {
+        return false;
+    };
+    let mut header = [0u8; 264];
+    let n = issued.token.len() + 7;
+    header[..7].copy_from_slice(b"Bearer ");
+    header[7..n].copy_from_slice(issued.token.as_bytes());
+    let mut buf = [0u8; 256];
+    let Ok(ok) = authorize(Some(&header[..n]), &ring, &config, NOW + 1, &mut buf) else {
+        return false;
+    };
+    ok.subject == "alice" && check_account(Some(&account)).is_ok()
+}
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    harness::run(&[
+        ("rfc7515_a1_verify", rfc7515),
+        ("sign_then_verify", sign_verify),
+        ("tampered_token_rejected", tampered),
+        ("phc_verify_1000_rounds", password),
+        ("login_then_authorize", login_authorize),
+    ])
+}
