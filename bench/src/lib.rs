@@ -1,0 +1,297 @@
+//! One implementation of each operation per crate, on the same inputs, so the criterion bench
+//! and the allocation counter measure exactly the same code.
+#![allow(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// Fixed "now" for every validation that accepts one; `exp` lies far in the future so peers
+/// that read the system clock (jsonwebtoken, jwt-simple) accept the same tokens.
+pub const NOW: u64 = 1_764_331_200;
+pub const EXP: u64 = 4_102_444_800; // 2100-01-01
+pub const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+pub const ISS: &str = "https://auth.example.com";
+pub const AUD: &str = "dashboard";
+pub const SUB: &str = "alice@example.com";
+
+/// The typical claims (`sub`, `iss`, `aud`, `iat`, `exp`) plus, for the large payload, `data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Owned {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+pub fn owned(large: bool) -> Owned {
+    Owned {
+        sub: SUB.into(),
+        iss: ISS.into(),
+        aud: AUD.into(),
+        iat: NOW,
+        exp: EXP,
+        data: large.then(|| "x".repeat(700)),
+    }
+}
+
+pub mod ours {
+    use auth_core::jwt::{Audience, NumericDate, RegisteredClaims};
+    use auth_core::{Hs256Key, JsonStr, KeyRing, UntrustedToken, Validation};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Serialize, Deserialize)]
+    pub struct C<'a> {
+        #[serde(borrow)]
+        pub sub: JsonStr<'a>,
+        #[serde(borrow)]
+        pub iss: JsonStr<'a>,
+        #[serde(borrow)]
+        pub aud: Audience<'a>,
+        pub iat: NumericDate,
+        pub exp: NumericDate,
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        pub data: Option<JsonStr<'a>>,
+    }
+
+    impl RegisteredClaims for C<'_> {
+        fn exp(&self) -> Option<NumericDate> {
+            Some(self.exp)
+        }
+        fn iat(&self) -> Option<NumericDate> {
+            Some(self.iat)
+        }
+        fn iss(&self) -> Option<JsonStr<'_>> {
+            Some(self.iss)
+        }
+        fn aud(&self) -> Option<&Audience<'_>> {
+            Some(&self.aud)
+        }
+    }
+
+    pub fn claims(c: &super::Owned) -> C<'_> {
+        C {
+            sub: JsonStr::new(&c.sub),
+            iss: JsonStr::new(&c.iss),
+            aud: Audience::One(JsonStr::new(&c.aud)),
+            iat: c.iat,
+            exp: c.exp,
+            data: c.data.as_deref().map(JsonStr::new),
+        }
+    }
+
+    pub fn ring() -> KeyRing<1> {
+        KeyRing::new(Hs256Key::new(super::SECRET).unwrap()).unwrap()
+    }
+
+    pub const VALIDATION: Validation<'static> = Validation::new()
+        .with_issuer(super::ISS)
+        .with_audience(super::AUD);
+
+    pub fn sign(ring: &KeyRing<1>, c: &C<'_>, out: &mut [u8]) -> usize {
+        ring.sign(c, out).unwrap().len()
+    }
+
+    pub fn verify(ring: &KeyRing<1>, token: &str, buf: &mut [u8]) -> u64 {
+        let u = UntrustedToken::parse(token).unwrap();
+        let v = ring.verify(&u).unwrap();
+        let c: C<'_> = v.claims(buf).unwrap();
+        VALIDATION.validate(&c, super::NOW).unwrap();
+        c.exp
+    }
+}
+
+pub mod jsonwebtoken_impl {
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+
+    pub struct Keys {
+        pub enc: EncodingKey,
+        pub dec: DecodingKey,
+        pub validation: Validation,
+    }
+
+    pub fn keys() -> Keys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_issuer(&[super::ISS]);
+        validation.set_audience(&[super::AUD]);
+        Keys {
+            enc: EncodingKey::from_secret(super::SECRET).unwrap(),
+            dec: DecodingKey::from_secret(super::SECRET).unwrap(),
+            validation,
+        }
+    }
+
+    pub fn sign(k: &Keys, c: &super::Owned) -> String {
+        encode(&Header::new(Algorithm::HS256), c, &k.enc).unwrap()
+    }
+
+    pub fn verify(k: &Keys, token: &str) -> u64 {
+        decode::<super::Owned>(token, &k.dec, &k.validation)
+            .unwrap()
+            .claims
+            .exp
+    }
+}
+
+pub mod jwt_simple_impl {
+    use std::collections::HashSet;
+
+    use jwt_simple::prelude::*;
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Extra {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub data: Option<String>,
+    }
+
+    pub fn key() -> HS256Key {
+        HS256Key::from_bytes(super::SECRET)
+    }
+
+    pub fn options() -> VerificationOptions {
+        VerificationOptions {
+            allowed_issuers: Some(HashSet::from_strings(&[super::ISS])),
+            allowed_audiences: Some(HashSet::from_strings(&[super::AUD])),
+            time_tolerance: Some(Duration::from_secs(0)),
+            ..Default::default()
+        }
+    }
+
+    pub fn sign(key: &HS256Key, c: &super::Owned) -> String {
+        let mut claims = JWTClaims {
+            issued_at: Some(UnixTimeStamp::from_secs(c.iat)),
+            expires_at: Some(UnixTimeStamp::from_secs(c.exp)),
+            invalid_before: None,
+            issuer: Some(c.iss.clone()),
+            subject: Some(c.sub.clone()),
+            audiences: Some(Audiences::AsString(c.aud.clone())),
+            jwt_id: None,
+            nonce: None,
+            custom: Extra {
+                data: c.data.clone(),
+            },
+        };
+        claims.invalid_before = None;
+        key.authenticate(claims).unwrap()
+    }
+
+    pub fn verify(key: &HS256Key, token: &str, options: &VerificationOptions) -> u64 {
+        let c = key
+            .verify_token::<Extra>(token, Some(options.clone()))
+            .unwrap();
+        c.expires_at.unwrap().as_secs()
+    }
+}
+
+pub mod jwt_compact_impl {
+    use chrono::{DateTime, Utc};
+    use jwt_compact::alg::{Hs256, Hs256Key};
+    use jwt_compact::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Custom {
+        pub sub: String,
+        pub iss: String,
+        pub aud: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub data: Option<String>,
+    }
+
+    pub fn key() -> Hs256Key {
+        Hs256Key::new(super::SECRET)
+    }
+
+    pub fn time_options() -> TimeOptions<impl Fn() -> DateTime<Utc>> {
+        TimeOptions::new(chrono::Duration::zero(), || {
+            DateTime::from_timestamp(super::NOW as i64, 0).unwrap()
+        })
+    }
+
+    pub fn sign(key: &Hs256Key, c: &super::Owned) -> String {
+        let mut claims = Claims::new(Custom {
+            sub: c.sub.clone(),
+            iss: c.iss.clone(),
+            aud: c.aud.clone(),
+            data: c.data.clone(),
+        });
+        claims.expiration = DateTime::from_timestamp(c.exp as i64, 0);
+        claims.issued_at = DateTime::from_timestamp(c.iat as i64, 0);
+        Hs256.token(&Header::empty(), &claims, key).unwrap()
+    }
+
+    pub fn verify<F: Fn() -> DateTime<Utc>>(
+        key: &Hs256Key,
+        token: &str,
+        time: &TimeOptions<F>,
+    ) -> u64 {
+        let untrusted = UntrustedToken::new(token).unwrap();
+        let token: Token<Custom> = Hs256.validator(key).validate(&untrusted).unwrap();
+        let claims = token.claims();
+        claims.validate_expiration(time).unwrap();
+        assert!(claims.custom.iss == super::ISS && claims.custom.aud == super::AUD);
+        claims.expiration.unwrap().timestamp() as u64
+    }
+}
+
+/// The floor: HMAC-SHA256 with a precomputed key over the signing input.
+pub mod floor {
+    use hmac::{Hmac, KeyInit, Mac};
+    pub type H = Hmac<sha2::Sha256>;
+    pub fn key() -> H {
+        H::new_from_slice(super::SECRET).unwrap()
+    }
+    pub fn mac(key: &H, input: &[u8]) -> [u8; 32] {
+        let mut m = key.clone();
+        m.update(input);
+        m.finalize().into_bytes().into()
+    }
+}
+
+/// PBKDF2-HMAC-SHA256 at 600,000 rounds, 16-byte salt, 32-byte output.
+pub mod kdf {
+    pub const ROUNDS: u32 = 600_000;
+    pub const SALT: &[u8; 16] = b"0123456789abcdef";
+    pub const PASSWORD: &[u8] = b"correct horse battery staple";
+
+    pub fn ours() -> [u8; 32] {
+        let mut out = [0u8; 32];
+        auth_core::password::pbkdf2_hmac_sha256(PASSWORD, SALT, ROUNDS, &mut out);
+        out
+    }
+    pub fn rustcrypto() -> [u8; 32] {
+        let mut out = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(PASSWORD, SALT, ROUNDS, &mut out);
+        out
+    }
+    pub fn ring() -> [u8; 32] {
+        let mut out = [0u8; 32];
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            std::num::NonZeroU32::new(ROUNDS).unwrap(),
+            SALT,
+            PASSWORD,
+            &mut out,
+        );
+        out
+    }
+    /// Exactly two SHA-256 compressions per iteration, with a data dependency, nothing else.
+    pub fn floor() -> [u32; 8] {
+        use sha2::block_api::compress256;
+        let mut block = [0u8; 64];
+        block[32] = 0x80;
+        block[62] = 0x03;
+        let mut s = [0x6a09e667u32; 8];
+        for _ in 0..ROUNDS {
+            let mut a = s;
+            compress256(&mut a, core::slice::from_ref(&block));
+            block[..4].copy_from_slice(&a[0].to_be_bytes());
+            s = a;
+            compress256(&mut s, core::slice::from_ref(&block));
+            block[..4].copy_from_slice(&s[0].to_be_bytes());
+        }
+        s
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command for every performance number: criterion benches against the peers, heap
+# allocations per operation, OpenSSL's PBKDF2 via Python, and the server load runs. Writes
+# BENCHMARKS.md. Needs a quiet machine; takes about 5 minutes. Nothing here runs in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MEASURE=${MEASURE:-5}
+cargo bench --locked --manifest-path bench/Cargo.toml --bench peers -- --warm-up-time 1 --measurement-time "$MEASURE" 2>&1 | grep -E "^[a-z0-9_]+/|time:" > /tmp/criterion.txt || true
+cargo run --locked --release --manifest-path bench/Cargo.toml --bin allocs > /tmp/allocs.txt
+python3 scripts/pbkdf2_openssl.py > /tmp/openssl.txt
+bash scripts/load.sh "${LOAD_SECONDS:-10}" > /tmp/load.md
+python3 scripts/bench_report.py > BENCHMARKS.md
+echo "wrote BENCHMARKS.md"
