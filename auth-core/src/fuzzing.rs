@@ -283,7 +283,8 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
     };
     let token_len = token.len();
 
-    let untrusted = UntrustedToken::parse(token).expect("own token parses");
+    // Signing has no size cap of its own; verify with a cap that fits (the default is 8 KiB).
+    let untrusted = UntrustedToken::parse_with_limit(token, token_len).expect("own token parses");
     let verified = ring.verify(&untrusted).expect("own token verifies");
     let mut buf = [0u8; 32768];
     // The one documented limit: a single escaped `aud` decodes into bounded inline storage.
@@ -321,7 +322,7 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
     let Ok(t) = core::str::from_utf8(&tampered[..token_len]) else {
         return;
     };
-    let accepted = UntrustedToken::parse(t)
+    let accepted = UntrustedToken::parse_with_limit(t, token_len)
         .ok()
         .and_then(|u| ring.verify(&u).ok().map(|v| (u, v)))
         .and_then(|(_, v)| {

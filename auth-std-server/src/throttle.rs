@@ -102,7 +102,7 @@ impl Table {
             _ => 1,
         };
         if !self.entries.contains_key(&key) {
-            self.make_room(now);
+            self.make_room();
             self.order.push_back(key);
         }
         let locked_until = self.limits.lockout(failures).map(|d| now + d);
@@ -120,14 +120,10 @@ impl Table {
         self.entries.remove(&key);
     }
 
-    fn make_room(&mut self, now: Instant) {
-        if self.entries.len() < self.limits.capacity {
-            return;
-        }
-        let window = self.limits.window;
-        self.entries
-            .retain(|_, e| now.duration_since(e.last) < window);
-        self.order.retain(|k| self.entries.contains_key(k));
+    /// Evicts the oldest keys until there is room for one more: amortized O(1). `order` may
+    /// hold keys already cleared (or twice, if cleared and failed again); it is compacted when
+    /// it grows past twice the capacity, so it stays bounded too.
+    fn make_room(&mut self) {
         while self.entries.len() >= self.limits.capacity {
             match self.order.pop_front() {
                 Some(k) => {
@@ -135,6 +131,12 @@ impl Table {
                 }
                 None => break,
             }
+        }
+        if self.order.len() > self.limits.capacity.saturating_mul(2) {
+            let entries = &self.entries;
+            let mut seen = std::collections::HashSet::new();
+            self.order
+                .retain(|k| entries.contains_key(k) && seen.insert(*k));
         }
     }
 
@@ -304,12 +306,29 @@ mod tests {
             let ip = IpAddr::V4(std::net::Ipv4Addr::from(i));
             t.fail(&format!("user{i}"), Some(ip), now);
         }
-        assert_eq!(t.tracked(), (999, 9));
+        assert_eq!(t.tracked(), (1000, 10));
         // The newest are kept.
         for _ in 0..10 {
             t.fail("user99999", None, now);
         }
         assert!(t.check("user99999", None, now).is_some());
+    }
+
+    #[test]
+    fn success_fail_cycles_keep_the_order_queue_bounded() {
+        let t = Throttle::new(
+            Limits {
+                capacity: 10,
+                ..Limits::USERNAME
+            },
+            Limits::IP,
+        );
+        let now = Instant::now();
+        for i in 0..10_000 {
+            t.fail(&format!("u{}", i % 3), None, now);
+            t.succeed(&format!("u{}", i % 3));
+        }
+        assert!(t.users.lock().unwrap().order.len() <= 20);
     }
 
     #[test]
