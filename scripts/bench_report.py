@@ -26,8 +26,8 @@ for line in open("/tmp/allocs.txt"):
 
 lock = open(os.path.join(ROOT, "bench", "Cargo.lock")).read()
 def version(name):
-    m = re.search(r'name = "%s"\nversion = "([^"]+)"' % re.escape(name), lock)
-    return m.group(1) if m else "?"
+    found = re.findall(r'name = "%s"\nversion = "([^"]+)"' % re.escape(name), lock)
+    return " and ".join(sorted(set(found), reverse=True)) or "?"
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 sha_ni = "yes" if " sha_ni" in open("/proc/cpuinfo").read() else "no"

@@ -34,7 +34,7 @@ impl<'a> JsonStr<'a> {
     /// `None` when an escape is invalid (unknown escape, bad hex, lone surrogate) or the text
     /// holds a raw control character or quote.
     pub fn from_raw_json(raw: &'a str) -> Option<Self> {
-        if !raw.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) {
+        if needs_no_escaping(raw) {
             return Some(JsonStr {
                 raw,
                 escaped: false,
@@ -165,10 +165,21 @@ impl fmt::Display for JsonStr<'_> {
     }
 }
 
+/// Whether `s` can stand between JSON quotes as it is: no `"`, `\\` or control character.
+/// Branch-free over the bytes so it vectorizes.
+fn needs_no_escaping(s: &str) -> bool {
+    !s.bytes().fold(false, |bad, b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
+}
+
 impl Serialize for JsonStr<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.escaped {
-            // Already valid JSON string content: emit it as written.
+        // `EscapedStr` is a newtype: serde-json-core copies its content between quotes as it
+        // is (no per-character escaping, the slow part of signing), and any other serializer
+        // serializes the inner `&str` normally. So it is the right call both for raw JSON
+        // text that already has its escapes and for plain text that needs none.
+        if self.escaped || needs_no_escaping(self.raw) {
             EscapedStr(self.raw).serialize(s)
         } else {
             s.serialize_str(self.raw)
@@ -285,6 +296,21 @@ mod tests {
             r"\x", r"\u12", r"\uZZZZ", r"\ud83d", r"\ud83dx", r"\ude00", "a\\", "\u{1}", "a\"b",
         ] {
             assert!(JsonStr::from_raw_json(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn serializes_plain_text_with_and_without_escapes() {
+        for (text, json) in [
+            ("alice", r#""alice""#),
+            ("a\"b\\c\n\u{1}", r#""a\"b\\c\n\u0001""#),
+            ("ünï 😀 /", "\"ünï 😀 /\""),
+        ] {
+            let mut out = [0u8; 64];
+            let n = serde_json_core::to_slice(&JsonStr::new(text), &mut out).unwrap();
+            assert_eq!(core::str::from_utf8(&out[..n]).unwrap(), json);
+            let back = JsonStr::from_raw_json(&json[1..json.len() - 1]).unwrap();
+            assert_eq!(back, *text);
         }
     }
 
