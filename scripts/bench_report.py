@@ -79,4 +79,5 @@ if m:
     p(f"\nDerived key, identical for all: `{our_dk}`.")
 p("")
 p(open("/tmp/load.md").read())
+p(open(os.path.join(ROOT, "scripts", "bench_notes.md")).read())
 print("\n".join(out))
