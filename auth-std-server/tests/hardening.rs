@@ -472,3 +472,52 @@ fn sigkill_during_writes_never_loses_a_committed_change() {
         "kills should straddle the writes ({completed})"
     );
 }
+
+#[test]
+fn concurrent_writers_never_lose_an_update() {
+    // Twelve CLI writers at once, plus a server-style modify from this process, all on one
+    // file: the lock serializes them, so every add is there at the end.
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let p = users.to_str().unwrap().to_owned();
+    let hash = phc("x", 1000);
+    let children: Vec<Child> = (0..12)
+        .map(|i| {
+            Command::new(BIN)
+                .args([
+                    "user",
+                    "add",
+                    &format!("c{i}"),
+                    "--hash",
+                    &hash,
+                    "--users",
+                    &p,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    auth_std_server::users::modify_file(&users, |all| {
+        all.insert(
+            "server".into(),
+            auth_std_server::users::User {
+                hash: hash.clone(),
+                active: true,
+            },
+        );
+        Ok(())
+    })
+    .unwrap();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let snap = UserStore::open(&users).unwrap().snapshot();
+    assert_eq!(snap.len(), 13, "{:?}", snap.keys().collect::<Vec<_>>());
+}
