@@ -227,12 +227,12 @@ impl From<BearerError> for AuthError {
 
 /// A token that passed every check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Authorized<'b> {
+pub struct Authorized<'h, 'b> {
     /// The subject, non-empty; compare it decoded, or copy it out with
     /// [`JsonStr::decode_into`].
     pub subject: JsonStr<'b>,
-    /// The raw token, as sent.
-    pub token_len: usize,
+    /// The token, as sent in the `Authorization` header.
+    pub token: &'h str,
 }
 
 /// Checks an `Authorization` header value: bearer syntax, token, MAC, claims, subject.
@@ -242,13 +242,13 @@ pub struct Authorized<'b> {
 ///
 /// # Errors
 /// [`AuthError::NotAuthenticated`] or [`AuthError::InvalidToken`].
-pub fn authorize<'b, const N: usize>(
-    authorization: Option<&[u8]>,
+pub fn authorize<'h, 'b, const N: usize>(
+    authorization: Option<&'h [u8]>,
     keys: &KeyRing<N>,
     config: &FlowConfig<'_>,
     now: u64,
     buf: &'b mut [u8],
-) -> Result<Authorized<'b>, AuthError> {
+) -> Result<Authorized<'h, 'b>, AuthError> {
     let token = parse_bearer(authorization)?;
     let untrusted = UntrustedToken::parse(token).map_err(|_| AuthError::InvalidToken)?;
     let verified = keys
@@ -264,10 +264,7 @@ pub fn authorize<'b, const N: usize>(
         SubjectClaim::Uid => claims.uid,
     };
     match subject {
-        Some(s) if s.decoded_len() > 0 => Ok(Authorized {
-            subject: s,
-            token_len: token.len(),
-        }),
+        Some(s) if s.decoded_len() > 0 => Ok(Authorized { subject: s, token }),
         _ => Err(AuthError::InvalidToken),
     }
 }

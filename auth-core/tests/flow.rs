@@ -230,6 +230,10 @@ fn login_then_authorize() {
     )
     .unwrap();
     assert_eq!(ok.subject, "alice");
+    assert_eq!(
+        ok.token, token,
+        "the token as sent, for the caller's response"
+    );
     assert_eq!(check_account(Some(&account)), Ok(()));
     assert_eq!(
         body(|w| write_dashboard("alice", w).unwrap()),
@@ -507,13 +511,7 @@ fn json_escaping_of_odd_usernames() {
     let name = "we\"ird\\ ünï\n😀";
     let token = issue(name);
     let mut buf = [0u8; 1024];
-    let ok = authorize(
-        Some(format!("Bearer {token}").as_bytes()),
-        &ring(),
-        &config(),
-        NOW,
-        &mut buf,
-    )
-    .unwrap();
+    let header = format!("Bearer {token}");
+    let ok = authorize(Some(header.as_bytes()), &ring(), &config(), NOW, &mut buf).unwrap();
     assert_eq!(ok.subject, name);
 }

@@ -271,21 +271,17 @@ impl FromRequestParts<AppState> for Authenticated {
         let ok = flow::authorize(header, &state.keys, &flow, crate::now(), &mut buf)
             .map_err(|e| error_reply(e.reply()))?;
         let subject = ok.subject.to_string();
-        let account = state.users.get(&subject);
-        flow::check_account(
-            account
-                .as_ref()
-                .map(|u| Account {
-                    stored_hash: &u.hash,
-                    active: u.active,
-                })
-                .as_ref(),
-        )
-        .map_err(|e: AuthError| error_reply(e.reply()))?;
-        let token = auth_core::bearer::parse_bearer(header)
-            .map(str::to_owned)
-            .unwrap_or_default();
-        Ok(Authenticated { subject, token })
+        // Borrow the account from the current snapshot: nothing is cloned on this path.
+        let users = state.users.snapshot();
+        let account = users.get(&subject).map(|u| Account {
+            stored_hash: &u.hash,
+            active: u.active,
+        });
+        flow::check_account(account.as_ref()).map_err(|e: AuthError| error_reply(e.reply()))?;
+        Ok(Authenticated {
+            subject,
+            token: ok.token.to_owned(),
+        })
     }
 }
 
