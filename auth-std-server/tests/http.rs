@@ -137,35 +137,45 @@ async fn login_ok() {
     assert_eq!(r.header("content-type"), Some("application/json"));
 }
 
+/// A `multipart/form-data` login request with the given fields, in order.
+fn multipart(fields: &[(&str, &str)]) -> Request<Body> {
+    let boundary = "XyZ";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    Request::post("/auth/session")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn login_multipart() {
     let s = server();
-    let boundary = "XyZ";
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nwonderland\r\n--{boundary}--\r\n"
-    );
-    let req = Request::post("/auth/session")
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap();
-    let r = send(&s, req).await;
+    let r = send(
+        &s,
+        multipart(&[("username", "alice"), ("password", "wonderland")]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.json()["access_token"].is_string());
     // A repeated multipart field is refused like a repeated urlencoded one.
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nbob\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nx\r\n--{boundary}--\r\n"
-    );
-    let req = Request::post("/auth/session")
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap();
-    let r = send(&s, req).await;
+    let r = send(
+        &s,
+        multipart(&[
+            ("username", "alice"),
+            ("username", "bob"),
+            ("password", "x"),
+        ]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["detail"][0]["type"], "repeated_field");
 }
