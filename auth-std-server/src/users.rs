@@ -12,7 +12,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use auth_core::password::StoredHash;
@@ -194,8 +194,9 @@ fn stamp(path: &Path) -> Option<Stamp> {
 pub struct UserStore {
     path: PathBuf,
     current: RwLock<Arc<Users>>,
-    /// The stamp of the file last read (good or bad), so a bad file is reported once.
-    seen: Mutex<Option<Stamp>>,
+    /// The stamp of the file last read (good or bad), so a bad file is reported once. Read
+    /// under a shared lock on every request; written only when the file changed.
+    seen: RwLock<Option<Stamp>>,
 }
 
 impl UserStore {
@@ -212,7 +213,7 @@ impl UserStore {
         Ok(UserStore {
             path: path.to_owned(),
             current: RwLock::new(Arc::new(users)),
-            seen: Mutex::new(seen),
+            seen: RwLock::new(seen),
         })
     }
 
@@ -239,11 +240,15 @@ impl UserStore {
     /// and ignored: the last good copy stays in use.
     pub fn refresh(&self) {
         let now = stamp(&self.path);
-        let Ok(mut seen) = self.seen.lock() else {
+        // The common case, the file unchanged, takes only a shared lock.
+        if self.seen.read().is_ok_and(|seen| *seen == now) {
+            return;
+        }
+        let Ok(mut seen) = self.seen.write() else {
             return;
         };
         if *seen == now {
-            return;
+            return; // another request reloaded it meanwhile
         }
         *seen = now;
         match fs::read_to_string(&self.path)
@@ -275,7 +280,7 @@ impl UserStore {
         if let Ok(mut cur) = self.current.write() {
             *cur = Arc::new(users);
         }
-        if let Ok(mut seen) = self.seen.lock() {
+        if let Ok(mut seen) = self.seen.write() {
             *seen = stamp(&self.path);
         }
         Ok(r)
