@@ -4,6 +4,8 @@
 
 use core::fmt;
 
+use crate::password::MAX_PASSWORD_LEN;
+
 /// A form field the login form knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -68,6 +70,9 @@ pub enum FieldErrorKind {
     PatternMismatch,
     /// The decode buffer is too small for the form.
     TooLarge,
+    /// `password` is longer than [`crate::password::MAX_PASSWORD_LEN`] bytes. Refused here,
+    /// before any throttle or hashing, so such a request costs nothing and counts nothing.
+    TooLong,
 }
 
 /// One field's error.
@@ -223,12 +228,14 @@ pub fn parse_login_form<'b>(
         });
     }
     for field in [Field::Username, Field::Password] {
-        if non_empty(field).is_none() {
-            let _ = errors.push(FieldError {
-                field,
-                kind: FieldErrorKind::Missing,
-            });
-        }
+        let kind = match non_empty(field) {
+            None => FieldErrorKind::Missing,
+            Some(p) if field == Field::Password && p.len() > MAX_PASSWORD_LEN => {
+                FieldErrorKind::TooLong
+            }
+            Some(_) => continue,
+        };
+        let _ = errors.push(FieldError { field, kind });
     }
     match (non_empty(Field::Username), non_empty(Field::Password)) {
         (Some(username), Some(password)) if errors.is_empty() => Ok(LoginForm {

@@ -225,6 +225,11 @@ pub fn write_dashboard<W: Write>(owner: &str, w: &mut W) -> Result<(), EncodeErr
     put(w, b",\"view\":\"allowed\"}")
 }
 
+/// `msg` of a too-long password; pydantic's wording, in bytes (the limit is on bytes).
+const PASSWORD_TOO_LONG_MSG: &str = "String should have at most 4096 bytes";
+const MAX_PASSWORD_LEN_TEXT: &str = "4096";
+const _: () = assert!(crate::password::MAX_PASSWORD_LEN == 4096, "update the texts above");
+
 /// The 422 body in FastAPI's shape, one entry per field error:
 /// `{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null}]}`.
 ///
@@ -247,6 +252,7 @@ pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<
                 ("invalid_encoding", "Invalid percent-encoding or UTF-8")
             }
             FieldErrorKind::TooLarge => ("too_large", "Form is too large"),
+            FieldErrorKind::TooLong => ("string_too_long", PASSWORD_TOO_LONG_MSG),
         };
         put(w, b"{\"type\":\"")?;
         put(w, ty.as_bytes())?;
@@ -261,6 +267,11 @@ pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<
         }
         if e.kind == FieldErrorKind::PatternMismatch {
             put(w, b",\"ctx\":{\"pattern\":\"^password$\"}")?;
+        }
+        if e.kind == FieldErrorKind::TooLong {
+            put(w, b",\"ctx\":{\"max_length\":")?;
+            put(w, MAX_PASSWORD_LEN_TEXT.as_bytes())?;
+            put(w, b"}")?;
         }
         put(w, b"}")?;
     }

@@ -160,6 +160,29 @@ fn form_422_bodies_match_fastapi() {
 }
 
 #[test]
+fn an_over_long_password_is_a_field_error() {
+    use auth_core::password::MAX_PASSWORD_LEN;
+    let mut form = b"username=a&password=".to_vec();
+    form.resize(form.len() + MAX_PASSWORD_LEN, b'x');
+    let mut buf = vec![0u8; form.len()];
+    assert!(parse_login_form(&form, &mut buf).is_ok(), "the limit itself is fine");
+    form.push(b'x');
+    let mut buf = vec![0u8; form.len()];
+    let err = parse_login_form(&form, &mut buf).unwrap_err();
+    assert_eq!(
+        err.errors(),
+        &[FieldError {
+            field: Field::Password,
+            kind: FieldErrorKind::TooLong
+        }]
+    );
+    assert_eq!(
+        body(|w| write_form_errors(&err, w).unwrap()),
+        r#"{"detail":[{"type":"string_too_long","loc":["body","password"],"msg":"String should have at most 4096 bytes","input":null,"ctx":{"max_length":4096}}]}"#
+    );
+}
+
+#[test]
 fn encode_then_parse_round_trips() {
     for s in ["", "a b", "p@ss w&rd=ü+1", "%%%", "\u{0}\u{7f}😀", "=&=&"] {
         let mut enc = [0u8; 256];

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::keys::{self, KeySource};
-use crate::throttle::{Limits, Throttle};
+use crate::throttle::{Throttle, ThrottleLimits};
 use crate::users::{self, User, UserStore, UsersError, validate_username};
 use crate::{HashPool, Settings, State};
 
@@ -100,10 +100,10 @@ struct ServeArgs {
     #[arg(long, env = "AUTH_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
     /// Failed logins per username before lock-outs start (1 s, doubling, up to 60 s).
-    #[arg(long, env = "AUTH_USER_FAILURES", default_value_t = Limits::USERNAME.threshold)]
+    #[arg(long, env = "AUTH_USER_FAILURES", default_value_t = ThrottleLimits::USERNAME.threshold)]
     user_failures: u32,
     /// Failed logins per client IP before lock-outs start (1 s, doubling, up to 15 min).
-    #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = Limits::IP.threshold)]
+    #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = ThrottleLimits::IP.threshold)]
     ip_failures: u32,
 }
 
@@ -374,13 +374,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let user_count = store.snapshot().len();
     let throttle = Throttle::new(
-        Limits {
+        ThrottleLimits {
             threshold: args.user_failures,
-            ..Limits::USERNAME
+            ..ThrottleLimits::USERNAME
         },
-        Limits {
+        ThrottleLimits {
             threshold: args.ip_failures,
-            ..Limits::IP
+            ..ThrottleLimits::IP
         },
     );
     let state = Arc::new(State {

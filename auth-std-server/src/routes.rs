@@ -126,18 +126,23 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             return json(Reply::UNPROCESSABLE, out);
         }
     };
-    if let Some(wait) = state.throttle.check(&username, ip, Instant::now()) {
-        tracing::info!(user = %username, "login throttled");
-        let mut res = detail(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed login attempts; retry later",
-        );
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+    // Counted as a failure from here on, unless settled below: see `throttle`.
+    let attempt = match state.throttle.admit(&username, ip, Instant::now()) {
+        Ok(a) => a,
+        Err(wait) => {
+            // `?`: the username is untrusted; Debug escapes newlines and control characters.
+            tracing::info!(user = ?username, "login throttled");
+            let mut res = detail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed login attempts; retry later",
+            );
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
         }
-        return res;
-    }
+    };
     let user = state.users.get(&username);
     let task_state = AppState::clone(&state);
     let outcome = state
@@ -175,6 +180,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         })
         .await;
     let Ok((result, username, password, old_hash)) = outcome else {
+        attempt.refund();
         let mut res = detail(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many logins in progress; retry shortly",
@@ -185,28 +191,29 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     };
     match result {
         Ok((token, expires_in, needs_rehash)) => {
-            state.throttle.succeed(&username);
+            attempt.succeed();
             if needs_rehash && let Some(old) = old_hash {
                 tokio::spawn(rehash(state, username.clone(), password, old));
             }
-            tracing::info!(user = %username, "login succeeded");
+            tracing::info!(user = ?username, "login succeeded");
             let mut out = Vec::new();
             let _ = response::write_token(&token, expires_in, &mut out);
             json(Reply::TOKEN, out)
         }
         Err(e) => {
-            if matches!(
-                e,
-                LoginError::InvalidCredentials | LoginError::StoredHash(_)
-            ) {
-                state.throttle.fail(&username, ip, Instant::now());
+            // A wrong password stays counted; so does a disabled account, whose right password
+            // must not open a way around the limits. An encoding failure is ours: refunded.
+            if matches!(e, LoginError::Encode(_)) {
+                attempt.refund();
+            } else {
+                drop(attempt);
             }
             match e {
                 LoginError::StoredHash(err) => {
-                    tracing::error!(user = %username, error = %err, "stored hash unusable")
+                    tracing::error!(user = ?username, error = %err, "stored hash unusable")
                 }
                 LoginError::Encode(err) => tracing::error!(error = %err, "token encoding failed"),
-                _ => tracing::info!(user = %username, outcome = ?e, "login refused"),
+                _ => tracing::info!(user = ?username, outcome = ?e, "login refused"),
             }
             error_reply(e.reply())
         }

@@ -1,29 +1,45 @@
 //! Brute-force control for the password endpoint (RFC 6749 §4.3.2 asks servers to protect it).
 //!
-//! Failed logins are counted per username and per client IP. Past a threshold, each further
-//! failure doubles a lock-out (from `base` up to `max`); while locked, logins for that username
-//! or from that IP get 429 with `Retry-After`, without any password hashing. Counters are
-//! forgotten `window` after their last failure, and a successful login clears the username's
-//! counter.
+//! Failed logins are counted per username and per client address. Past a threshold, each
+//! further failure doubles a lock-out (from `base` up to `max`); while locked, logins for that
+//! username or from that address get 429 with `Retry-After`, without any password hashing.
+//! Counters are forgotten `window` after their last failure, and a successful login clears the
+//! username's counter.
+//!
+//! **An attempt is counted when it is admitted, not when its hash is done.** [`Throttle::admit`]
+//! checks both lock-outs and reserves one failure on both counters under one lock, so N
+//! concurrent guesses cannot all pass a check that none of them has recorded yet: once the
+//! reservations reach the threshold, the rest get 429 without hashing. A successful login
+//! refunds the address's reservation and clears the username; a login the hashing pool refused
+//! (503) refunds both. Anything else (a wrong password, a client that hung up while its hash
+//! ran) stays counted.
 //!
 //! The lock-out is always time-bounded: it never exceeds `max`, and attempts made while locked
 //! are refused without counting, so an attacker cannot extend it beyond one `max` per failure
 //! they are allowed to make. Usernames get a short `max` (default 60 s) because anyone can fail
-//! them on purpose; IPs get a long one (default 15 min).
+//! them on purpose; addresses get a long one (default 15 min).
+//!
+//! Addresses are canonicalized first (`::ffff:a.b.c.d`, as a dual-stack listener reports an
+//! IPv4 peer, is `a.b.c.d`), then IPv4 is counted per address and native IPv6 per /64, the
+//! smallest block one client usually holds.
 //!
 //! Memory is bounded: each table holds at most `capacity` entries (a keyed 64-bit hash, not the
-//! username itself); when full, expired entries go first, then the oldest.
+//! username itself). When full, an expired entry or else the least recently active entry that
+//! is *not penalized* makes room. Penalized means locked now or at the threshold within the
+//! window: evicting those would hand an attacker a fresh allowance, so they are never evicted.
+//! Filling a table with penalized entries takes `capacity × threshold` hashed failures; should
+//! it happen, new keys are refused (429) rather than tracked without limits.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Limits for one table.
+/// Limits for one throttle table (per username or per address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct ThrottleLimits {
     /// Failures allowed before the first lock-out.
     pub threshold: u32,
     /// First lock-out.
@@ -36,17 +52,17 @@ pub struct Limits {
     pub capacity: usize,
 }
 
-impl Limits {
+impl ThrottleLimits {
     /// Per-username defaults: 5 failures, then 1 s doubling up to 60 s; 15 min window.
-    pub const USERNAME: Limits = Limits {
+    pub const USERNAME: ThrottleLimits = ThrottleLimits {
         threshold: 5,
         base: Duration::from_secs(1),
         max: Duration::from_secs(60),
         window: Duration::from_secs(15 * 60),
         capacity: 100_000,
     };
-    /// Per-IP defaults: 20 failures, then 1 s doubling up to 15 min; 15 min window.
-    pub const IP: Limits = Limits {
+    /// Per-address defaults: 20 failures, then 1 s doubling up to 15 min; 15 min window.
+    pub const IP: ThrottleLimits = ThrottleLimits {
         threshold: 20,
         base: Duration::from_secs(1),
         max: Duration::from_secs(15 * 60),
@@ -66,21 +82,29 @@ struct Entry {
     failures: u32,
     last: Instant,
     locked_until: Option<Instant>,
+    /// Position in the recency order; `order` items with another `seq` are stale.
+    seq: u64,
 }
 
 #[derive(Debug)]
 struct Table {
-    limits: Limits,
+    limits: ThrottleLimits,
     entries: HashMap<u64, Entry>,
-    order: VecDeque<u64>,
+    /// Keys by last activity, oldest first, with stale items skipped lazily.
+    order: VecDeque<(u64, u64)>,
+    next_seq: u64,
 }
 
+/// How many penalized entries one insertion may step over before it gives up.
+const EVICTION_SCAN: usize = 64;
+
 impl Table {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: ThrottleLimits) -> Self {
         Table {
             limits,
             entries: HashMap::new(),
             order: VecDeque::new(),
+            next_seq: 0,
         }
     }
 
@@ -95,16 +119,23 @@ impl Table {
         until.checked_duration_since(now).filter(|d| !d.is_zero())
     }
 
-    fn fail(&mut self, key: u64, now: Instant) {
-        let window = self.limits.window;
-        let failures = match self.entries.get(&key) {
-            Some(e) if now.duration_since(e.last) < window => e.failures.saturating_add(1),
-            _ => 1,
+    fn penalized(&self, e: &Entry, now: Instant) -> bool {
+        now.duration_since(e.last) < self.limits.window
+            && (e.failures >= self.limits.threshold || e.locked_until.is_some_and(|u| u > now))
+    }
+
+    /// Counts one failure. `false` when the key is new and the table has no room for it.
+    fn fail(&mut self, key: u64, now: Instant) -> bool {
+        let failures = match self.live(key, now) {
+            Some(e) => e.failures.saturating_add(1),
+            None => 1,
         };
-        if !self.entries.contains_key(&key) {
-            self.make_room();
-            self.order.push_back(key);
+        if !self.entries.contains_key(&key) && !self.make_room(now) {
+            return false;
         }
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.order.push_back((key, seq));
         let locked_until = self.limits.lockout(failures).map(|d| now + d);
         self.entries.insert(
             key,
@@ -112,32 +143,60 @@ impl Table {
                 failures,
                 last: now,
                 locked_until,
+                seq,
             },
         );
+        true
+    }
+
+    /// Takes back one failure counted by [`Table::fail`]. A lock-out that failure started is
+    /// lifted; one that earlier failures earned stays.
+    fn refund(&mut self, key: u64) {
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        e.failures = e.failures.saturating_sub(1);
+        if e.failures < self.limits.threshold {
+            e.locked_until = None;
+        }
+        if e.failures == 0 {
+            self.entries.remove(&key);
+        }
     }
 
     fn clear(&mut self, key: u64) {
         self.entries.remove(&key);
     }
 
-    /// Evicts the oldest keys until there is room for one more: amortized O(1). `order` may
-    /// hold keys already cleared (or twice, if cleared and failed again); it is compacted when
-    /// it grows past twice the capacity, so it stays bounded too.
-    fn make_room(&mut self) {
+    /// Evicts until there is room for one more: expired or unpenalized entries, least recently
+    /// active first. A penalized entry met on the way is moved to the back (it stays), and after
+    /// [`EVICTION_SCAN`] of them the insertion is refused. `order` is compacted when it grows
+    /// past twice the capacity, so it stays bounded too.
+    fn make_room(&mut self, now: Instant) -> bool {
+        let mut stepped_over = 0usize;
         while self.entries.len() >= self.limits.capacity {
-            match self.order.pop_front() {
-                Some(k) => {
-                    self.entries.remove(&k);
+            let Some((k, seq)) = self.order.pop_front() else {
+                return false;
+            };
+            let Some(e) = self.entries.get(&k).filter(|e| e.seq == seq) else {
+                continue; // stale: the key was touched again or cleared
+            };
+            if self.penalized(e, now) {
+                self.order.push_back((k, seq));
+                stepped_over += 1;
+                if stepped_over >= EVICTION_SCAN.min(self.entries.len()) {
+                    return false;
                 }
-                None => break,
+            } else {
+                self.entries.remove(&k);
             }
         }
         if self.order.len() > self.limits.capacity.saturating_mul(2) {
             let entries = &self.entries;
-            let mut seen = std::collections::HashSet::new();
             self.order
-                .retain(|k| entries.contains_key(k) && seen.insert(*k));
+                .retain(|(k, seq)| entries.get(k).is_some_and(|e| e.seq == *seq));
         }
+        true
     }
 
     fn len(&self) -> usize {
@@ -145,7 +204,7 @@ impl Table {
     }
 }
 
-/// Per-username and per-IP failure counters. See the module docs.
+/// Per-username and per-address failure counters. See the module docs.
 #[derive(Debug)]
 pub struct Throttle {
     hasher: RandomState,
@@ -155,13 +214,60 @@ pub struct Throttle {
 
 impl Default for Throttle {
     fn default() -> Self {
-        Self::new(Limits::USERNAME, Limits::IP)
+        Self::new(ThrottleLimits::USERNAME, ThrottleLimits::IP)
+    }
+}
+
+/// The key a client address is counted under: the canonical address for IPv4 (including
+/// IPv4-mapped IPv6, as a dual-stack listener reports IPv4 peers), its /64 for native IPv6.
+pub fn client_group(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+/// One admitted login attempt, already counted as a failure. Settle it with
+/// [`Attempt::succeed`] or [`Attempt::refund`]; dropped unsettled (a wrong password, a client
+/// that hung up), it stays counted.
+#[derive(Debug)]
+#[must_use = "an attempt stays counted as a failure unless it is settled"]
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    user: u64,
+    ip: Option<u64>,
+}
+
+impl Attempt<'_> {
+    /// The password was right: the username's counter is cleared, the address's reservation
+    /// refunded.
+    pub fn succeed(self) {
+        if let Ok(mut t) = self.throttle.users.lock() {
+            t.clear(self.user);
+        }
+        if let (Some(ip), Ok(mut t)) = (self.ip, self.throttle.ips.lock()) {
+            t.refund(ip);
+        }
+    }
+
+    /// The attempt was not evaluated (the hashing pool refused it): both reservations are
+    /// refunded.
+    pub fn refund(self) {
+        if let Ok(mut t) = self.throttle.users.lock() {
+            t.refund(self.user);
+        }
+        if let (Some(ip), Ok(mut t)) = (self.ip, self.throttle.ips.lock()) {
+            t.refund(ip);
+        }
     }
 }
 
 impl Throttle {
     /// With the given limits.
-    pub fn new(users: Limits, ips: Limits) -> Self {
+    pub fn new(users: ThrottleLimits, ips: ThrottleLimits) -> Self {
         Throttle {
             hasher: RandomState::new(),
             users: Mutex::new(Table::new(users)),
@@ -174,35 +280,72 @@ impl Throttle {
     }
 
     fn ip_key(&self, ip: IpAddr) -> u64 {
-        // IPv6 clients are grouped by /64, the smallest block one client usually holds.
-        let ip = match ip {
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            v4 => v4,
+        self.hasher.hash_one(("ip", client_group(ip)))
+    }
+
+    fn tables(&self) -> Option<(MutexGuard<'_, Table>, MutexGuard<'_, Table>)> {
+        // Always users, then addresses: one lock order everywhere.
+        let users = self.users.lock().ok()?;
+        let ips = self.ips.lock().ok()?;
+        Some((users, ips))
+    }
+
+    /// Admits a login attempt and counts it as a failure at once, or says how long to wait
+    /// when the username or the address is locked out (or, in the rare case a table is full of
+    /// penalized entries, the first lock-out's length).
+    ///
+    /// # Errors
+    /// The `Retry-After` duration.
+    pub fn admit(
+        &self,
+        username: &str,
+        ip: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Attempt<'_>, Duration> {
+        let user = self.user_key(username);
+        let ip = ip.map(|ip| self.ip_key(ip));
+        let Some((mut users, mut ips)) = self.tables() else {
+            return Err(ThrottleLimits::USERNAME.base);
         };
-        self.hasher.hash_one(("ip", ip))
-    }
-
-    /// How long this login must wait, if the username or the IP is locked out.
-    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Option<Duration> {
-        let user = self
-            .users
-            .lock()
-            .ok()?
-            .retry_after(self.user_key(username), now);
-        let ip = ip.and_then(|ip| self.ips.lock().ok()?.retry_after(self.ip_key(ip), now));
-        user.max(ip)
-    }
-
-    /// Records a failed login.
-    pub fn fail(&self, username: &str, ip: Option<IpAddr>, now: Instant) {
-        if let Ok(mut t) = self.users.lock() {
-            t.fail(self.user_key(username), now);
+        let wait = users
+            .retry_after(user, now)
+            .max(ip.and_then(|k| ips.retry_after(k, now)));
+        if let Some(wait) = wait {
+            return Err(wait);
         }
-        if let (Some(ip), Ok(mut t)) = (ip, self.ips.lock()) {
-            t.fail(self.ip_key(ip), now);
+        if !users.fail(user, now) {
+            tracing::warn!("throttle: username table full of penalized entries; refusing");
+            return Err(users.limits.base);
+        }
+        if let Some(k) = ip
+            && !ips.fail(k, now)
+        {
+            users.refund(user);
+            tracing::warn!("throttle: address table full of penalized entries; refusing");
+            return Err(ips.limits.base);
+        }
+        Ok(Attempt {
+            throttle: self,
+            user,
+            ip,
+        })
+    }
+
+    /// How long this login must wait, if the username or the address is locked out. Counts
+    /// nothing; logins use [`Throttle::admit`].
+    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Instant) -> Option<Duration> {
+        let (users, ips) = self.tables()?;
+        let user = users.retry_after(self.user_key(username), now);
+        user.max(ip.and_then(|ip| ips.retry_after(self.ip_key(ip), now)))
+    }
+
+    /// Records a failed login that was not admitted through [`Throttle::admit`].
+    pub fn fail(&self, username: &str, ip: Option<IpAddr>, now: Instant) {
+        if let Some((mut users, mut ips)) = self.tables() {
+            users.fail(self.user_key(username), now);
+            if let Some(ip) = ip {
+                ips.fail(self.ip_key(ip), now);
+            }
         }
     }
 
@@ -213,7 +356,7 @@ impl Throttle {
         }
     }
 
-    /// Tracked (usernames, IPs).
+    /// Tracked (usernames, addresses).
     pub fn tracked(&self) -> (usize, usize) {
         let u = self.users.lock().map_or(0, |t| t.len());
         let i = self.ips.lock().map_or(0, |t| t.len());
@@ -229,13 +372,13 @@ mod tests {
 
     #[test]
     fn threshold_then_doubling_up_to_max_then_expiry() {
-        let limits = Limits {
+        let limits = ThrottleLimits {
             threshold: 3,
             base: Duration::from_secs(1),
             max: Duration::from_secs(4),
-            ..Limits::USERNAME
+            ..ThrottleLimits::USERNAME
         };
-        let t = Throttle::new(limits, Limits::IP);
+        let t = Throttle::new(limits, ThrottleLimits::IP);
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(t.check("alice", IP, t0), None);
@@ -268,13 +411,13 @@ mod tests {
     #[test]
     fn success_clears_the_username_only() {
         let t = Throttle::new(
-            Limits {
+            ThrottleLimits {
                 threshold: 1,
-                ..Limits::USERNAME
+                ..ThrottleLimits::USERNAME
             },
-            Limits {
+            ThrottleLimits {
                 threshold: 2,
-                ..Limits::IP
+                ..ThrottleLimits::IP
             },
         );
         let now = Instant::now();
@@ -292,13 +435,13 @@ mod tests {
     #[test]
     fn memory_is_bounded() {
         let t = Throttle::new(
-            Limits {
+            ThrottleLimits {
                 capacity: 1000,
-                ..Limits::USERNAME
+                ..ThrottleLimits::USERNAME
             },
-            Limits {
+            ThrottleLimits {
                 capacity: 10,
-                ..Limits::IP
+                ..ThrottleLimits::IP
             },
         );
         let now = Instant::now();
@@ -317,11 +460,11 @@ mod tests {
     #[test]
     fn success_fail_cycles_keep_the_order_queue_bounded() {
         let t = Throttle::new(
-            Limits {
+            ThrottleLimits {
                 capacity: 10,
-                ..Limits::USERNAME
+                ..ThrottleLimits::USERNAME
             },
-            Limits::IP,
+            ThrottleLimits::IP,
         );
         let now = Instant::now();
         for i in 0..10_000 {
@@ -334,10 +477,10 @@ mod tests {
     #[test]
     fn ipv6_groups_by_64() {
         let t = Throttle::new(
-            Limits::USERNAME,
-            Limits {
+            ThrottleLimits::USERNAME,
+            ThrottleLimits {
                 threshold: 2,
-                ..Limits::IP
+                ..ThrottleLimits::IP
             },
         );
         let now = Instant::now();
@@ -348,5 +491,155 @@ mod tests {
         t.fail("y", Some(b), now);
         assert!(t.check("z", Some(a), now).is_some());
         assert_eq!(t.check("z", Some(c), now), None);
+    }
+
+    /// #10 item 2: on a `[::]` listener every IPv4 peer is `::ffff:a.b.c.d`; the /64 grouping
+    /// used to put them all in `::/64`, one bucket.
+    #[test]
+    fn ipv4_mapped_peers_are_counted_per_ipv4_address() {
+        let t = Throttle::new(
+            ThrottleLimits::USERNAME,
+            ThrottleLimits {
+                threshold: 2,
+                ..ThrottleLimits::IP
+            },
+        );
+        let now = Instant::now();
+        let a: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let b: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
+        t.fail("x", Some(a), now);
+        t.fail("y", Some(a), now);
+        assert!(t.check("z", Some(a), now).is_some());
+        assert_eq!(t.check("z", Some(b), now), None, "another IPv4 client");
+        assert!(
+            t.check("z", Some("127.0.0.1".parse().unwrap()), now)
+                .is_some(),
+            "mapped and plain IPv4 are one client"
+        );
+        assert_eq!(client_group(a), "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_group("2001:db8::5".parse().unwrap()),
+            "2001:db8::".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    /// #10 item 3: admission reserves the attempt, so concurrent guesses cannot all pass a check
+    /// that none has recorded yet.
+    #[test]
+    fn admission_reserves_and_success_refunds() {
+        let t = Throttle::new(
+            ThrottleLimits {
+                threshold: 5,
+                ..ThrottleLimits::USERNAME
+            },
+            ThrottleLimits {
+                threshold: 20,
+                ..ThrottleLimits::IP
+            },
+        );
+        let now = Instant::now();
+        // 34 guesses in flight at once: five are admitted, the rest wait.
+        let admitted: Vec<_> = (0..34)
+            .filter_map(|_| t.admit("victim", IP, now).ok())
+            .collect();
+        assert_eq!(admitted.len(), 5);
+        drop(admitted); // all wrong: they stay counted
+        assert!(t.check("victim", None, now).is_some());
+
+        // A success clears the username and gives the address its reservation back.
+        let t = Throttle::new(
+            ThrottleLimits::USERNAME,
+            ThrottleLimits {
+                threshold: 2,
+                ..ThrottleLimits::IP
+            },
+        );
+        t.admit("a", IP, now).unwrap().succeed();
+        t.admit("b", IP, now).unwrap().succeed();
+        t.admit("c", IP, now).unwrap().refund();
+        assert_eq!(t.check("d", IP, now), None, "no failures were kept");
+        assert_eq!(t.tracked(), (0, 0));
+        drop(t.admit("d", IP, now).unwrap());
+        let second = t.admit("e", IP, now).unwrap();
+        assert!(
+            t.admit("f", IP, now).is_err(),
+            "two reservations lock the address"
+        );
+        second.refund();
+        assert!(
+            t.admit("f", IP, now).is_ok(),
+            "the refund lifts the lock it started"
+        );
+    }
+
+    /// #10 item 4: throwaway usernames used to evict a locked victim (oldest first).
+    #[test]
+    fn penalized_entries_are_never_evicted() {
+        let limits = ThrottleLimits {
+            threshold: 3,
+            capacity: 100,
+            ..ThrottleLimits::USERNAME
+        };
+        let t = Throttle::new(limits, ThrottleLimits::IP);
+        let now = Instant::now();
+        for _ in 0..3 {
+            t.fail("victim", None, now);
+        }
+        let later = now + Duration::from_secs(1);
+        assert!(
+            t.check("victim", None, later).is_none(),
+            "lock-out of 1 s over"
+        );
+        for i in 0..10_000 {
+            t.fail(&format!("throwaway{i}"), None, later);
+        }
+        assert_eq!(t.tracked().0, 100, "memory stays bounded");
+        t.fail("victim", None, later);
+        assert_eq!(
+            t.check("victim", None, later),
+            Some(Duration::from_secs(2)),
+            "the victim's count survived: the next lock-out doubles"
+        );
+    }
+
+    #[test]
+    fn eviction_picks_the_least_recently_active() {
+        let t = Throttle::new(
+            ThrottleLimits {
+                capacity: 2,
+                ..ThrottleLimits::USERNAME
+            },
+            ThrottleLimits::IP,
+        );
+        let now = Instant::now();
+        t.fail("a", None, now);
+        t.fail("b", None, now);
+        t.fail("a", None, now); // a is active again: b is now the least recent
+        t.fail("c", None, now);
+        let users = t.users.lock().unwrap();
+        assert!(users.entries.contains_key(&t.user_key("a")));
+        assert!(!users.entries.contains_key(&t.user_key("b")));
+        assert_eq!(users.entries[&t.user_key("a")].failures, 2);
+    }
+
+    #[test]
+    fn a_table_full_of_penalized_entries_refuses_new_keys() {
+        let t = Throttle::new(
+            ThrottleLimits {
+                threshold: 1,
+                capacity: 4,
+                ..ThrottleLimits::USERNAME
+            },
+            ThrottleLimits::IP,
+        );
+        let now = Instant::now();
+        for i in 0..4 {
+            drop(t.admit(&format!("u{i}"), None, now).unwrap());
+        }
+        assert!(t.admit("new", None, now).is_err());
+        assert_eq!(t.tracked().0, 4);
+        // Once the window has passed they are expired and make room again.
+        let later = now + ThrottleLimits::USERNAME.window;
+        assert!(t.admit("new", None, later).is_ok());
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use auth_core::password::{Policy, hash_password};
 use auth_core::{Hs256Key, KeyRing};
-use auth_std_server::throttle::{Limits, Throttle};
+use auth_std_server::throttle::{Throttle, ThrottleLimits};
 use auth_std_server::{HashPool, Settings, State, UserStore, app};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -71,13 +71,13 @@ async fn brute_force_gets_429_with_retry_after_and_success_resets() {
     let dir = tempfile::tempdir().unwrap();
     let users = format!("alice\tactive\t{}\n", phc("right", 1000));
     let throttle = Throttle::new(
-        Limits {
+        ThrottleLimits {
             threshold: 3,
-            ..Limits::USERNAME
+            ..ThrottleLimits::USERNAME
         },
-        Limits {
+        ThrottleLimits {
             threshold: 6,
-            ..Limits::IP
+            ..ThrottleLimits::IP
         },
     );
     let s = state(dir.path(), &users, HashPool::new(2, 8), throttle);
@@ -169,6 +169,135 @@ async fn full_hashing_queue_gets_503_at_once_and_token_routes_do_not_wait() {
     assert!(t0.elapsed() < Duration::from_millis(100));
     assert!(!slow.is_finished(), "the slow login was still hashing");
     assert_eq!(slow.await.unwrap(), StatusCode::OK);
+}
+
+/// #10 item 1: with one worker and a queue of four, four queued logins that hang up used to
+/// leave the queue counted as full until restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_logins_that_hang_up_give_their_place_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = format!(
+        "slow\tactive\t{}\nalice\tactive\t{}\n",
+        phc("pw", 10_000_000),
+        phc("pw", 1000)
+    );
+    // Hung-up attempts stay counted (item 3): a high username limit keeps that out of the way.
+    let lenient = ThrottleLimits {
+        threshold: 100,
+        ..ThrottleLimits::USERNAME
+    };
+    let throttle = Throttle::new(lenient, ThrottleLimits::IP);
+    let s = state(dir.path(), &users, HashPool::new(1, 4), throttle);
+    let spawn = |user: &'static str, last: u8| {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move { call(&s, login_req(user, "pw", [10, 0, 1, last])).await.0 })
+    };
+    let wait_for = |n: usize| {
+        let s = Arc::clone(&s);
+        async move {
+            let t0 = Instant::now();
+            while s.hashing.in_use() != n {
+                assert!(t0.elapsed() < Duration::from_secs(5), "never reached {n}");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    };
+    let slow = spawn("slow", 1);
+    wait_for(1).await;
+    let hung_up: Vec<_> = (0..4).map(|i| spawn("alice", 10 + i)).collect();
+    wait_for(5).await;
+    for h in &hung_up {
+        h.abort(); // what hyper does with the handler when the client hangs up
+    }
+    for h in hung_up {
+        assert!(h.await.unwrap_err().is_cancelled());
+    }
+    assert!(!slow.is_finished(), "the worker is still busy");
+    // The whole queue is usable again: four wait and succeed, a fifth gets 503 at once.
+    let queued: Vec<_> = (0..4).map(|i| spawn("alice", 20 + i)).collect();
+    wait_for(5).await;
+    assert_eq!(
+        call(&s, login_req("alice", "pw", [10, 0, 1, 30])).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    for q in queued {
+        assert_eq!(q.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(slow.await.unwrap(), StatusCode::OK);
+    assert_eq!(s.hashing.in_use(), 0);
+}
+
+/// #10 item 3: the check and the record used to race: 34 concurrent guesses for one username
+/// were all hashed against a limit of 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_beyond_the_limit_are_not_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = format!("victim\tactive\t{}\n", phc("right", 200_000));
+    let throttle = Throttle::new(
+        ThrottleLimits {
+            threshold: 5,
+            ..ThrottleLimits::USERNAME
+        },
+        ThrottleLimits {
+            threshold: 20,
+            ..ThrottleLimits::IP
+        },
+    );
+    let s = state(dir.path(), &users, HashPool::new(2, 64), throttle);
+    let guesses: Vec<_> = (0..34u8)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                call(&s, login_req("victim", &format!("guess{i}"), [10, 0, 2, i]))
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    let mut evaluated = 0;
+    let mut throttled = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            StatusCode::UNAUTHORIZED => evaluated += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(evaluated <= 5, "{evaluated} guesses were hashed");
+    assert_eq!(evaluated + throttled, 34);
+}
+
+/// #10 item 4: an over-long password is a form error, answered before the throttle, so it
+/// neither costs a hash nor counts a failure (cheap failures used to fill the tables).
+#[tokio::test]
+async fn an_over_long_password_is_a_422_that_counts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = format!("alice\tactive\t{}\n", phc("right", 1000));
+    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default());
+    let long = "x".repeat(4097);
+    for _ in 0..30 {
+        let (status, headers, body) = call(&s, login_req("alice", &long, [10, 0, 3, 1])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(headers["content-type"], "application/json");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["detail"][0]["type"], "string_too_long");
+        assert_eq!(
+            v["detail"][0]["loc"],
+            serde_json::json!(["body", "password"])
+        );
+        assert_eq!(v["detail"][0]["ctx"]["max_length"], 4096);
+    }
+    assert_eq!(s.throttle.tracked(), (0, 0), "nothing was counted");
+    let exact = "x".repeat(4096);
+    assert_eq!(
+        call(&s, login_req("alice", &exact, [10, 0, 3, 1])).await.0,
+        StatusCode::UNAUTHORIZED,
+        "4096 bytes is still a password"
+    );
+    assert_eq!(
+        call(&s, login_req("alice", "right", [10, 0, 3, 1])).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -268,9 +397,15 @@ impl Drop for Server {
 
 #[allow(clippy::zombie_processes)] // reason: the child moves into `Server`, whose Drop kills and waits.
 fn start(dir: &Path, args: &[&str]) -> Server {
+    let listen: &[&str] = if args.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
     let mut child = Command::new(BIN)
         .current_dir(dir)
-        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .args(listen)
+        .args(["--pbkdf2-rounds", "1000"])
         .args(args)
         .env("RUST_LOG", "warn")
         .env_remove("AUTH_SECRET")
@@ -520,4 +655,67 @@ fn concurrent_writers_never_lose_an_update() {
     }
     let snap = UserStore::open(&users).unwrap().snapshot();
     assert_eq!(snap.len(), 13, "{:?}", snap.keys().collect::<Vec<_>>());
+}
+
+/// Sends one login from the local address `from` and returns the status code.
+async fn login_from(to: SocketAddr, from: std::net::IpAddr, user: &str, pw: &str) -> u16 {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    // Blocking I/O from here on: the server is another process.
+    let mut s = socket.connect(to).await.unwrap().into_std().unwrap();
+    s.set_nonblocking(false).unwrap();
+    let body = format!("username={user}&password={pw}");
+    let req = format!(
+        "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp[9..12].parse().unwrap()
+}
+
+fn users_file(dir: &Path, users: &str) {
+    std::fs::create_dir_all(dir.join("auth-data")).unwrap();
+    std::fs::write(dir.join("auth-data/users"), users).unwrap();
+}
+
+/// #10 item 2: on a dual-stack `[::]` listener, failures from 127.0.0.1 used to lock out every
+/// IPv4 client (all were `::ffff:…`, grouped into `::/64`).
+#[tokio::test]
+async fn dual_stack_listener_counts_ipv4_clients_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    users_file(
+        dir.path(),
+        &format!("alice\tactive\t{}\n", phc("right", 1000)),
+    );
+    let server = start(
+        dir.path(),
+        &[
+            "--listen",
+            "[::]:0",
+            "--ip-failures",
+            "3",
+            "--user-failures",
+            "100",
+        ],
+    );
+    let to = SocketAddr::from(([127, 0, 0, 1], server.addr.port()));
+    let attacker = "127.0.0.1".parse().unwrap();
+    for i in 0..4 {
+        login_from(to, attacker, &format!("nobody{i}"), "x").await;
+    }
+    assert_eq!(
+        login_from(to, attacker, "alice", "right").await,
+        429,
+        "the attacker is locked"
+    );
+    for other in ["127.0.0.2", "127.0.0.3"] {
+        assert_eq!(
+            login_from(to, other.parse().unwrap(), "alice", "right").await,
+            200,
+            "{other} is another client"
+        );
+    }
 }
