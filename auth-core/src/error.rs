@@ -68,8 +68,11 @@ error_enum! {
         HeaderEncoding => "token header is not strict base64url",
         /// The header is longer than [`crate::jwt::MAX_HEADER_LEN`] bytes.
         HeaderTooLong => "token header is too long",
-        /// The header is not a JSON object of the expected shape (duplicate keys included).
+        /// The header is not valid JSON (anywhere, ignored members included), not an object,
+        /// or names a member it reads twice (names compared decoded).
         HeaderJson => "token header is not valid json",
+        /// The header's arrays and objects nest deeper than [`crate::jwt::MAX_HEADER_DEPTH`].
+        HeaderNesting => "token header nests too deep",
         /// `alg` is anything but exactly `"HS256"`.
         UnsupportedAlgorithm => "token algorithm is not HS256",
         /// `typ` is present and is not `JWT`.
@@ -80,6 +83,8 @@ error_enum! {
         InvalidKid => "token key id is invalid",
         /// The signature segment is not exactly 32 bytes of strict base64url.
         SignatureEncoding => "token signature is not strict base64url of 32 bytes",
+        /// The payload segment is not strict base64url (checked before the MAC, decoded after).
+        PayloadEncoding => "token payload is not strict base64url",
     }
 }
 
@@ -112,6 +117,8 @@ error_enum! {
         Escape => "a claim string has an invalid or oversized escape",
         /// Too many audiences (more than [`crate::jwt::MAX_AUDIENCES`]).
         TooManyAudiences => "too many audiences",
+        /// The payload's arrays and objects nest deeper than [`crate::jwt::MAX_CLAIMS_DEPTH`].
+        Nesting => "token payload nests too deep",
     }
 }
 

@@ -22,6 +22,20 @@ use crate::password::{
 };
 use crate::{Hs256Key, KeyRing, Validation};
 
+/// [`crate::json_check::check_syntax`], for the differential test and fuzz target against
+/// `serde_json`.
+pub fn json_syntax_ok(json: &[u8], max_depth: u32) -> bool {
+    crate::json_check::check_syntax(json, max_depth).is_ok()
+}
+
+/// Deepest depth [`json_syntax_ok`] checks.
+pub const MAX_CHECK_DEPTH: u32 = crate::json_check::MAX_CHECK_DEPTH;
+
+/// The pre-MAC payload encoding check, for the differential test against the `base64` crate.
+pub fn b64_is_canonical(seg: &[u8]) -> bool {
+    crate::b64::is_canonical(seg)
+}
+
 /// Fixed clock for harnesses.
 pub const NOW: u64 = 1_764_332_000;
 /// The shared PyJWT test key: the signing key (kid `k1`) of [`rings`], and the kid-less key.

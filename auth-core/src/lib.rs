@@ -21,6 +21,7 @@ pub mod form;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod json;
+mod json_check;
 pub mod jwt;
 mod key;
 pub mod password;

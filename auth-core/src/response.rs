@@ -228,7 +228,10 @@ pub fn write_dashboard<W: Write>(owner: &str, w: &mut W) -> Result<(), EncodeErr
 /// `msg` of a too-long password; pydantic's wording, in bytes (the limit is on bytes).
 const PASSWORD_TOO_LONG_MSG: &str = "String should have at most 4096 bytes";
 const MAX_PASSWORD_LEN_TEXT: &str = "4096";
-const _: () = assert!(crate::password::MAX_PASSWORD_LEN == 4096, "update the texts above");
+const _: () = assert!(
+    crate::password::MAX_PASSWORD_LEN == 4096,
+    "update the texts above"
+);
 
 /// The 422 body in FastAPI's shape, one entry per field error:
 /// `{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null}]}`.

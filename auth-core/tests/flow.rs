@@ -165,7 +165,10 @@ fn an_over_long_password_is_a_field_error() {
     let mut form = b"username=a&password=".to_vec();
     form.resize(form.len() + MAX_PASSWORD_LEN, b'x');
     let mut buf = vec![0u8; form.len()];
-    assert!(parse_login_form(&form, &mut buf).is_ok(), "the limit itself is fine");
+    assert!(
+        parse_login_form(&form, &mut buf).is_ok(),
+        "the limit itself is fine"
+    );
     form.push(b'x');
     let mut buf = vec![0u8; form.len()];
     let err = parse_login_form(&form, &mut buf).unwrap_err();

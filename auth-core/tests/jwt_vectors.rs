@@ -427,6 +427,116 @@ fn typ_variants_and_header_escapes() {
     }
 }
 
+/// #10 item 10: member names are compared decoded, a member read twice is refused however it
+/// is spelled, and the header is valid JSON throughout. Every case has a valid MAC.
+#[test]
+fn escaped_member_names_and_invalid_json_in_the_header() {
+    for (header, err) in [
+        (
+            r#"{"alg":"HS256","\u0063rit":["x"]}"#,
+            ParseError::CriticalHeader,
+        ),
+        (
+            r#"{"alg":"HS256","\u0061lg":"none"}"#,
+            ParseError::HeaderJson,
+        ),
+        (
+            r#"{"\u0061lg":"none","alg":"HS256"}"#,
+            ParseError::HeaderJson,
+        ),
+        (
+            r#"{"alg":"HS256","typ":"JWT","\u0074yp":"x"}"#,
+            ParseError::HeaderJson,
+        ),
+        (
+            r#"{"alg":"HS256","kid":"k","\u006bid":"k"}"#,
+            ParseError::HeaderJson,
+        ),
+        (
+            r#"{"alg":"HS256","crit":[],"cr\u0069t":[]}"#,
+            ParseError::HeaderJson,
+        ),
+        (r#"{"alg":"HS256","x":tru!!e}"#, ParseError::HeaderJson),
+        (r#"{"alg":"HS256","x":1,}"#, ParseError::HeaderJson),
+        (r#"{"alg":"HS256","x":01}"#, ParseError::HeaderJson),
+        (r#"{"alg":"HS256","x":"\q"}"#, ParseError::HeaderJson),
+        (r#"{"alg":"HS256","\q":1}"#, ParseError::HeaderJson),
+        (r#"{"alg":"HS256","x":[1 2]}"#, ParseError::HeaderJson),
+        (
+            "{\"alg\":\"HS256\",\"x\":\"\u{1}\"}",
+            ParseError::HeaderJson,
+        ),
+    ] {
+        let t = forge(header, r#"{"exp":1764333900}"#);
+        assert_eq!(
+            decode(&ring(), &t, VALID_AT),
+            Err(Error::Parse(err)),
+            "{header}"
+        );
+    }
+    // Whitespace around the object and between tokens is JSON, and accepted.
+    let t = forge(
+        " {\n\"alg\" : \"HS256\" ,\t\"x\" : [ 1 , { } ] }\r\n",
+        r#"{"exp":1764333900}"#,
+    );
+    assert_eq!(decode(&ring(), &t, VALID_AT), Ok(()));
+}
+
+/// #10 item 10: an escaped `kid` used to be ignored (the signing key was used instead).
+#[test]
+fn an_escaped_kid_selects_its_key() {
+    let mut ring = KeyRing::<2>::new(Hs256Key::with_kid(KEY, "old").unwrap()).unwrap();
+    ring.rotate(Hs256Key::with_kid(b"fedcba9876543210fedcba9876543210", "new").unwrap())
+        .unwrap();
+    // Signed with the "old" key, whose kid is written with an escape.
+    let t = forge(
+        r#"{"alg":"HS256","\u006bid":"\u006fld"}"#,
+        r#"{"exp":1764333900}"#,
+    );
+    let untrusted = UntrustedToken::parse(&t).unwrap();
+    assert_eq!(untrusted.kid(), Some("old"));
+    assert_eq!(decode(&ring, &t, VALID_AT), Ok(()));
+}
+
+/// #10 item 11: nesting is bounded before serde runs, in the header (before the MAC) and in the
+/// claims.
+#[test]
+fn nesting_is_bounded_in_header_and_claims() {
+    use auth_core::jwt::{MAX_CLAIMS_DEPTH, MAX_HEADER_DEPTH};
+    let nest = |n: u32| format!("{}{}", "[".repeat(n as usize), "]".repeat(n as usize));
+    // The deepest header accepted: the object plus MAX_HEADER_DEPTH - 1 arrays.
+    let ok = format!(r#"{{"alg":"HS256","x":{}}}"#, nest(MAX_HEADER_DEPTH - 1));
+    assert_eq!(
+        decode(&ring(), &forge(&ok, r#"{"exp":1764333900}"#), VALID_AT),
+        Ok(())
+    );
+    let deep = format!(r#"{{"alg":"HS256","x":{}}}"#, nest(MAX_HEADER_DEPTH));
+    assert_eq!(
+        decode(&ring(), &forge(&deep, r#"{"exp":1764333900}"#), VALID_AT),
+        Err(Error::Parse(ParseError::HeaderNesting))
+    );
+    // What the review sent: 237 levels in a 256-byte header, refused before the MAC.
+    let review = format!(r#"{{"alg":"HS256","x":{}}}"#, nest(118));
+    let t = format!("{}.e30.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&review)
+    });
+    assert_eq!(
+        UntrustedToken::parse(&t).unwrap_err(),
+        ParseError::HeaderNesting
+    );
+    let ok = format!(r#"{{"exp":1764333900,"x":{}}}"#, nest(MAX_CLAIMS_DEPTH - 1));
+    assert_eq!(
+        decode(&ring(), &forge(r#"{"alg":"HS256"}"#, &ok), VALID_AT),
+        Ok(())
+    );
+    let deep = format!(r#"{{"exp":1764333900,"x":{}}}"#, nest(MAX_CLAIMS_DEPTH));
+    assert_eq!(
+        decode(&ring(), &forge(r#"{"alg":"HS256"}"#, &deep), VALID_AT),
+        Err(Error::Claims(ClaimsError::Nesting))
+    );
+}
+
 #[test]
 fn payload_shapes() {
     for (payload, err) in [

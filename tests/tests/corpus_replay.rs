@@ -5,7 +5,17 @@ use std::path::Path;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 6] = [
+/// The `json_syntax` target's harness lives in the fuzz crate (it needs `serde_json` as the
+/// reference); this is the same check.
+fn json_syntax(data: &[u8]) {
+    use auth_core::fuzzing::{MAX_CHECK_DEPTH, json_syntax_ok};
+    if let Ok(text) = std::str::from_utf8(data) {
+        let reference = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        assert_eq!(json_syntax_ok(data, MAX_CHECK_DEPTH), reference, "{text:?}");
+    }
+}
+
+const TARGETS: [(&str, Harness); 7] = [
     ("token_verify", auth_core::fuzzing::token_verify),
     ("claims", auth_core::fuzzing::claims),
     ("bearer", auth_core::fuzzing::bearer),
@@ -15,6 +25,7 @@ const TARGETS: [(&str, Harness); 6] = [
         "sign_verify_roundtrip",
         auth_core::fuzzing::sign_verify_roundtrip,
     ),
+    ("json_syntax", json_syntax),
 ];
 
 #[test]

@@ -1,9 +1,10 @@
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::b64;
 use crate::error::ParseError;
 use crate::json::JsonStr;
+use crate::json_check::{self, JsonCheckError};
 use crate::key::{Kid, make_kid};
 
 use super::SIGNATURE_B64_LEN;
@@ -40,9 +41,11 @@ impl<'t> UntrustedToken<'t> {
     }
 
     /// Parses a compact JWS, checking in this order: the length cap, three segments with a
-    /// non-empty header and payload, the header (strict base64url; `alg` exactly `"HS256"`;
-    /// `typ`, when present, `JWT` in any case; no `crit`; a valid `kid`), then the signature
-    /// segment (exactly 32 bytes of strict base64url).
+    /// non-empty header and payload, the header (strict base64url; valid JSON nested at most
+    /// [`MAX_HEADER_DEPTH`] deep; member names compared decoded, none read twice; `alg` exactly
+    /// `"HS256"`; `typ`, when present, `JWT` in any case; no `crit`; a valid `kid`), the
+    /// payload's encoding (strict base64url, not decoded yet), then the signature segment
+    /// (exactly 32 bytes of strict base64url).
     ///
     /// # Errors
     /// The first [`ParseError`] met.
@@ -60,6 +63,12 @@ impl<'t> UntrustedToken<'t> {
         } else {
             parse_header(header.as_bytes())?
         };
+        // The payload is read only after the MAC, but its encoding is checked now, so that a
+        // `VerifiedToken` always names a well-formed token (Wycheproof JWS: a MAC over spaces,
+        // `#` or non-zero unused bits must not verify).
+        if !b64::is_canonical(payload.as_bytes()) {
+            return Err(ParseError::PayloadEncoding);
+        }
         let signature = decode_signature(signature.as_bytes())?;
         let signing_len = token
             .len()
@@ -98,27 +107,92 @@ fn decode_signature(seg: &[u8]) -> Result<[u8; 32], ParseError> {
     Ok(out)
 }
 
-/// `true` whenever the member is present, whatever its value (even `null`).
-#[derive(Default)]
-struct Present(bool);
+/// Deepest nesting of arrays and objects a header may have. A header needs 2 (`crit` is an
+/// array); 4 leaves room for registered members such as `jwk`. Checked before serde runs, so a
+/// 256-byte header cannot nest 237 levels deep and cost 12 KiB of stack before the MAC.
+pub const MAX_HEADER_DEPTH: u32 = 4;
 
-impl<'de> Deserialize<'de> for Present {
+/// A member name as written, escapes included: map keys are read with `deserialize_str`, the
+/// one way `serde-json-core` supports for them.
+struct RawName<'a>(&'a str);
+
+impl<'de> Deserialize<'de> for RawName<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d)?;
-        Ok(Present(true))
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawName<'de>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawName(v))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
-#[derive(Deserialize)]
+/// The members the verifier reads. Names are compared *decoded* (`"\u0061lg"` is `alg`), and a
+/// member read twice is refused, so no spelling of a name can hide from these checks. Other
+/// members are ignored, however often they appear: ignoring them is the same whichever copy
+/// would win.
 struct RawHeader<'a> {
-    #[serde(borrow)]
     alg: JsonStr<'a>,
-    #[serde(borrow, default)]
     typ: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
     kid: Option<JsonStr<'a>>,
-    #[serde(default)]
-    crit: Present,
+    crit: bool,
+}
+
+impl<'de> Deserialize<'de> for RawHeader<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawHeader<'de>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a jose header")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                fn once<'de, A: MapAccess<'de>>(
+                    map: &mut A,
+                    slot: &mut Option<JsonStr<'de>>,
+                ) -> Result<(), A::Error> {
+                    if slot.is_some() {
+                        return Err(de::Error::custom("duplicate member"));
+                    }
+                    *slot = Some(map.next_value()?);
+                    Ok(())
+                }
+                let (mut alg, mut typ, mut kid, mut crit) = (None, None, None, false);
+                while let Some(RawName(raw)) = map.next_key()? {
+                    let name = JsonStr::from_raw_json(raw)
+                        .ok_or_else(|| de::Error::custom("invalid member name"))?;
+                    if name == "alg" {
+                        once(&mut map, &mut alg)?;
+                    } else if name == "typ" {
+                        once(&mut map, &mut typ)?;
+                    } else if name == "kid" {
+                        once(&mut map, &mut kid)?;
+                    } else {
+                        if name == "crit" {
+                            if crit {
+                                return Err(de::Error::custom("duplicate member"));
+                            }
+                            crit = true;
+                        }
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                let alg = alg.ok_or_else(|| de::Error::missing_field("alg"))?;
+                Ok(RawHeader {
+                    alg,
+                    typ,
+                    kid,
+                    crit,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
@@ -128,6 +202,13 @@ fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
     let mut buf = [0u8; MAX_HEADER_LEN];
     let n = b64::decode(seg, &mut buf).ok_or(ParseError::HeaderEncoding)?;
     let json = buf.get(..n).ok_or(ParseError::HeaderEncoding)?;
+    // Before serde: valid UTF-8 and RFC 8259 JSON throughout (ignored members included), nested
+    // at most MAX_HEADER_DEPTH deep. Iterative, fixed stack.
+    core::str::from_utf8(json).map_err(|_| ParseError::HeaderJson)?;
+    json_check::check_syntax(json, MAX_HEADER_DEPTH).map_err(|e| match e {
+        JsonCheckError::TooDeep => ParseError::HeaderNesting,
+        JsonCheckError::Syntax => ParseError::HeaderJson,
+    })?;
     // No unescape buffer: every string member is a borrowed `JsonStr`.
     let (h, _) =
         serde_json_core::from_slice::<RawHeader<'_>>(json).map_err(|_| ParseError::HeaderJson)?;
@@ -140,7 +221,7 @@ fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
             return Err(ParseError::UnsupportedType);
         }
     }
-    if h.crit.0 {
+    if h.crit {
         return Err(ParseError::CriticalHeader);
     }
     match h.kid {

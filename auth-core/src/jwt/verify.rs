@@ -3,10 +3,16 @@ use serde::Deserialize;
 
 use crate::b64;
 use crate::error::{ClaimsError, Error, VerifyError};
+use crate::json_check;
 use crate::key::{Hs256Key, KeyRing};
 use crate::time::Validation;
 
 use super::{RegisteredClaims, UntrustedToken};
+
+/// Deepest nesting of arrays and objects a payload may have. The registered claims need 2
+/// (`aud` is an array); 8 leaves room for nested custom claims. Checked before serde runs, so
+/// the stack used to read claims is bounded whatever a key holder signs.
+pub const MAX_CLAIMS_DEPTH: u32 = 8;
 
 /// A token whose MAC checked out. Its claims are read with [`VerifiedToken::claims`].
 #[derive(Debug, Clone, Copy)]
@@ -34,8 +40,9 @@ impl<'t> VerifiedToken<'t> {
     /// member rejects escaped input instead of exposing raw escape text.
     ///
     /// # Errors
-    /// [`ClaimsError`] for bad base64url, a short buffer, invalid JSON, a wrong claim type, a
-    /// duplicate member or a bad escape.
+    /// [`ClaimsError`] for bad base64url, a short buffer, nesting deeper than
+    /// [`MAX_CLAIMS_DEPTH`], invalid JSON, a wrong claim type, a duplicate member or a bad
+    /// escape.
     pub fn claims<'b, C: Deserialize<'b>>(&self, buf: &'b mut [u8]) -> Result<C, ClaimsError> {
         if buf.len() < self.payload_len() {
             return Err(ClaimsError::BufferTooSmall);
@@ -43,6 +50,7 @@ impl<'t> VerifiedToken<'t> {
         let n = b64::decode(self.payload.as_bytes(), buf).ok_or(ClaimsError::Encoding)?;
         let (json, scratch) = buf.split_at_mut(n);
         let json: &'b [u8] = json;
+        json_check::check_depth(json, MAX_CLAIMS_DEPTH).map_err(|_| ClaimsError::Nesting)?;
         let (claims, _) =
             serde_json_core::from_slice_escaped::<C>(json, scratch).map_err(map_json_error)?;
         Ok(claims)

@@ -1,0 +1,308 @@
+//! Bounds on JSON that is read before serde sees it: nesting depth, and (for the header, which
+//! is read before the MAC) full RFC 8259 syntax.
+//!
+//! `serde-json-core` recurses once per nesting level (about 50 bytes of stack each) and skips
+//! ignored scalars loosely (`"x":tru!!e` passes). Neither is acceptable for input read before
+//! the MAC on a device with a few KiB of stack. These checks are iterative, use a fixed few
+//! bytes of stack whatever the input, and run before `serde-json-core`; they decide only
+//! whether to go on, never what a value is. `tests/tests/differential.rs` checks
+//! [`check_syntax`] against `serde_json` (the same texts accepted and refused), and so does the
+//! `json_syntax` fuzz target.
+
+/// Why [`check_syntax`] or [`check_depth`] refused a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonCheckError {
+    /// Not one JSON value by RFC 8259, with only whitespace around it.
+    Syntax,
+    /// Arrays and objects nest deeper than the limit.
+    TooDeep,
+}
+
+/// Deepest `max_depth` [`check_syntax`] supports (the open containers are a bit set).
+pub const MAX_CHECK_DEPTH: u32 = 64;
+
+/// Checks that `json` is exactly one JSON value (RFC 8259; strings are checked for escapes and
+/// control characters, not for UTF-8, which the caller checks) nested at most `max_depth`
+/// deep. `max_depth` above [`MAX_CHECK_DEPTH`] is treated as that.
+///
+/// # Errors
+/// [`JsonCheckError`].
+pub fn check_syntax(json: &[u8], max_depth: u32) -> Result<(), JsonCheckError> {
+    use JsonCheckError::{Syntax, TooDeep};
+    let max_depth = max_depth.min(MAX_CHECK_DEPTH);
+    // Bit d is set when the container at depth d + 1 is an object.
+    let mut objects: u64 = 0;
+    let mut depth: u32 = 0;
+    let mut i = skip_ws(json, 0);
+    'value: loop {
+        // A value starts at `i`.
+        match json.get(i).copied() {
+            Some(open @ (b'{' | b'[')) => {
+                if depth >= max_depth {
+                    return Err(TooDeep);
+                }
+                let is_object = open == b'{';
+                let bit = 1u64.checked_shl(depth).ok_or(TooDeep)?;
+                objects = if is_object {
+                    objects | bit
+                } else {
+                    objects & !bit
+                };
+                depth = depth.wrapping_add(1);
+                i = skip_ws(json, i.wrapping_add(1));
+                let close = if is_object { b'}' } else { b']' };
+                if json.get(i) == Some(&close) {
+                    depth = depth.wrapping_sub(1);
+                    i = i.wrapping_add(1);
+                } else {
+                    if is_object {
+                        i = member_name(json, i)?;
+                    }
+                    continue 'value;
+                }
+            }
+            Some(b'"') => i = string(json, i)?,
+            Some(b't') => i = literal(json, i, b"true")?,
+            Some(b'f') => i = literal(json, i, b"false")?,
+            Some(b'n') => i = literal(json, i, b"null")?,
+            Some(b'-' | b'0'..=b'9') => i = number(json, i)?,
+            _ => return Err(Syntax),
+        }
+        // A value ended at `i`: close containers or go on to the next element.
+        loop {
+            i = skip_ws(json, i);
+            let Some(top) = depth.checked_sub(1) else {
+                return if i == json.len() { Ok(()) } else { Err(Syntax) };
+            };
+            let in_object = objects.checked_shr(top).unwrap_or(0) & 1 == 1;
+            match json.get(i).copied() {
+                Some(b',') => {
+                    i = skip_ws(json, i.wrapping_add(1));
+                    if in_object {
+                        i = member_name(json, i)?;
+                    }
+                    continue 'value;
+                }
+                Some(b'}') if in_object => {}
+                Some(b']') if !in_object => {}
+                _ => return Err(Syntax),
+            }
+            depth = top;
+            i = i.wrapping_add(1);
+        }
+    }
+}
+
+/// Checks only that arrays and objects in `json` nest at most `max_depth` deep, tracking
+/// strings so that brackets inside them do not count. Cheaper than [`check_syntax`]: for
+/// input that was authenticated and is parsed strictly afterwards.
+///
+/// # Errors
+/// [`JsonCheckError::TooDeep`].
+pub fn check_depth(json: &[u8], max_depth: u32) -> Result<(), JsonCheckError> {
+    let mut depth: u32 = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth = depth.wrapping_add(1);
+                if depth > max_depth {
+                    return Err(JsonCheckError::TooDeep);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = json.get(i) {
+        i = i.wrapping_add(1);
+    }
+    i
+}
+
+/// A member name, the colon and the whitespace after it; returns where the value starts.
+fn member_name(json: &[u8], i: usize) -> Result<usize, JsonCheckError> {
+    if json.get(i) != Some(&b'"') {
+        return Err(JsonCheckError::Syntax);
+    }
+    let i = skip_ws(json, string(json, i)?);
+    if json.get(i) != Some(&b':') {
+        return Err(JsonCheckError::Syntax);
+    }
+    Ok(skip_ws(json, i.wrapping_add(1)))
+}
+
+/// A string starting at the quote at `i`; returns the index after its closing quote.
+fn string(json: &[u8], i: usize) -> Result<usize, JsonCheckError> {
+    let mut i = i.wrapping_add(1);
+    loop {
+        match json.get(i).copied().ok_or(JsonCheckError::Syntax)? {
+            b'"' => return Ok(i.wrapping_add(1)),
+            b'\\' => {
+                i = i.wrapping_add(1);
+                match json.get(i).copied() {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                    Some(b'u') => {
+                        let hex = json
+                            .get(i.wrapping_add(1)..i.wrapping_add(5))
+                            .ok_or(JsonCheckError::Syntax)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(JsonCheckError::Syntax);
+                        }
+                        i = i.wrapping_add(4);
+                    }
+                    _ => return Err(JsonCheckError::Syntax),
+                }
+            }
+            0..=0x1f => return Err(JsonCheckError::Syntax),
+            _ => {}
+        }
+        i = i.wrapping_add(1);
+    }
+}
+
+fn literal(json: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonCheckError> {
+    let end = i.wrapping_add(word.len());
+    if json.get(i..end) == Some(word) {
+        Ok(end)
+    } else {
+        Err(JsonCheckError::Syntax)
+    }
+}
+
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+fn number(json: &[u8], mut i: usize) -> Result<usize, JsonCheckError> {
+    let digits = |mut i: usize| -> Result<usize, JsonCheckError> {
+        let start = i;
+        while json.get(i).is_some_and(u8::is_ascii_digit) {
+            i = i.wrapping_add(1);
+        }
+        if i == start {
+            Err(JsonCheckError::Syntax)
+        } else {
+            Ok(i)
+        }
+    };
+    if json.get(i) == Some(&b'-') {
+        i = i.wrapping_add(1);
+    }
+    i = if json.get(i) == Some(&b'0') {
+        i.wrapping_add(1)
+    } else {
+        digits(i)?
+    };
+    if json.get(i) == Some(&b'.') {
+        i = digits(i.wrapping_add(1))?;
+    }
+    if let Some(b'e' | b'E') = json.get(i) {
+        i = i.wrapping_add(1);
+        if let Some(b'+' | b'-') = json.get(i) {
+            i = i.wrapping_add(1);
+        }
+        i = digits(i)?;
+    }
+    Ok(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use JsonCheckError::{Syntax, TooDeep};
+
+    #[test]
+    fn accepts_and_refuses() {
+        let ok: &[&str] = &[
+            r#"{}"#,
+            r#" { "a" : [ 1 , -0.5e+3 , true , false , null , "x\u00e9\n" , { } , [ ] ] } "#,
+            r#"[]"#,
+            r#""s""#,
+            "0",
+            "-0",
+            "1E9",
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+        ];
+        for s in ok {
+            assert_eq!(check_syntax(s.as_bytes(), 8), Ok(()), "{s}");
+        }
+        let bad: &[&str] = &[
+            "",
+            " ",
+            r#"{"x":tru!!e}"#,
+            r#"{"x":true,}"#,
+            r#"{"x" 1}"#,
+            r#"{x:1}"#,
+            r#"[1,]"#,
+            r#"[1 2]"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.1}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":-}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":"\u12g4"}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":"open}"#,
+            r#"{"a":[}"#,
+            r#"{"a":{]}"#,
+            r#"["a":1]"#,
+            r#"{"a"}"#,
+            "nul",
+        ];
+        for s in bad {
+            assert_eq!(check_syntax(s.as_bytes(), 8), Err(Syntax), "{s}");
+        }
+    }
+
+    /// `depth` opening brackets then `depth` closing ones (or `1` for 0), in `buf`.
+    fn nested(depth: usize, buf: &mut [u8; 160]) -> &[u8] {
+        if depth == 0 {
+            buf[0] = b'1';
+            return &buf[..1];
+        }
+        buf[..depth].fill(b'[');
+        buf[depth..2 * depth].fill(b']');
+        &buf[..2 * depth]
+    }
+
+    #[test]
+    fn depth_limits() {
+        let mut buf = [0u8; 160];
+        for depth in 0..=10 {
+            let text = nested(depth, &mut buf);
+            let want = if depth <= 4 { Ok(()) } else { Err(TooDeep) };
+            assert_eq!(check_syntax(text, 4), want, "{depth}");
+            assert_eq!(check_depth(text, 4), want, "{depth}");
+        }
+        let objects = br#"{"a":{"b":{"c":{"d":1}}}}"#;
+        assert_eq!(check_syntax(objects, 4), Ok(()));
+        assert_eq!(check_syntax(objects, 3), Err(TooDeep));
+        // Brackets inside strings are text, escaped quotes included.
+        let quoted = br#"{"a":"[[[[\"[[[[","b":["{{{{"]}"#;
+        assert_eq!(check_syntax(quoted, 2), Ok(()));
+        assert_eq!(check_depth(quoted, 2), Ok(()));
+        // The bit set covers MAX_CHECK_DEPTH levels; deeper limits are clamped, not wrapped.
+        assert_eq!(check_syntax(nested(64, &mut buf), 1000), Ok(()));
+        assert_eq!(check_syntax(nested(65, &mut buf), 1000), Err(TooDeep));
+        // Mixed containers close in the right order.
+        assert_eq!(check_syntax(br#"[{"a":[{}]}]"#, 4), Ok(()));
+        assert_eq!(check_syntax(br#"[{"a":[{}}]]"#, 4), Err(Syntax));
+    }
+}

@@ -1,0 +1,83 @@
+//! Differential tests for the two places auth-core checks input itself instead of handing it
+//! to a crate: the header's JSON syntax check (against `serde_json`) and the payload's
+//! base64url check (against the `base64` crate). Each must accept exactly what the crate
+//! accepts. The `json_syntax` fuzz target runs the first one under libFuzzer.
+
+use auth_core::fuzzing::{MAX_CHECK_DEPTH, b64_is_canonical, json_syntax_ok};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use proptest::prelude::*;
+
+fn serde_json_accepts(s: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()
+}
+
+fn json_ish() -> impl Strategy<Value = String> {
+    let atoms = prop::sample::select(vec![
+        "{", "}", "[", "]", "\"", "\\", ":", ",", " ", "\n", "0", "1", "9", "-", "+", ".", "e",
+        "E", "true", "false", "null", "tru", "a", "u", "00e9", "\u{1}", "\"a\"", "\"k\":", "\\u",
+        "\\n", "\\x", "/", "é",
+    ]);
+    prop::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
+}
+
+fn value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[ -~\u{7f}-\u{10ffff}]{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 32, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z\\\\\"]{0,3}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn json_check_agrees_with_serde_json_on_json_ish_text(s in json_ish()) {
+        prop_assert_eq!(json_syntax_ok(s.as_bytes(), MAX_CHECK_DEPTH), serde_json_accepts(&s), "{}", s);
+    }
+
+    #[test]
+    fn json_check_agrees_with_serde_json_on_valid_json_and_its_edits(
+        v in value(),
+        at in any::<prop::sample::Index>(),
+        b in any::<u8>(),
+        pretty in any::<bool>(),
+    ) {
+        let text = if pretty {
+            serde_json::to_string_pretty(&v)
+        } else {
+            serde_json::to_string(&v)
+        }
+        .unwrap();
+        prop_assert!(json_syntax_ok(text.as_bytes(), MAX_CHECK_DEPTH), "{}", text);
+        let mut edited = text.into_bytes();
+        let i = at.index(edited.len());
+        edited[i] = b;
+        if let Ok(s) = std::str::from_utf8(&edited) {
+            prop_assert_eq!(json_syntax_ok(s.as_bytes(), MAX_CHECK_DEPTH), serde_json_accepts(s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn payload_check_agrees_with_the_base64_crate(s in "[A-Za-z0-9_\\-+/= #?.\u{0}\u{80}]{0,13}") {
+        prop_assert_eq!(b64_is_canonical(s.as_bytes()), URL_SAFE_NO_PAD.decode(&s).is_ok(), "{:?}", s);
+    }
+
+    #[test]
+    fn every_encoding_passes_the_payload_check(data in prop::collection::vec(any::<u8>(), 0..64)) {
+        prop_assert!(b64_is_canonical(URL_SAFE_NO_PAD.encode(&data).as_bytes()));
+    }
+}
