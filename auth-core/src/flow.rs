@@ -10,7 +10,7 @@ use crate::form::LoginForm;
 use crate::json::JsonStr;
 use crate::jwt::{Audience, NumericDate, UntrustedToken};
 use crate::key::KeyRing;
-use crate::password::{Policy, verify_dummy, verify_password};
+use crate::password::{Policy, StoredHash, verify_dummy, verify_parsed};
 use crate::time::Validation;
 
 /// Default token lifetime: 45 minutes, as in the FastAPI original.
@@ -149,8 +149,9 @@ pub struct Issued<'b> {
 
 /// Decides a login. `account` is what the caller found for `form.username`, if anything.
 ///
-/// An unknown user costs the same PBKDF2 work as a known one ([`verify_dummy`]), so timing does
-/// not reveal which accounts exist. The password is checked before the account's status, so
+/// Every login costs at least the policy's PBKDF2 work: an unknown user or an unusable stored
+/// hash the same as a hash at the policy ([`verify_dummy`]), a cheaper stored hash padded up to
+/// it ([`verify_parsed`]). So timing does not reveal which accounts exist. The password is checked before the account's status, so
 /// only someone who knows the password learns that an account is disabled.
 ///
 /// # Errors
@@ -168,7 +169,15 @@ pub fn login<'b, const N: usize>(
         verify_dummy(password, &config.policy);
         return Err(LoginError::InvalidCredentials);
     };
-    let verified = match verify_password(password, account.stored_hash, &config.policy) {
+    let stored = match StoredHash::parse(account.stored_hash) {
+        Ok(h) => h,
+        Err(e) => {
+            // Costs what a real verification costs: a broken hash must not show by its speed.
+            verify_dummy(password, &config.policy);
+            return Err(LoginError::StoredHash(e));
+        }
+    };
+    let verified = match verify_parsed(password, &stored, &config.policy) {
         Ok(v) => v,
         Err(PasswordError::Mismatch | PasswordError::PasswordTooLong) => {
             return Err(LoginError::InvalidCredentials);

@@ -131,7 +131,10 @@ fn rehash_policy() {
     let p = StoredHash::parse(phc).unwrap();
     assert!(!Policy::new().needs_rehash(&p));
     assert!(Policy::new().with_rounds(600_001).needs_rehash(&p));
-    assert!(!Policy::new().with_rounds(1000).needs_rehash(&p));
+    // Above the policy is rewritten down to it (#10 item 5: a longer verify reveals the account).
+    assert!(Policy::new().with_rounds(1000).needs_rehash(&p));
+    assert_eq!(Policy::new().work(), 600_000);
+    assert_eq!(Policy::new().with_rounds(1000).work(), 1000);
     // Short output (16 bytes) at full rounds still needs a rehash.
     let mut out = [0u8; 16];
     pbkdf2_hmac_sha256(b"pw", b"saltsalt", 1000, &mut out);

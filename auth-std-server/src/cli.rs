@@ -220,7 +220,16 @@ fn user_command(cmd: UserCommand) -> Result<(), String> {
             validate_username(&name).map_err(e)?;
             let hash = match hash {
                 Some(h) => {
-                    StoredHash::parse(&h).map_err(|err| format!("--hash: {err}"))?;
+                    let parsed = StoredHash::parse(&h).map_err(|err| format!("--hash: {err}"))?;
+                    let policy = Policy::new().with_rounds(pbkdf2_rounds);
+                    if parsed.work() > policy.work() {
+                        eprintln!(
+                            "note: this hash costs more to verify than the policy ({} rounds); until \
+                             its first successful login rewrites it at the policy, a login for {name} \
+                             takes longer than others, which tells a timing observer it exists",
+                            policy.rounds()
+                        );
+                    }
                     h
                 }
                 None => {

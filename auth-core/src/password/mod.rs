@@ -85,13 +85,26 @@ impl Policy {
         self.rounds
     }
 
-    /// A stored hash needs rehashing when it is not PHC, has fewer rounds than this policy,
-    /// or an output shorter than [`OUTPUT_LEN`].
+    /// The PBKDF2 work one verification at this policy costs: [`Policy::rounds`] HMAC
+    /// iterations for each 32-byte block of an [`OUTPUT_LEN`]-byte output.
+    pub const fn work(&self) -> u64 {
+        work(self.rounds, OUTPUT_LEN)
+    }
+
+    /// A stored hash needs rehashing when it is anything but what this policy writes: not PHC,
+    /// other rounds, or another output length. Hashes *above* the policy are rewritten too, down
+    /// to it: their longer verification would tell a timing observer that the account exists.
     pub fn needs_rehash(&self, stored: &StoredHash) -> bool {
         stored.format() != Format::Phc
-            || stored.rounds() < self.rounds
-            || stored.output_len() < OUTPUT_LEN
+            || stored.rounds() != self.rounds
+            || stored.output_len() != OUTPUT_LEN
     }
+}
+
+/// PBKDF2 work: `rounds` HMAC iterations per 32-byte output block.
+const fn work(rounds: u32, output_len: usize) -> u64 {
+    let blocks = output_len.div_ceil(32) as u64;
+    (rounds as u64).saturating_mul(blocks)
 }
 
 /// A successful verification.
@@ -177,6 +190,11 @@ pub fn verify_password(
 
 /// [`verify_password`] against an already parsed hash.
 ///
+/// Costs at least `policy`'s work, right password or wrong: a stored hash cheaper than the
+/// policy (an imported passlib hash at 29,000 rounds, a PHC hash from an older policy) is
+/// padded with discarded PBKDF2 iterations up to [`Policy::work`], so a login for it takes as
+/// long as one for a hash at the policy, or for an unknown user ([`verify_dummy`]).
+///
 /// # Errors
 /// As [`verify_password`].
 pub fn verify_parsed(
@@ -192,7 +210,13 @@ pub fn verify_parsed(
         .get_mut(..stored.output_len())
         .ok_or(PasswordError::OutputLength)?;
     pbkdf2_hmac_sha256(password, stored.salt(), stored.rounds(), dk);
-    if !bool::from(dk.ct_eq(stored.hash())) {
+    let matches = bool::from(dk.ct_eq(stored.hash()));
+    let short = policy.work().saturating_sub(stored.work());
+    if short > 0 {
+        // At most MAX_ROUNDS: the policy's own work is.
+        pad(password, u32::try_from(short).unwrap_or(MAX_ROUNDS));
+    }
+    if !matches {
         return Err(PasswordError::Mismatch);
     }
     Ok(Verified {
@@ -200,9 +224,17 @@ pub fn verify_parsed(
     })
 }
 
-/// Does the work of a real verification at `policy` (same rounds, same output length) and
-/// discards the result. Call it for unknown usernames so response time does not tell whether
-/// an account exists.
+/// Runs `rounds` PBKDF2 iterations over one block and discards the result.
+fn pad(password: &[u8], rounds: u32) {
+    const PAD_SALT: [u8; SALT_LEN] = *b"auth-core-pad!!!";
+    let mut dk = [0u8; 32];
+    pbkdf2_hmac_sha256(password, &PAD_SALT, rounds, &mut dk);
+    core::hint::black_box(&dk);
+}
+
+/// Does the work of a real verification at `policy` ([`Policy::work`]: same rounds, same
+/// output length) and discards the result. Call it for unknown usernames, and for accounts
+/// whose stored hash does not parse, so response time does not tell whether an account exists.
 pub fn verify_dummy(password: &[u8], policy: &Policy) {
     if password.len() > MAX_PASSWORD_LEN {
         // A real verify refuses these before hashing, too.

@@ -151,6 +151,12 @@ impl StoredHash {
         self.hash.len()
     }
 
+    /// The PBKDF2 work one verification of this hash costs, in the unit of
+    /// [`super::Policy::work`].
+    pub fn work(&self) -> u64 {
+        super::work(self.rounds, self.hash.len())
+    }
+
     pub(crate) fn salt(&self) -> &[u8] {
         &self.salt
     }
