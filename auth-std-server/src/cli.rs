@@ -143,6 +143,20 @@ enum UserCommand {
         #[command(flatten)]
         users: UsersArg,
     },
+    /// Set a new password for an account. Prompts twice on a terminal.
+    Passwd {
+        /// Username.
+        name: String,
+        /// Read the password from standard input (one trailing newline is stripped).
+        #[arg(long)]
+        password_stdin: bool,
+        /// PBKDF2 rounds for the new hash.
+        #[arg(long, env = "AUTH_PBKDF2_ROUNDS", default_value_t = RECOMMENDED_ROUNDS,
+              value_parser = clap::value_parser!(u32).range(1000..=10_000_000))]
+        pbkdf2_rounds: u32,
+        #[command(flatten)]
+        users: UsersArg,
+    },
     /// Remove an account.
     Remove {
         /// Username.
@@ -194,6 +208,56 @@ fn new_hash(password: &str, rounds: u32) -> Result<String, String> {
     .map_err(|e| e.to_string())
 }
 
+/// A new password from stdin or the terminal prompt; never empty.
+fn new_password(from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| e.to_string())?;
+        let s = s
+            .strip_suffix('\n')
+            .map(|s| s.strip_suffix('\r').unwrap_or(s))
+            .unwrap_or(&s);
+        s.to_owned()
+    } else {
+        read_password()?
+    };
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(password)
+}
+
+/// Where the first run leaves the `admin` password: beside the users file, mode 0600.
+fn first_run_password_path(users: &Path) -> PathBuf {
+    users
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(FIRST_RUN_PASSWORD_FILE)
+}
+
+/// The file name of the first-run `admin` password.
+pub const FIRST_RUN_PASSWORD_FILE: &str = "admin.password";
+
+/// The first-run password file is for the first `admin` password only: once that password is
+/// changed, or the account removed, it is deleted.
+fn forget_first_run_password(users: &Path, name: &str) {
+    if name != "admin" {
+        return;
+    }
+    let path = first_run_password_path(users);
+    match std::fs::remove_file(&path) {
+        Ok(()) => println!(
+            "removed {} (it held the first-run password)",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("warning: cannot remove {}: {e}", path.display()),
+    }
+}
+
 fn read_password() -> Result<String, String> {
     if !std::io::stdin().is_terminal() {
         return Err("no terminal to prompt on; pass --password-stdin or --hash".into());
@@ -232,25 +296,7 @@ fn user_command(cmd: UserCommand) -> Result<(), String> {
                     }
                     h
                 }
-                None => {
-                    let password = if password_stdin {
-                        let mut s = String::new();
-                        std::io::stdin()
-                            .read_to_string(&mut s)
-                            .map_err(|e| e.to_string())?;
-                        let s = s
-                            .strip_suffix('\n')
-                            .map(|s| s.strip_suffix('\r').unwrap_or(s))
-                            .unwrap_or(&s);
-                        s.to_owned()
-                    } else {
-                        read_password()?
-                    };
-                    if password.is_empty() {
-                        return Err("the password is empty".into());
-                    }
-                    new_hash(&password, pbkdf2_rounds)?
-                }
+                None => new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
             };
             users::modify_file(&users.users, |all| {
                 if all.contains_key(&name) {
@@ -270,6 +316,24 @@ fn user_command(cmd: UserCommand) -> Result<(), String> {
         }
         UserCommand::Disable { name, users } => set_active(&users.users, &name, false)?,
         UserCommand::Enable { name, users } => set_active(&users.users, &name, true)?,
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+            pbkdf2_rounds,
+            users,
+        } => {
+            let hash = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
+            users::modify_file(&users.users, |all| {
+                let u = all
+                    .get_mut(&name)
+                    .ok_or_else(|| UsersError(format!("no user {name:?}")))?;
+                u.hash = hash;
+                Ok(())
+            })
+            .map_err(e)?;
+            println!("password changed for {name}");
+            forget_first_run_password(&users.users, &name);
+        }
         UserCommand::Remove { name, users } => {
             users::modify_file(&users.users, |all| {
                 all.remove(&name)
@@ -278,6 +342,7 @@ fn user_command(cmd: UserCommand) -> Result<(), String> {
             })
             .map_err(e)?;
             println!("removed {name}");
+            forget_first_run_password(&users.users, &name);
         }
         UserCommand::List { users } => {
             let store = UserStore::open(&users.users).map_err(e)?;
@@ -321,17 +386,31 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .unwrap_or(Path::new("."))
         .to_owned();
     let now = crate::now();
+    if !data_dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    }
+    // Refuse to run on files another local user could replace or read (#10 item 6).
+    crate::fs::check_data_dir(&data_dir)?;
 
     let (keys, source) = match std::env::var("AUTH_SECRET") {
         Ok(secret) => (keys::from_secret(&secret)?, KeySource::Env),
         Err(_) => match &args.key_file {
-            Some(path) => (
-                keys::load_key_file(path)?,
-                KeySource::File(path.display().to_string()),
-            ),
+            Some(path) => {
+                crate::fs::check_secret_file(path, "key file")?;
+                (
+                    keys::load_key_file(path)?,
+                    KeySource::File(path.display().to_string()),
+                )
+            }
             None => {
                 let path = data_dir.join("jwt.key");
                 if path.exists() {
+                    crate::fs::check_secret_file(&path, "key file")?;
                     (
                         keys::load_key_file(&path)?,
                         KeySource::File(path.display().to_string()),
@@ -347,23 +426,26 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     };
 
     if !users_path.exists() {
+        // The password goes to a private file, never to stdout: stdout is the log stream that
+        // journald, docker and kubernetes keep (#10 item 12).
         let password = random_password()?;
         let hash = new_hash(&password, args.pbkdf2_rounds)?;
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let secret = first_run_password_path(&users_path);
+        crate::fs::create_private(&secret, format!("{password}\n").as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", secret.display()))?;
         users::modify_file(&users_path, |all| {
             all.insert("admin".into(), User { hash, active: true });
             Ok(())
         })
         .map_err(|e| e.0)?;
         println!(
-            "First run: created {} with user 'admin'.",
-            users_path.display()
+            "First run: created {} with user 'admin'; its password is in {} (mode 0600).",
+            users_path.display(),
+            secret.display()
         );
-        println!("  admin password: {password}");
-        println!(
-            "  (shown once; change it with `auth-std-server user remove admin` and `user add`)"
-        );
+        println!("  Change it with `auth-std-server user passwd admin`; that removes the file.");
+    } else {
+        users_writable_check(&users_path)?;
     }
     let store = UserStore::open(&users_path).map_err(|e| e.0)?;
 
@@ -423,6 +505,23 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())
     })?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// A users file that group or others may write lets them add accounts: refused. One that
+/// others may read exposes hashes to offline guessing: warned about.
+fn users_writable_check(path: &Path) -> Result<(), String> {
+    if let Err(e) = crate::fs::check_secret_file(path, "users file") {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+            if mode & 0o022 != 0 {
+                return Err(e);
+            }
+        }
+        tracing::warn!("{e}");
+    }
     Ok(())
 }
 

@@ -103,7 +103,7 @@ pub fn generate_key_file(path: &Path, now: u64) -> Result<Keys, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    crate::users::write_atomic(path, text.as_bytes())
+    crate::fs::write_atomic(path, text.as_bytes())
         .map_err(|e| format!("cannot write key file {}: {e}", path.display()))?;
     parse_key_file(&text)
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod fs;
 pub mod keys;
 pub mod pool;
 mod routes;

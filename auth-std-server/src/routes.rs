@@ -220,42 +220,57 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-/// Upgrades a stored hash after a successful login, off the request path. The write only
-/// happens if the stored hash is still the one verified, so a concurrent CLI change wins.
+/// How long the rehash waits for the users file's writers' lock before it gives up.
+const REHASH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Upgrades a stored hash after a successful login, off the request path. The new hash is made
+/// in the hashing pool; the write happens outside it, on a blocking thread, and waits at most
+/// [`REHASH_LOCK_WAIT`] for the writers' lock: when the lock is held (by the CLI, or by anyone
+/// who can open the lock file) the upgrade is skipped and tried again on the next login, so no
+/// hashing worker ever waits on a lock. The write only happens if the stored hash is still the
+/// one verified, so a concurrent CLI change wins.
 async fn rehash(state: AppState, username: String, password: String, old_hash: String) {
-    let store_state = AppState::clone(&state);
-    let result = state
+    let policy = state.settings.policy;
+    let hashed = state
         .hashing
-        .run(move || -> Result<bool, UsersError> {
+        .run(move || -> Result<String, UsersError> {
             let mut salt = [0u8; auth_core::password::SALT_LEN];
             getrandom::fill(&mut salt).map_err(|e| UsersError(format!("rng: {e}")))?;
             let mut out = [0u8; auth_core::password::MAX_PHC_LEN];
-            let new_hash = hash_password(
-                password.as_bytes(),
-                &salt,
-                &store_state.settings.policy,
-                &mut out,
-            )
-            .map_err(|e| UsersError(e.to_string()))?
-            .to_owned();
-            store_state.users.modify(|users| {
-                Ok(match users.get_mut(&username) {
-                    Some(u) if u.hash == old_hash => {
-                        u.hash = new_hash;
-                        true
-                    }
-                    _ => false,
-                })
-            })
+            hash_password(password.as_bytes(), &salt, &policy, &mut out)
+                .map(str::to_owned)
+                .map_err(|e| UsersError(e.to_string()))
         })
         .await;
-    match result {
+    let new_hash = match hashed {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return tracing::error!(error = %e, "stored hash upgrade failed"),
+        Err(_) => {
+            return tracing::warn!(
+                "hashing pool busy; stored hash upgrade deferred to a later login"
+            );
+        }
+    };
+    let store_state = AppState::clone(&state);
+    let written = tokio::task::spawn_blocking(move || {
+        store_state.users.try_modify(REHASH_LOCK_WAIT, |users| {
+            Ok(match users.get_mut(&username) {
+                Some(u) if u.hash == old_hash => {
+                    u.hash = new_hash;
+                    true
+                }
+                _ => false,
+            })
+        })
+    })
+    .await;
+    match written {
         Ok(Ok(true)) => tracing::info!("stored hash upgraded to the current policy"),
         Ok(Ok(false)) => tracing::info!("stored hash changed meanwhile; upgrade skipped"),
-        Ok(Err(e)) => tracing::error!(error = %e, "stored hash upgrade failed"),
-        Err(_) => {
-            tracing::warn!("hashing pool busy; stored hash upgrade deferred to a later login")
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "stored hash upgrade skipped; retried on the next login")
         }
+        Err(e) => tracing::error!(error = %e, "stored hash upgrade task failed"),
     }
 }
 

@@ -1,19 +1,26 @@
 //! The users file: one account per line, `<name>\t<active|disabled>\t<stored hash>`.
 //!
-//! Writers (the CLI and the server's rehash task) take an exclusive lock on `<file>.lock`,
-//! re-read the file, change it, and replace it atomically: write a temp file in the same
-//! directory, fsync it, rename it over the old one, fsync the directory. So concurrent writers
-//! never lose each other's updates, and a crash at any point leaves the old or the new file,
-//! never a partial one. Readers never lock: the server re-reads the file when its identity
-//! (inode, size, mtime) changes, and keeps the last good copy if the new one does not parse.
+//! Writers (the CLI and the server's rehash task) take an exclusive lock on `<file>.lock`
+//! (mode 0600), re-read the file, change it, and replace it atomically ([`crate::fs`]). So
+//! concurrent writers never lose each other's updates, and a crash at any point leaves the old
+//! or the new file, never a partial one. Readers never lock: the server re-reads the file when
+//! its identity (inode, size, mtime) changes, and keeps the last good copy if the new one does
+//! not parse. Content and identity are always read together: a writer takes the identity of
+//! what it wrote while it still holds the lock, and a reader re-reads when the identity moved
+//! while it read.
+//!
+//! The CLI waits for the lock. The server never does on a request's behalf: its rehash tries
+//! the lock for a bounded time and otherwise skips the upgrade until the next login, so a
+//! process holding the lock (another user's, since `flock` works on any descriptor a user can
+//! open) cannot park the server's threads.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
 use auth_core::password::StoredHash;
 
@@ -138,36 +145,6 @@ pub fn render(users: &Users) -> String {
     s
 }
 
-/// Replaces `path` with `contents` atomically and durably (temp file, fsync, rename, fsync of
-/// the directory). The file gets mode 0600.
-///
-/// # Errors
-/// Any I/O error; the old file is then untouched.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Identity of the file on disk, to notice replacement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
@@ -250,11 +227,18 @@ impl UserStore {
         if *seen == now {
             return; // another request reloaded it meanwhile
         }
+        // Read the content and check that the identity did not move meanwhile, so the stamp
+        // recorded always belongs to the content kept.
+        let (text, now) = match read_with_stamp(&self.path) {
+            Ok(r) => r,
+            Err(e) => {
+                *seen = now;
+                tracing::error!(path = %self.path.display(), error = %e, "users file unreadable; keeping the last good copy");
+                return;
+            }
+        };
         *seen = now;
-        match fs::read_to_string(&self.path)
-            .map_err(|e| UsersError(e.to_string()))
-            .and_then(|t| parse(&t))
-        {
+        match parse(&text) {
             Ok(users) => {
                 if let Ok(mut cur) = self.current.write() {
                     *cur = Arc::new(users);
@@ -276,15 +260,68 @@ impl UserStore {
         &self,
         f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
     ) -> Result<R, UsersError> {
-        let (users, r) = modify_file(&self.path, f)?;
+        self.modify_locked(LockWait::Block, f)
+    }
+
+    /// [`UserStore::modify`], but waits at most `wait` for the writers' lock.
+    ///
+    /// # Errors
+    /// [`UsersError`] `"lock busy"` when the lock was not free in time; else as `modify`.
+    pub fn try_modify<R>(
+        &self,
+        wait: Duration,
+        f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
+    ) -> Result<R, UsersError> {
+        self.modify_locked(LockWait::AtMost(wait), f)
+    }
+
+    fn modify_locked<R>(
+        &self,
+        wait: LockWait,
+        f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
+    ) -> Result<R, UsersError> {
+        let (users, r, written) = modify_file_with(&self.path, wait, f)?;
+        self.record(users, written);
+        Ok(r)
+    }
+
+    /// Caches what a writer wrote with the stamp taken when it wrote it (under the file lock),
+    /// never a stamp read later: another writer may have replaced the file since, and its
+    /// content must then still be picked up by [`UserStore::refresh`].
+    fn record(&self, users: Users, written: Option<Stamp>) {
+        // Both under the cache's own locks, in refresh's order: a concurrent refresh sees the
+        // old stamp and content or the new ones.
+        let Ok(mut seen) = self.seen.write() else {
+            return;
+        };
         if let Ok(mut cur) = self.current.write() {
             *cur = Arc::new(users);
         }
-        if let Ok(mut seen) = self.seen.write() {
-            *seen = stamp(&self.path);
-        }
-        Ok(r)
+        *seen = written;
     }
+}
+
+/// How long a writer waits for the lock.
+#[derive(Debug, Clone, Copy)]
+enum LockWait {
+    Block,
+    AtMost(Duration),
+}
+
+/// The file's text and the stamp that belongs to it: retried while the file moves under us.
+fn read_with_stamp(path: &Path) -> Result<(String, Option<Stamp>), UsersError> {
+    let mut before = stamp(path);
+    for _ in 0..8 {
+        let text = fs::read_to_string(path).map_err(|e| UsersError(e.to_string()))?;
+        let after = stamp(path);
+        if after == before {
+            return Ok((text, after));
+        }
+        before = after;
+    }
+    Err(UsersError(
+        "the file kept changing while it was read".into(),
+    ))
 }
 
 /// Read-modify-write of a users file under `<file>.lock`; creates the file when missing.
@@ -295,19 +332,22 @@ pub fn modify_file<R>(
     path: &Path,
     f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
 ) -> Result<(Users, R), UsersError> {
+    modify_file_with(path, LockWait::Block, f).map(|(users, r, _)| (users, r))
+}
+
+fn modify_file_with<R>(
+    path: &Path,
+    wait: LockWait,
+    f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
+) -> Result<(Users, R, Option<Stamp>), UsersError> {
     let lock_path = lock_path(path);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| {
-            UsersError(format!(
-                "cannot open lock file {}: {e}",
-                lock_path.display()
-            ))
-        })?;
-    lock.lock()
+    let lock = crate::fs::open_lock_file(&lock_path).map_err(|e| {
+        UsersError(format!(
+            "cannot open lock file {}: {e}",
+            lock_path.display()
+        ))
+    })?;
+    lock_with(&lock, wait)
         .map_err(|e| UsersError(format!("cannot lock {}: {e}", lock_path.display())))?;
     let mut users = match fs::read_to_string(path) {
         Ok(text) => {
@@ -317,10 +357,34 @@ pub fn modify_file<R>(
         Err(e) => return err(format!("cannot read users file {}: {e}", path.display())),
     };
     let r = f(&mut users)?;
-    write_atomic(path, render(&users).as_bytes())
+    crate::fs::write_atomic(path, render(&users).as_bytes())
         .map_err(|e| UsersError(format!("cannot write users file {}: {e}", path.display())))?;
+    // Still under the lock: no other writer can have replaced the file since.
+    let written = stamp(path);
     drop(lock);
-    Ok((users, r))
+    Ok((users, r, written))
+}
+
+fn lock_with(lock: &File, wait: LockWait) -> std::io::Result<()> {
+    let LockWait::AtMost(wait) = wait else {
+        return lock.lock();
+    };
+    let deadline = Instant::now() + wait;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "lock busy",
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
 }
 
 fn lock_path(path: &Path) -> PathBuf {
@@ -378,5 +442,30 @@ mod tests {
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.starts_with(msg), "{e}");
         }
+    }
+
+    /// #10 item 13: the stamp used to be taken after the lock was released, so a CLI write in
+    /// that window left the server with the new stamp and the old content, for good. The three
+    /// steps in the losing order: the server writes, the CLI writes, the server records.
+    #[test]
+    fn a_write_between_the_servers_write_and_its_record_is_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, format!("a\tactive\t{H}\nb\tactive\t{H}\n")).unwrap();
+        let store = UserStore::open(&path).unwrap();
+        let (users, (), written) = modify_file_with(&path, LockWait::Block, |u| {
+            u.get_mut("a").unwrap().active = false;
+            Ok(())
+        })
+        .unwrap();
+        modify_file(&path, |u| {
+            u.get_mut("b").unwrap().active = false;
+            Ok(())
+        })
+        .unwrap();
+        store.record(users, written);
+        let seen = store.snapshot();
+        assert!(!seen["a"].active, "the server's own write");
+        assert!(!seen["b"].active, "the CLI's write was lost");
     }
 }

@@ -61,6 +61,24 @@ fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
     }
 }
 
+/// The first-run `admin` password, from the 0600 file the first start writes.
+fn admin_password(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("auth-data/admin.password"))
+        .unwrap()
+        .trim_end()
+        .to_owned()
+}
+
+/// Writes a key file with the mode the server requires (0600).
+fn write_key_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 struct Http {
     status: u16,
     head: String,
@@ -148,11 +166,26 @@ fn first_run_then_restart_keeps_key_and_users() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[], &[]);
     let banner = server.banner.join("\n");
-    let password = banner
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("admin password: "))
-        .unwrap_or_else(|| panic!("no admin password printed: {banner}"))
+    // #10 item 12: the password is in a 0600 file; stdout (the log stream) names only the file.
+    let secret = dir.path().join("auth-data/admin.password");
+    let password = std::fs::read_to_string(&secret)
+        .unwrap_or_else(|e| panic!("no first-run password file ({e}): {banner}"))
+        .trim_end()
         .to_owned();
+    assert!(password.len() >= 16);
+    assert!(
+        !banner.contains(&password),
+        "the password reached stdout: {banner}"
+    );
+    assert!(banner.contains("auth-data/admin.password"), "{banner}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
     let token = token_of(&login(server.addr, "admin", &password));
     assert_eq!(dashboard(server.addr, &token).status, 200);
     let key = dir.path().join("auth-data/jwt.key");
@@ -177,10 +210,89 @@ fn first_run_then_restart_keeps_key_and_users() {
 
     // Restart: no new password is printed, the key is the same, and the old token still works.
     let server = start(dir.path(), &[], &[]);
-    assert!(!server.banner.join("\n").contains("admin password"));
+    assert!(!server.banner.join("\n").contains("First run"));
     assert_eq!(std::fs::read(&key).unwrap(), key_before);
     assert_eq!(dashboard(server.addr, &token).status, 200);
     assert!(!token_of(&login(server.addr, "admin", &password)).is_empty());
+
+    // `user passwd` changes the password and removes the first-run file.
+    let (ok, out, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "passwd",
+            "admin",
+            "--password-stdin",
+            "--pbkdf2-rounds",
+            "1000",
+        ],
+        Some("a new admin password\n"),
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        !secret.exists(),
+        "the first-run password file outlived the password"
+    );
+    assert_eq!(login(server.addr, "admin", &password).status, 401);
+    assert_eq!(
+        login(server.addr, "admin", "a new admin password").status,
+        200
+    );
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["user", "passwd", "nobody", "--password-stdin"],
+        Some("x\n"),
+    );
+    assert!(!ok && err.contains("no user \"nobody\""), "{err}");
+}
+
+/// #10 item 6: a data directory others may write, or a key file others may read or write, is
+/// refused at start with a message naming the path (it used to be used as it was).
+#[cfg(unix)]
+#[test]
+fn unsafe_permissions_are_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    drop(start(dir.path(), &[], &[])); // first run: auth-data/, jwt.key, users
+    let data = dir.path().join("auth-data");
+    let key = data.join("jwt.key");
+    let refused = |what: &str| {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("AUTH_SECRET")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{what}: started anyway");
+        err
+    };
+    for mode in [0o777, 0o1777, 0o775] {
+        set(&data, mode);
+        let err = refused("shared data dir");
+        assert!(
+            err.contains("auth-data") && err.contains("writable by group or others"),
+            "{err}"
+        );
+    }
+    set(&data, 0o700);
+    for mode in [0o644, 0o666, 0o620] {
+        set(&key, mode);
+        let err = refused("exposed key file");
+        assert!(
+            err.contains("jwt.key") && err.contains("chmod 600"),
+            "{err}"
+        );
+    }
+    set(&key, 0o600);
+    let users = data.join("users");
+    set(&users, 0o666);
+    let err = refused("writable users file");
+    assert!(err.contains("users file"), "{err}");
+    set(&users, 0o600);
+    drop(start(dir.path(), &[], &[]));
 }
 
 #[test]
@@ -343,22 +455,16 @@ fn key_file_rotation() {
     let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let dir = tempfile::tempdir().unwrap();
     let keyfile = dir.path().join("keys");
-    std::fs::write(&keyfile, format!("old {}\n", e.encode([1u8; 32]))).unwrap();
+    write_key_file(&keyfile, &format!("old {}\n", e.encode([1u8; 32])));
     let kf = keyfile.to_str().unwrap();
     let s1 = start(dir.path(), &["--key-file", kf], &[]);
-    let pw = s1
-        .banner
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("admin password: "))
-        .unwrap()
-        .to_owned();
+    let pw = admin_password(dir.path());
     let old_token = token_of(&login(s1.addr, "admin", &pw));
     drop(s1);
-    std::fs::write(
+    write_key_file(
         &keyfile,
-        format!("old {}\nnew {}\n", e.encode([1u8; 32]), e.encode([2u8; 32])),
-    )
-    .unwrap();
+        &format!("old {}\nnew {}\n", e.encode([1u8; 32]), e.encode([2u8; 32])),
+    );
     let s2 = start(dir.path(), &["--key-file", kf], &[]);
     let new_token = token_of(&login(s2.addr, "admin", &pw));
     assert!(
@@ -468,12 +574,7 @@ fn pyjwt_interop() {
     let secret = "interop-secret-interop-secret-32+";
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[], &[("AUTH_SECRET", secret)]);
-    let pw = server
-        .banner
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("admin password: "))
-        .unwrap()
-        .to_owned();
+    let pw = admin_password(dir.path());
     let ours = token_of(&login(server.addr, "admin", &pw));
 
     let out = Command::new(&vpy)

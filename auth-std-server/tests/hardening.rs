@@ -301,6 +301,60 @@ async fn an_over_long_password_is_a_422_that_counts_nothing() {
     );
 }
 
+/// #10 item 7: a process holding the users file's lock (anyone can `flock` a file they can
+/// open) used to park the rehash inside a hashing worker, and then every login waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_users_lock_never_parks_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    // `old` is above the test policy (1000 rounds): its login asks for a rehash.
+    let users = format!(
+        "old\tactive\t{}\nalice\tactive\t{}\n",
+        phc("pw", 2000),
+        phc("pw", 1000)
+    );
+    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default());
+    let lock = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.path().join("users.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let login = |user: &'static str, last: u8| {
+        let s = Arc::clone(&s);
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(3),
+                call(&s, login_req(user, "pw", [10, 0, 4, last])),
+            )
+            .await
+            .expect("login hung")
+            .0
+        }
+    };
+    assert_eq!(login("old", 1).await, StatusCode::OK);
+    for i in 0..10 {
+        assert_eq!(login("alice", 10 + i).await, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let on_disk = std::fs::read_to_string(dir.path().join("users")).unwrap();
+    assert!(
+        on_disk.contains("i=2000"),
+        "not upgraded while the lock was held"
+    );
+    lock.unlock().unwrap();
+    // The next login retries the upgrade.
+    assert_eq!(login("old", 2).await, StatusCode::OK);
+    let t0 = Instant::now();
+    while std::fs::read_to_string(dir.path().join("users"))
+        .unwrap()
+        .contains("i=2000")
+    {
+        assert!(t0.elapsed() < Duration::from_secs(5), "never upgraded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn too_many_or_too_large_headers_get_431_json() {
     let dir = tempfile::tempdir().unwrap();

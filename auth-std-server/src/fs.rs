@@ -1,0 +1,239 @@
+//! The files the server owns (the users file, the key file, the first-run password): written
+//! atomically and privately, and checked at start for permissions that would let another local
+//! user read or replace them.
+//!
+//! Temp files are created with `O_EXCL` under a random name ([`tempfile`]) in the target's
+//! directory, never a predictable one: in a shared directory another user could otherwise
+//! pre-create (or symlink) the name and end up owning the result. Their mode is set to 0600
+//! explicitly, whatever the umask.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::Path;
+
+/// Mode bits for "group or others may write".
+const GROUP_OR_WORLD_WRITABLE: u32 = 0o022;
+/// Mode bit for "others may read".
+const WORLD_READABLE: u32 = 0o004;
+
+/// Replaces `path` with `contents` atomically and durably: an exclusive, randomly named temp
+/// file (mode 0600) in the same directory, fsync, rename over `path`, fsync of the directory.
+/// A crash at any point leaves the old file or the new one, never a partial one.
+///
+/// # Errors
+/// Any I/O error; the old file is then untouched and the temp file removed.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = parent(path);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    set_private(tmp.as_file())?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Opens (creating, mode 0600) a lock file. The lock is taken on the descriptor by the caller.
+///
+/// # Errors
+/// Any I/O error.
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+}
+
+/// Writes a new private (0600) file that must not exist yet.
+///
+/// # Errors
+/// Any I/O error, `AlreadyExists` included.
+pub fn create_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    set_private(&f)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    File::open(parent(path))?.sync_all()
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+#[cfg(unix)]
+fn set_private(f: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn set_private(_: &File) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> Result<u32, String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Refuses a data directory that group or others may write: anyone who can write there can
+/// replace the key or the accounts.
+///
+/// # Errors
+/// A one-line message naming the path, its mode and the fix.
+pub fn check_data_dir(dir: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        let m = mode(dir)?;
+        if m & GROUP_OR_WORLD_WRITABLE != 0 {
+            return Err(format!(
+                "data directory {} is writable by group or others (mode {m:o}); \
+                 run `chmod go-w {}` or use another --data directory",
+                dir.display(),
+                dir.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Refuses a secret file (the key file, the users file) that group or others may write, or
+/// that others may read.
+///
+/// # Errors
+/// A one-line message naming the path, its mode and the fix.
+pub fn check_secret_file(path: &Path, what: &str) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        let m = mode(path)?;
+        if m & (GROUP_OR_WORLD_WRITABLE | WORLD_READABLE) != 0 {
+            return Err(format!(
+                "{what} {} is readable by others or writable by group or others (mode {m:o}); \
+                 run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn set_mode(p: &Path, m: u32) {
+        fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    }
+
+    #[test]
+    fn atomic_writes_are_private_and_leave_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt.key");
+        // A file that exists, world-readable: the replacement is 0600 all the same.
+        fs::write(&path, "old").unwrap();
+        set_mode(&path, 0o666);
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["jwt.key"]);
+    }
+
+    /// #10 item 6: the temp name used to be `.{name}.tmp.{pid}`, opened with create + truncate;
+    /// a file another user planted under that name kept its owner and mode. Whatever is
+    /// planted under the old names now, it is neither written nor followed.
+    #[test]
+    fn planted_temp_names_are_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("jwt.key");
+        let elsewhere = dir.path().join("attacker-owned");
+        fs::write(&elsewhere, "planted").unwrap();
+        let old_name = dir
+            .path()
+            .join(format!(".jwt.key.tmp.{}", std::process::id()));
+        std::os::unix::fs::symlink(&elsewhere, &old_name).unwrap();
+        write_atomic(&target, b"secret").unwrap();
+        assert_eq!(
+            fs::read(&elsewhere).unwrap(),
+            b"planted",
+            "the symlink was not followed"
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"secret");
+        assert!(fs::symlink_metadata(&target).unwrap().file_type().is_file());
+    }
+
+    #[test]
+    fn permission_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("data");
+        fs::create_dir(&d).unwrap();
+        for (m, ok) in [
+            (0o700, true),
+            (0o755, true),
+            (0o750, true),
+            (0o775, false),
+            (0o777, false),
+            (0o1777, false),
+        ] {
+            set_mode(&d, m);
+            assert_eq!(check_data_dir(&d).is_ok(), ok, "{m:o}");
+        }
+        let f = d.join("jwt.key");
+        fs::write(&f, "k").unwrap();
+        for (m, ok) in [
+            (0o600, true),
+            (0o400, true),
+            (0o640, true),
+            (0o644, false),
+            (0o660, false),
+            (0o666, false),
+            (0o602, false),
+        ] {
+            set_mode(&f, m);
+            let r = check_secret_file(&f, "key file");
+            assert_eq!(r.is_ok(), ok, "{m:o}");
+            if let Err(e) = r {
+                assert!(
+                    e.contains(&f.display().to_string()) && e.contains("chmod 600"),
+                    "{e}"
+                );
+            }
+        }
+        let lock = d.join("users.lock");
+        drop(open_lock_file(&lock).unwrap());
+        assert_eq!(
+            fs::metadata(&lock).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        create_private(&d.join("admin.password"), b"pw\n").unwrap();
+        assert!(
+            create_private(&d.join("admin.password"), b"pw\n").is_err(),
+            "never overwritten"
+        );
+    }
+}
