@@ -96,6 +96,9 @@ struct ServeArgs {
     /// Open connections at most; further ones are closed at once.
     #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// Open connections one client (IPv4 address, IPv6 /64) may hold; further ones are closed.
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    max_connections_per_client: usize,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "AUTH_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
@@ -483,6 +486,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     });
     let limits = crate::server::Limits {
         max_connections: args.max_connections,
+        max_connections_per_client: args.max_connections_per_client,
         header_read_timeout: Duration::from_secs(args.header_read_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..crate::server::Limits::default()

@@ -712,13 +712,19 @@ fn concurrent_writers_never_lose_an_update() {
     assert_eq!(snap.len(), 13, "{:?}", snap.keys().collect::<Vec<_>>());
 }
 
-/// Sends one login from the local address `from` and returns the status code.
-async fn login_from(to: SocketAddr, from: std::net::IpAddr, user: &str, pw: &str) -> u16 {
+/// A blocking connection to `to` from the local address `from`.
+async fn connect_from(to: SocketAddr, from: std::net::IpAddr) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(from, 0)).unwrap();
     // Blocking I/O from here on: the server is another process.
-    let mut s = socket.connect(to).await.unwrap().into_std().unwrap();
+    let s = socket.connect(to).await.unwrap().into_std().unwrap();
     s.set_nonblocking(false).unwrap();
+    s
+}
+
+/// Sends one login from the local address `from` and returns the status code.
+async fn login_from(to: SocketAddr, from: std::net::IpAddr, user: &str, pw: &str) -> u16 {
+    let mut s = connect_from(to, from).await;
     let body = format!("username={user}&password={pw}");
     let req = format!(
         "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
@@ -773,4 +779,78 @@ async fn dual_stack_listener_counts_ipv4_clients_apart() {
             "{other} is another client"
         );
     }
+}
+
+/// One keep-alive request on `s`; returns the status line's code.
+fn request_on(s: &mut TcpStream) -> Option<u16> {
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).ok()?;
+    std::str::from_utf8(buf.get(9..12)?)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|_| n > 0)
+}
+
+/// #10 item 8: one client reopening sockets used to hold every slot (no per-client cap), and
+/// at the global cap new clients were refused while idle keep-alive connections sat there.
+#[tokio::test]
+async fn one_client_at_its_cap_cannot_starve_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[
+            "--max-connections",
+            "8",
+            "--max-connections-per-client",
+            "4",
+        ],
+    );
+    let to = server.addr;
+    let hog: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let mut hogs = Vec::new();
+    for _ in 0..12 {
+        hogs.push(connect_from(to, hog).await);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let kept = hogs
+        .iter_mut()
+        .map(|s| closed_within(s, Duration::from_millis(100)))
+        .filter(|closed| !closed)
+        .count();
+    assert_eq!(kept, 4, "the per-client cap");
+    let mut other = connect_from(to, "127.0.0.2".parse().unwrap()).await;
+    assert_eq!(
+        request_on(&mut other),
+        Some(404),
+        "another client is served"
+    );
+    drop((hogs, other));
+    std::thread::sleep(Duration::from_millis(200));
+
+    // Global cap: two clients fill all 8 slots with keep-alive connections that have served a
+    // request. A third client is served: an idle keep-alive connection makes room.
+    let mut idle = Vec::new();
+    for last in [3u8, 4] {
+        for _ in 0..4 {
+            let mut s = connect_from(to, std::net::IpAddr::from([127, 0, 0, last])).await;
+            assert_eq!(request_on(&mut s), Some(404));
+            idle.push(s);
+        }
+    }
+    let mut third = connect_from(to, "127.0.0.5".parse().unwrap()).await;
+    assert_eq!(
+        request_on(&mut third),
+        Some(404),
+        "the third client was refused"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let closed = idle
+        .iter_mut()
+        .map(|s| closed_within(s, Duration::from_millis(100)))
+        .filter(|closed| *closed)
+        .count();
+    assert_eq!(closed, 1, "exactly one idle connection made room");
 }
