@@ -381,6 +381,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // Colour codes only for a person at a terminal, never into files or log collectors.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let users_path = args.users.users.clone();
     let data_dir = users_path

@@ -615,3 +615,49 @@ fn pyjwt_interop() {
             .contains("x-duration-ms")
     );
 }
+
+/// #10 item 9: `username=ghost%0A… INFO login succeeded user=admin` used to write a forged log
+/// line, and `%1B[31m` a raw ESC byte; colour codes went into files too.
+#[test]
+fn untrusted_names_cannot_forge_log_lines_and_no_colour_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .env("RUST_LOG", "info")
+        .env_remove("AUTH_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in lines {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            break a.parse().unwrap();
+        }
+    };
+    let forged = "2026-01-01T00:00:00.000000Z  INFO login succeeded user=admin";
+    let name = format!("ghost%0A{}%1B[31mred", forged.replace(' ', "+"));
+    assert_eq!(login(addr, &name, "x").status, 401);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let log: Vec<String> = rx.try_iter().collect();
+    let all = log.join("\n");
+    assert!(all.contains("login refused"), "{all}");
+    assert!(
+        !all.contains('\u{1b}'),
+        "a raw ESC (or a colour code) reached the log: {all:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.starts_with("2026-01-01")),
+        "a forged line: {all}"
+    );
+}
