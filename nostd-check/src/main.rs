@@ -94,12 +94,50 @@ fn run() -> Result<(), i32> {
     if Hs256Key::new(b"short").is_ok() {
         return Err(20);
     }
+    // The pre-MAC bounds: a header nested 5 deep (`{"alg":"HS256","x":[[[[1]]]]}`), a header with
+    // invalid JSON in an ignored member (`{"alg":"HS256","x":tru!!e}`), a payload segment that
+    // is not base64url.
+    let sig = "PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M";
+    for (header, payload, err, step) in [
+        (
+            "eyJhbGciOiJIUzI1NiIsIngiOltbW1sxXV1dXX0",
+            "e30",
+            ParseError::HeaderNesting,
+            21,
+        ),
+        (
+            "eyJhbGciOiJIUzI1NiIsIngiOnRydSEhZX0",
+            "e30",
+            ParseError::HeaderJson,
+            22,
+        ),
+        (
+            "eyJhbGciOiJIUzI1NiJ9",
+            "e3#",
+            ParseError::PayloadEncoding,
+            23,
+        ),
+    ] {
+        let mut t = [0u8; 160];
+        let mut n = 0;
+        for part in [header, ".", payload, ".", sig] {
+            t[n..n + part.len()].copy_from_slice(part.as_bytes());
+            n += part.len();
+        }
+        let token = core::str::from_utf8(&t[..n]).map_err(|_| step)?;
+        if UntrustedToken::parse(token).err() != Some(err) {
+            return Err(step);
+        }
+    }
     passwords()?;
     flow()
 }
 
 /// Hash and verify all three stored formats, with low rounds.
 fn passwords() -> Result<(), i32> {
+    if Policy::new().with_rounds(1000).work() != 1000 {
+        return Err(30);
+    }
     let policy = Policy::new().with_rounds(1000);
     let mut out = [0u8; 160];
     let phc = hash_password(b"hunter2", b"0123456789abcdef", &policy, &mut out).map_err(|_| 30)?;

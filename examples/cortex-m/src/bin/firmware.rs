@@ -1,7 +1,8 @@
 //! auth-core on a Cortex-M3 with **no global allocator**: every buffer is on the stack.
 //!
 //! Runs the RFC 7515 A.1 verification, a sign/verify of the server's claim shape, a tampered
-//! token's rejection, a PHC verification at 1,000 rounds and a login -> authorize cycle through
+//! token's rejection, the deepest token the verifier accepts and a 237-level header it refuses
+//! (the worst-case stack over any input), a PHC verification at 1,000 rounds and a login -> authorize cycle through
 //! the flow module; see `harness.rs` for the output and the measurements.
 #![no_std]
 #![no_main]
@@ -9,7 +10,7 @@
 use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
 use auth_core::form::parse_login_form;
 use auth_core::password::{Policy, verify_password};
-use auth_core::{Claims, Hs256Key, KeyRing, UntrustedToken, Validation};
+use auth_core::{Claims, Hs256Key, KeyRing, ParseError, UntrustedToken, Validation};
 
 #[path = "../harness.rs"]
 mod harness;
@@ -25,6 +26,15 @@ const RFC7515_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOi
 const PHC_1000: &str =
     "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g";
 const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+/// The deepest input the verifier accepts, signed with `SECRET` (by Python's `hmac`): a header
+/// nested `MAX_HEADER_DEPTH` (4) deep with escaped member names and strings, claims nested
+/// `MAX_CLAIMS_DEPTH` (8) deep with a full `aud` array of `MAX_AUDIENCES` (8), escapes included.
+/// Header `{"\u0061lg":"HS256","typ":"JWT","x":[[["\u00e9"]]]}`, payload
+/// `{"sub":"\u0061lice","exp":1764334000,"aud":["\u0061","b",…,"h"],"x":[[[[[[[1]]]]]]]}`.
+const WORST_CASE_TOKEN: &str = "eyJcdTAwNjFsZyI6IkhTMjU2IiwidHlwIjoiSldUIiwieCI6W1tbIlx1MDBlOSJdXV19.eyJzdWIiOiJcdTAwNjFsaWNlIiwiZXhwIjoxNzY0MzM0MDAwLCJhdWQiOlsiXHUwMDYxIiwiYiIsImMiLCJkIiwiZSIsImYiLCJnIiwiaCJdLCJ4IjpbW1tbW1tbMV1dXV1dXV19.gdhFluGyufygliucw_4GZho5813xZOMlaQqtCYA7pAs";
+/// The adversarial review's header: 237 levels of nesting in 256 bytes, before any MAC. It used
+/// to cost about 12 KiB of stack; it is now refused before serde sees it.
+const NESTED_HEADER_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsIngiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tdXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dfQ.e30.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M";
 /// The caller supplies the clock: from an RTC, GNSS or the network in a real device.
 const NOW: u64 = 1_764_331_200;
 
@@ -80,6 +90,22 @@ fn tampered() -> bool {
         .is_err()
 }
 
+fn verify_worst_case() -> bool {
+    let Some(ring) = ring() else { return false };
+    let mut buf = [0u8; 256];
+    ring.decode::<Claims<'_>>(
+        WORST_CASE_TOKEN,
+        &mut buf,
+        &Validation::new().with_audience("a"),
+        NOW,
+    )
+    .is_ok_and(|c| c.sub.is_some_and(|s| s == "alice"))
+}
+
+fn refuse_nested_header() -> bool {
+    UntrustedToken::parse(NESTED_HEADER_TOKEN).err() == Some(ParseError::HeaderNesting)
+}
+
 fn password() -> bool {
     let policy = Policy::new().with_rounds(1000);
     verify_password(b"hunter2", PHC_1000, &policy).is_ok()
@@ -121,6 +147,8 @@ fn main() -> ! {
         ("rfc7515_a1_verify", rfc7515),
         ("sign_then_verify", sign_verify),
         ("tampered_token_rejected", tampered),
+        ("verify_worst_case_token", verify_worst_case),
+        ("refuse_237_level_header", refuse_nested_header),
         ("phc_verify_1000_rounds", password),
         ("login_then_authorize", login_authorize),
     ])
