@@ -854,3 +854,83 @@ async fn one_client_at_its_cap_cannot_starve_another() {
         .count();
     assert_eq!(closed, 1, "exactly one idle connection made room");
 }
+
+/// #10 item 1, as the review ran it: with one worker and a queue of four, four queued clients
+/// that hang up (or time out: 408) used to leave the idle server answering `[401, 503, 503]`
+/// to three concurrent logins, until restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_up_clients_leave_the_login_queue_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // `slow` verifies in about 1-2 s (10,000,000 rounds, 64-byte output): it holds the worker.
+    let slow = {
+        use base64::Engine;
+        let salt = b"0123456789abcdef";
+        let mut dk = [0u8; 64];
+        auth_core::password::pbkdf2_hmac_sha256(b"pw", salt, 10_000_000, &mut dk);
+        let e = base64::engine::general_purpose::STANDARD_NO_PAD;
+        format!(
+            "$pbkdf2-sha256$i=10000000,l=64${}${}",
+            e.encode(salt),
+            e.encode(dk)
+        )
+    };
+    users_file(
+        dir.path(),
+        &format!(
+            "slow\tactive\t{slow}\nalice\tactive\t{}\n",
+            phc("right", 1000)
+        ),
+    );
+    let server = start(
+        dir.path(),
+        &[
+            "--login-workers",
+            "1",
+            "--login-queue",
+            "4",
+            "--request-timeout",
+            "1",
+            "--user-failures",
+            "1000",
+            "--ip-failures",
+            "1000",
+        ],
+    );
+    let to = server.addr;
+    let send = |user: &'static str| {
+        let mut s = TcpStream::connect(to).unwrap();
+        let body = format!("username={user}&password=wrong");
+        let req = format!(
+            "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        s
+    };
+    let status = |mut s: TcpStream| {
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp[9..12].parse::<u16>().unwrap()
+    };
+    let holder = send("slow");
+    std::thread::sleep(Duration::from_millis(100));
+    let queued: Vec<_> = (0..4).map(|_| send("alice")).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(queued); // they hang up
+    assert_eq!(
+        status(holder),
+        408,
+        "the slow login outlived the 1 s request timeout"
+    );
+    // Wait until the slow hash is done and the server is idle again: one login at a time is
+    // answered (401) as soon as the worker is free.
+    let t0 = Instant::now();
+    while status(send("alice")) != 401 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the worker never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let three: Vec<_> = (0..3).map(|_| send("alice")).collect();
+    let got: Vec<u16> = three.into_iter().map(status).collect();
+    assert_eq!(got, [401, 401, 401]);
+}
