@@ -927,7 +927,10 @@ async fn hung_up_clients_leave_the_login_queue_whole() {
     // answered (401) as soon as the worker is free.
     let t0 = Instant::now();
     while status(send("alice")) != 401 {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the worker never came back");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the worker never came back"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let three: Vec<_> = (0..3).map(|_| send("alice")).collect();
