@@ -8,10 +8,8 @@ use crate::bearer::{BearerError, parse_bearer};
 use crate::error::{EncodeError, PasswordError};
 use crate::form::LoginForm;
 use crate::json::JsonStr;
-use crate::jwt::{Audience, NumericDate, UntrustedToken};
-use crate::key::KeyRing;
+use crate::jwt::{Audience, KeyRing, NumericDate, UntrustedToken, Validation};
 use crate::password::{Policy, StoredHash, verify_dummy, verify_parsed};
-use crate::time::Validation;
 
 /// Default token lifetime: 45 minutes, as in the FastAPI original.
 pub const DEFAULT_TTL: u64 = 45 * 60;

@@ -54,7 +54,7 @@ pub fn rings() -> (KeyRing<2>, KeyRing<1>) {
 }
 
 fn mac_hs256(secret: &[u8], input: &[u8]) -> [u8; 32] {
-    let mut m = crate::key::HmacSha256::new_from_slice(secret).unwrap();
+    let mut m = crate::mac::HmacSha256::new_from_slice(secret).unwrap();
     m.update(input);
     m.finalize().into_bytes().into()
 }

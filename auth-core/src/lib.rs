@@ -23,10 +23,9 @@ pub mod fuzzing;
 mod json;
 mod json_check;
 pub mod jwt;
-mod key;
+mod mac;
 pub mod password;
 pub mod response;
-mod time;
 
 pub use error::{
     Claim, ClaimsError, EncodeError, Error, KeyError, ParseError, PasswordError, ValidationError,
@@ -34,8 +33,7 @@ pub use error::{
 };
 pub use json::JsonStr;
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};
-pub use key::{Hs256Key, KeyRing, Kid, MAX_KID_LEN, MIN_KEY_LEN};
-pub use time::Validation;
+pub use jwt::{Hs256Key, KeyRing, Kid, MAX_KID_LEN, MIN_KEY_LEN, Validation};
 
 /// The workspace README's examples run as doctests.
 #[cfg(doctest)]

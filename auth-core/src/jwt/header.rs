@@ -1,11 +1,11 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use super::key::{Kid, MAX_KID_LEN, make_kid};
 use crate::b64;
 use crate::error::ParseError;
 use crate::json::JsonStr;
 use crate::json_check::{self, JsonCheckError};
-use crate::key::{Kid, make_kid};
 
 use super::SIGNATURE_B64_LEN;
 
@@ -227,7 +227,7 @@ fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
     match h.kid {
         None => Ok(None),
         Some(kid) => {
-            let mut tmp = [0u8; crate::key::MAX_KID_LEN];
+            let mut tmp = [0u8; MAX_KID_LEN];
             let kid = kid.decode_into(&mut tmp).ok_or(ParseError::InvalidKid)?;
             make_kid(kid).map(Some).ok_or(ParseError::InvalidKid)
         }

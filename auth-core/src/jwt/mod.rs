@@ -8,7 +8,9 @@
 
 mod claims;
 mod header;
+mod key;
 mod sign;
+mod validate;
 mod verify;
 
 pub(crate) use claims::registered_claims_from_fields;
@@ -18,6 +20,8 @@ pub use claims::{
 pub use header::{
     CANONICAL_HEADER_B64, MAX_HEADER_DEPTH, MAX_HEADER_LEN, MAX_TOKEN_LEN, UntrustedToken,
 };
+pub use key::{Hs256Key, KeyRing, Kid, MAX_KID_LEN, MIN_KEY_LEN};
+pub use validate::Validation;
 pub use verify::MAX_CLAIMS_DEPTH;
 pub use verify::VerifiedToken;
 

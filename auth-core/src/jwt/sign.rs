@@ -1,9 +1,9 @@
 use hmac::Mac;
 use serde::Serialize;
 
+use super::key::{Hs256Key, KeyRing};
 use crate::b64;
 use crate::error::EncodeError;
-use crate::key::{Hs256Key, KeyRing};
 
 use super::SIGNATURE_B64_LEN;
 
@@ -110,7 +110,7 @@ impl Hs256Key {
         let n = serde_json_core::to_slice(claims, scratch).map_err(ser_error)?;
         let json = scratch.get(..n).ok_or(EncodeError::BufferTooSmall)?;
         let mut mac = self.mac();
-        let mut put = |bytes: &[u8], mac: Option<&mut crate::key::HmacSha256>| {
+        let mut put = |bytes: &[u8], mac: Option<&mut crate::mac::HmacSha256>| {
             if let Some(mac) = mac {
                 mac.update(bytes);
             }

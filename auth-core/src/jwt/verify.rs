@@ -1,11 +1,11 @@
 use hmac::Mac;
 use serde::Deserialize;
 
+use super::key::{Hs256Key, KeyRing};
+use super::validate::Validation;
 use crate::b64;
 use crate::error::{ClaimsError, Error, VerifyError};
 use crate::json_check;
-use crate::key::{Hs256Key, KeyRing};
-use crate::time::Validation;
 
 use super::{RegisteredClaims, UntrustedToken};
 

@@ -9,7 +9,7 @@ use hmac::{KeyInit, Mac};
 use sha2::Digest;
 use sha2::block_api::compress256;
 
-use crate::key::HmacSha256;
+use crate::mac::HmacSha256;
 
 /// SHA-256 initial hash value (FIPS 180-4 §5.3.3).
 const IV: [u32; 8] = [

@@ -1,7 +1,7 @@
 //! Claim validation. The caller passes `now`: the core has no clock.
 
+use super::{NumericDate, RegisteredClaims};
 use crate::error::{Claim, ValidationError};
-use crate::jwt::{NumericDate, RegisteredClaims};
 
 /// What a token's registered claims must satisfy.
 ///

@@ -2,8 +2,7 @@
 
 use core::fmt;
 
-use hmac::{Hmac, KeyInit};
-use sha2::Sha256;
+use hmac::KeyInit;
 
 use crate::b64;
 use crate::error::KeyError;
@@ -21,7 +20,7 @@ pub type Kid = heapless::String<MAX_KID_LEN>;
 /// `{"alg":"HS256","kid":"<64 bytes>","typ":"JWT"}` is 103 bytes; 140 base64 characters hold it.
 const MAX_SIGN_HEADER_B64: usize = 140;
 
-pub(crate) type HmacSha256 = Hmac<Sha256>;
+use crate::mac::HmacSha256;
 
 /// Checks a key id and copies it into a [`Kid`].
 pub(crate) fn make_kid(kid: &str) -> Option<Kid> {
