@@ -22,7 +22,7 @@ use crate::password::{
 };
 use crate::{Hs256Key, KeyRing, Validation};
 
-/// [`crate::json_check::check_syntax`], for the differential test and fuzz target against
+/// `json_check::check_syntax` (private), for the differential test and fuzz target against
 /// `serde_json`.
 pub fn json_syntax_ok(json: &[u8], max_depth: u32) -> bool {
     crate::json_check::check_syntax(json, max_depth).is_ok()
