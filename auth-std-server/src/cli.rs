@@ -479,13 +479,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             ..ThrottleLimits::IP
         },
     );
-    let state = Arc::new(State {
+    let state = Arc::new(State::new(
         keys,
         settings,
-        users: store,
-        hashing: HashPool::new(workers, args.login_queue),
+        store,
+        HashPool::new(workers, args.login_queue),
         throttle,
-    });
+    ));
     let limits = crate::server::Limits {
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,

@@ -5,6 +5,7 @@
 //! contract and the configuration.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod fs;
 pub mod keys;
@@ -29,6 +30,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::{Authenticated, BearerAuth};
 pub use keys::Keys;
 pub use pool::HashPool;
 pub use users::UserStore;
@@ -83,20 +85,69 @@ impl Settings {
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct State {
-    /// Signing and verification keys.
-    pub keys: Keys,
+    /// Keys, token rules and the account check: what [`auth::Authenticated`] uses, built once.
+    pub auth: Arc<BearerAuth>,
     /// Token and password settings.
     pub settings: Settings,
     /// The accounts.
-    pub users: UserStore,
+    pub users: Arc<UserStore>,
     /// Bounded PBKDF2 work.
     pub hashing: HashPool,
     /// Failed-login counters.
     pub throttle: throttle::Throttle,
 }
 
+impl State {
+    /// Builds the shared state; the [`BearerAuth`] is made here, once, from `keys`, the
+    /// settings' token rules and `users`.
+    pub fn new(
+        keys: Keys,
+        settings: Settings,
+        users: UserStore,
+        hashing: HashPool,
+        throttle: throttle::Throttle,
+    ) -> Self {
+        let users = Arc::new(users);
+        let accounts: Arc<dyn auth::Accounts> = Arc::clone(&users) as _;
+        let mut auth = BearerAuth::with_accounts(keys, accounts)
+            .with_subject_claim(settings.subject_claim)
+            .with_ttl(settings.ttl);
+        if let Some(iss) = &settings.issuer {
+            auth = auth.with_issuer(iss.clone());
+        }
+        if let Some(aud) = &settings.audience {
+            auth = auth.with_audience(aud.clone());
+        }
+        State {
+            auth: Arc::new(auth),
+            settings,
+            users,
+            hashing,
+            throttle,
+        }
+    }
+}
+
 /// Shared handle to [`State`].
 pub type AppState = Arc<State>;
+
+/// The router's state: a local type, so that the [`Authenticated`] extractor can find the
+/// [`BearerAuth`] in it (`FromRef`).
+#[derive(Debug, Clone)]
+pub(crate) struct RouterState(pub(crate) AppState);
+
+impl std::ops::Deref for RouterState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRef<RouterState> for Arc<BearerAuth> {
+    fn from_ref(state: &RouterState) -> Self {
+        Arc::clone(&state.0.auth)
+    }
+}
 
 /// The router with every layer: timing outermost (so 404, 405, 413, 422 and 500 all carry
 /// `X-Duration-MS`), then JSON error bodies, panic catching, tracing, the request timeout and
@@ -108,7 +159,7 @@ pub fn app(state: AppState) -> Router {
         .route("/secure-resource", get(routes::secure_resource))
         .route("/dashboard/metrics", get(routes::dashboard))
         .fallback(routes::not_found)
-        .with_state(state)
+        .with_state(RouterState(state))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

@@ -1,47 +1,19 @@
 //! The three routes. Every decision is auth-core's; this file moves bytes.
 
-use auth_core::flow::{self, Account, AuthError, LoginError};
+use auth_core::flow::{self, Account, FlowConfig, LoginError};
 use auth_core::form::{LoginForm, encode_component, parse_login_form};
 use auth_core::password::hash_password;
 use auth_core::response::{self, Reply};
-use axum::body::Body;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
+use crate::RouterState as AppState;
+use crate::auth::{Authenticated, error_reply, json};
 use crate::users::UsersError;
-
-/// A JSON response from bytes auth-core wrote.
-fn json(reply: Reply, body: Vec<u8>) -> Response {
-    let mut res = Response::new(Body::from(body));
-    *res.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(response::CONTENT_TYPE_JSON),
-    );
-    if let Some(www) = reply.www_authenticate {
-        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www));
-    }
-    if reply.no_store {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    }
-    res
-}
-
-fn error_reply(reply: Reply) -> Response {
-    let mut body = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = reply.write_detail(&mut body);
-    json(reply, body)
-}
 
 fn detail(status: StatusCode, detail: &str) -> Response {
     let body = serde_json::json!({ "detail": detail }).to_string();
@@ -164,8 +136,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             let result = flow::login(
                 &form,
                 account.as_ref(),
-                &task_state.keys,
-                &settings.flow(),
+                task_state.auth.keys(),
+                &FlowConfig {
+                    policy: settings.policy,
+                    ..task_state.auth.flow_config()
+                },
                 crate::now(),
                 &mut out,
             )
@@ -274,49 +249,16 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
     }
 }
 
-/// A request whose bearer token and account checked out.
-pub struct Authenticated {
-    subject: String,
-    token: String,
-}
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes);
-        let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
-        let flow = state.settings.flow();
-        let ok = flow::authorize(header, &state.keys, &flow, crate::now(), &mut buf)
-            .map_err(|e| error_reply(e.reply()))?;
-        let subject = ok.subject.to_string();
-        // Borrow the account from the current snapshot: nothing is cloned on this path.
-        let users = state.users.snapshot();
-        let account = users.get(&subject).map(|u| Account {
-            stored_hash: &u.hash,
-            active: u.active,
-        });
-        flow::check_account(account.as_ref()).map_err(|e: AuthError| error_reply(e.reply()))?;
-        Ok(Authenticated {
-            subject,
-            token: ok.token.to_owned(),
-        })
-    }
-}
-
 /// `GET /secure-resource`
 pub async fn secure_resource(auth: Authenticated) -> Response {
     let mut out = Vec::new();
-    let _ = response::write_secure_resource(&auth.token, &mut out);
+    let _ = response::write_secure_resource(auth.token(), &mut out);
     json(Reply::OK, out)
 }
 
 /// `GET /dashboard/metrics`
 pub async fn dashboard(auth: Authenticated) -> Response {
     let mut out = Vec::new();
-    let _ = response::write_dashboard(&auth.subject, &mut out);
+    let _ = response::write_dashboard(auth.subject(), &mut out);
     json(Reply::OK, out)
 }

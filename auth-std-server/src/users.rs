@@ -324,6 +324,17 @@ fn read_with_stamp(path: &Path) -> Result<(String, Option<Stamp>), UsersError> {
     ))
 }
 
+impl crate::auth::Accounts for UserStore {
+    fn status(&self, subject: &str) -> crate::auth::AccountStatus {
+        use crate::auth::AccountStatus;
+        match self.snapshot().get(subject) {
+            Some(u) if u.active => AccountStatus::Active,
+            Some(_) => AccountStatus::Disabled,
+            None => AccountStatus::Unknown,
+        }
+    }
+}
+
 /// Read-modify-write of a users file under `<file>.lock`; creates the file when missing.
 ///
 /// # Errors

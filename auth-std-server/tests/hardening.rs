@@ -34,16 +34,16 @@ fn phc(password: &str, rounds: u32) -> String {
 fn state(dir: &Path, users: &str, hashing: HashPool, throttle: Throttle) -> Arc<State> {
     let path = dir.join("users");
     std::fs::write(&path, users).unwrap();
-    Arc::new(State {
-        keys: KeyRing::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap(),
-        settings: Settings {
+    Arc::new(State::new(
+        KeyRing::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap(),
+        Settings {
             policy: Policy::new().with_rounds(1000),
             ..Settings::default()
         },
-        users: UserStore::open(&path).unwrap(),
+        UserStore::open(&path).unwrap(),
         hashing,
         throttle,
-    })
+    ))
 }
 
 fn login_req(user: &str, pw: &str, ip: [u8; 4]) -> Request<Body> {

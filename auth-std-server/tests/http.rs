@@ -43,13 +43,13 @@ fn server_with(settings: Settings) -> Server {
     );
     std::fs::write(&path, text).unwrap();
     let keys = KeyRing::new(Hs256Key::with_kid(SECRET, "k1").unwrap()).unwrap();
-    let state = Arc::new(State {
+    let state = Arc::new(State::new(
         keys,
         settings,
-        users: UserStore::open(&path).unwrap(),
-        hashing: HashPool::new(2, 8),
-        throttle: auth_std_server::throttle::Throttle::default(),
-    });
+        UserStore::open(&path).unwrap(),
+        HashPool::new(2, 8),
+        auth_std_server::throttle::Throttle::default(),
+    ));
     Server { state, _dir: dir }
 }
 

@@ -1,0 +1,327 @@
+//! Protect any axum route with this server's bearer-token checks.
+//!
+//! [`BearerAuth`] holds the keys, the token rules and a way to look accounts up ([`Accounts`]),
+//! built once at start. The [`Authenticated`] extractor runs, for every request, exactly what
+//! the server's own protected routes run: the `Authorization` header's bearer syntax (RFC
+//! 6750), the token's structure and header, the constant-time MAC, the claims and their
+//! validation (all `auth-core`), then the account's status. Its rejections are the contract's:
+//! 401 with `WWW-Authenticate: Bearer` (no credentials) or `Bearer error="invalid_token"` (a
+//! bad token), 403 `Access restricted` (a disabled or unknown account), each with a JSON
+//! `detail`.
+//!
+//! An app puts an `Arc<BearerAuth>` in its state (anything that implements
+//! `FromRef<S> for Arc<BearerAuth>`, or the `Arc` itself) and takes `Authenticated` as a handler
+//! argument; `auth-std-server/examples/protect-your-api.rs` is a whole app in about 30 lines.
+//! Its tokens come from this server's `POST /auth/session` when both share the key file, or
+//! from [`BearerAuth::issue`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use auth_core::flow::{self, Account, AuthError, FlowClaims, FlowConfig, SubjectClaim};
+use auth_core::jwt::Audience;
+use auth_core::response::{self, Reply};
+use auth_core::{ClaimsError, EncodeError, JsonStr, UntrustedToken, VerifiedToken};
+use axum::body::Body;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::keys::Keys;
+
+/// An account's state, as the app's account store knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// The account may use its tokens.
+    Active,
+    /// The account exists but is disabled: its tokens get 403.
+    Disabled,
+    /// No such account (removed, or never existed): its tokens get 403.
+    Unknown,
+}
+
+/// Where [`Authenticated`] looks accounts up. It is asked on every protected request, so
+/// answer from memory.
+pub trait Accounts: Send + Sync + 'static {
+    /// The status of the account a token's subject names.
+    fn status(&self, subject: &str) -> AccountStatus;
+}
+
+impl<F> Accounts for F
+where
+    F: Fn(&str) -> AccountStatus + Send + Sync + 'static,
+{
+    fn status(&self, subject: &str) -> AccountStatus {
+        self(subject)
+    }
+}
+
+/// The keys, the token rules and the accounts: built once, shared by every request.
+pub struct BearerAuth {
+    keys: Keys,
+    subject_claim: SubjectClaim,
+    ttl: u64,
+    issuer: Option<String>,
+    audience: Option<String>,
+    accounts: Arc<dyn Accounts>,
+}
+
+impl fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("keys", &self.keys)
+            .field("subject_claim", &self.subject_claim)
+            .field("ttl", &self.ttl)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerAuth {
+    /// Tokens verified with `keys` (the last key added signs), the subject in `sub`, a 45-minute
+    /// lifetime, no `iss` or `aud`, accounts from `accounts`.
+    pub fn new(keys: Keys, accounts: impl Accounts) -> Self {
+        Self::with_accounts(keys, Arc::new(accounts))
+    }
+
+    /// As [`BearerAuth::new`], with accounts already behind an `Arc`.
+    pub fn with_accounts(keys: Keys, accounts: Arc<dyn Accounts>) -> Self {
+        BearerAuth {
+            keys,
+            subject_claim: SubjectClaim::Sub,
+            ttl: flow::DEFAULT_TTL,
+            issuer: None,
+            audience: None,
+            accounts,
+        }
+    }
+
+    /// The claim that carries the subject: `sub`, or `uid` like the FastAPI original.
+    #[must_use]
+    pub fn with_subject_claim(mut self, claim: SubjectClaim) -> Self {
+        self.subject_claim = claim;
+        self
+    }
+
+    /// Lifetime of the tokens [`BearerAuth::issue`] writes, in seconds.
+    #[must_use]
+    pub fn with_ttl(mut self, seconds: u64) -> Self {
+        self.ttl = seconds;
+        self
+    }
+
+    /// `iss` written into tokens and required of them.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// `aud` written into tokens and required of them.
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// The key ring.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The core's view of these rules (with the default password policy; logins set theirs).
+    pub fn flow_config(&self) -> FlowConfig<'_> {
+        FlowConfig {
+            subject_claim: self.subject_claim,
+            ttl: self.ttl,
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            ..FlowConfig::new()
+        }
+    }
+
+    /// Signs a token for `subject` as a login would: the subject claim, `iss`/`aud` when set,
+    /// `iat = now`, `exp = now + ttl`.
+    ///
+    /// # Errors
+    /// [`EncodeError`] if the token cannot be written (an oversized subject).
+    pub fn issue(&self, subject: &str, now: u64) -> Result<String, EncodeError> {
+        let s = Some(JsonStr::new(subject));
+        let claims = FlowClaims {
+            sub: s.filter(|_| self.subject_claim == SubjectClaim::Sub),
+            uid: s.filter(|_| self.subject_claim == SubjectClaim::Uid),
+            iss: self.issuer.as_deref().map(JsonStr::new),
+            aud: self
+                .audience
+                .as_deref()
+                .map(|a| Audience::One(JsonStr::new(a))),
+            iat: Some(now),
+            exp: Some(now.saturating_add(self.ttl)),
+            nbf: None,
+        };
+        let mut out = vec![0u8; subject.len().saturating_mul(6).saturating_add(1024)];
+        self.keys.sign(&claims, &mut out).map(str::to_owned)
+    }
+
+    /// Checks an `Authorization` header value at `now`, then the subject's account.
+    ///
+    /// # Errors
+    /// The [`Rejection`] the contract answers with.
+    pub fn authenticate<C: FromVerified>(
+        &self,
+        authorization: Option<&HeaderValue>,
+        now: u64,
+    ) -> Result<Authenticated<C>, Rejection> {
+        let header = authorization.map(HeaderValue::as_bytes);
+        let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
+        let config = self.flow_config();
+        let ok = flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection)?;
+        // Decoded once; a subject with escapes is copied out decoded.
+        let subject: String = ok.subject.chars().collect();
+        let active = match self.accounts.status(&subject) {
+            AccountStatus::Active => true,
+            AccountStatus::Disabled => false,
+            AccountStatus::Unknown => {
+                return Err(Rejection(AuthError::AccessRestricted));
+            }
+        };
+        flow::check_account(Some(&Account {
+            stored_hash: "",
+            active,
+        }))
+        .map_err(Rejection)?;
+        let claims = if C::NEEDS_CLAIMS {
+            let untrusted =
+                UntrustedToken::parse(ok.token).map_err(|_| Rejection(AuthError::InvalidToken))?;
+            let verified = self
+                .keys
+                .verify(&untrusted)
+                .map_err(|_| Rejection(AuthError::InvalidToken))?;
+            C::from_verified(Some(&verified))
+        } else {
+            C::from_verified(None)
+        }
+        .map_err(|_| Rejection(AuthError::InvalidToken))?;
+        Ok(Authenticated {
+            subject,
+            token: ok.token.to_owned(),
+            claims,
+        })
+    }
+}
+
+/// Claims an [`Authenticated`] carries besides the subject. `()` (the default) reads nothing
+/// more; [`Owned`] decodes the app's own claims type.
+pub trait FromVerified: Sized + Send + 'static {
+    /// Whether the payload must be read again; `false` only for types that carry nothing, which
+    /// then get `None` and cost nothing.
+    const NEEDS_CLAIMS: bool = true;
+
+    /// Decodes the claims from a token whose MAC checked out and whose registered claims passed
+    /// validation (`None` when [`FromVerified::NEEDS_CLAIMS`] is `false`).
+    ///
+    /// # Errors
+    /// [`ClaimsError`].
+    fn from_verified(token: Option<&VerifiedToken<'_>>) -> Result<Self, ClaimsError>;
+}
+
+impl FromVerified for () {
+    const NEEDS_CLAIMS: bool = false;
+
+    fn from_verified(_: Option<&VerifiedToken<'_>>) -> Result<Self, ClaimsError> {
+        Ok(())
+    }
+}
+
+/// The app's own claims type, decoded into owned values (e.g. `heapless::String` or numbers;
+/// borrowed `JsonStr` fields cannot outlive the request's buffer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned<C>(pub C);
+
+impl<C: DeserializeOwned + Send + 'static> FromVerified for Owned<C> {
+    fn from_verified(token: Option<&VerifiedToken<'_>>) -> Result<Self, ClaimsError> {
+        let token = token.ok_or(ClaimsError::Shape)?;
+        let mut buf = vec![0u8; token.payload_len().saturating_mul(2)];
+        token.claims::<C>(&mut buf).map(Owned)
+    }
+}
+
+/// A request whose bearer token and account checked out. See the module docs.
+#[derive(Debug, Clone)]
+pub struct Authenticated<C = ()> {
+    subject: String,
+    token: String,
+    claims: C,
+}
+
+impl<C> Authenticated<C> {
+    /// The account the token was issued to, decoded.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The token as sent.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The extra claims (`()` unless asked for with [`Owned`]).
+    pub fn claims(&self) -> &C {
+        &self.claims
+    }
+}
+
+impl<S, C> FromRequestParts<S> for Authenticated<C>
+where
+    S: Send + Sync,
+    Arc<BearerAuth>: FromRef<S>,
+    C: FromVerified,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
+        let auth = Arc::<BearerAuth>::from_ref(state);
+        auth.authenticate(parts.headers.get(header::AUTHORIZATION), crate::now())
+    }
+}
+
+/// Why a request was refused: answered as the contract says (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection(pub AuthError);
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        error_reply(self.0.reply())
+    }
+}
+
+/// A JSON response from bytes auth-core wrote, with the reply's status and headers.
+pub(crate) fn json(reply: Reply, body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(response::CONTENT_TYPE_JSON),
+    );
+    if let Some(www) = reply.www_authenticate {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www));
+    }
+    if reply.no_store {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    res
+}
+
+/// The reply's `{"detail": …}` body.
+pub(crate) fn error_reply(reply: Reply) -> Response {
+    let mut body = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = reply.write_detail(&mut body);
+    json(reply, body)
+}

@@ -1,0 +1,88 @@
+//! `examples/protect-your-api.rs`, exercised with `oneshot`: no token 401, a valid token 200,
+//! a disabled account 403, a token from another key 401 `invalid_token`.
+
+#[path = "../examples/protect-your-api.rs"]
+#[allow(dead_code)] // reason: the example's `main` serves forever; the test uses its router.
+mod example;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"use-a-random-32-byte-secret-here!";
+
+async fn get(
+    app: axum::Router,
+    token: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::get("/hello");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    (parts.status, parts.headers, body)
+}
+
+#[tokio::test]
+async fn protects_the_apps_own_route() {
+    let users = example::Users::default();
+    users.write().unwrap().insert("alice".into(), true);
+    let auth = example::bearer_auth(SECRET, users.clone());
+    let app = example::app(auth.clone());
+    let now = auth_std_server::now();
+
+    let (status, headers, body) = get(app.clone(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(body, r#"{"detail":"Not authenticated"}"#);
+
+    let token = auth.issue("alice", now).unwrap();
+    let (status, _, body) = get(app.clone(), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "hello, alice\n");
+
+    users.write().unwrap().insert("alice".into(), false);
+    let (status, _, body) = get(app.clone(), Some(&token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, r#"{"detail":"Access restricted"}"#);
+
+    let unknown = auth.issue("mallory", now).unwrap();
+    assert_eq!(
+        get(app.clone(), Some(&unknown)).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let other = example::bearer_auth(b"another-32-byte-secret-entirely!!", users);
+    let forged = other.issue("alice", now).unwrap();
+    let (status, headers, _) = get(app, Some(&forged)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        headers[header::WWW_AUTHENTICATE],
+        "Bearer error=\"invalid_token\""
+    );
+}
+
+/// The app's own claims type, decoded next to the subject.
+#[tokio::test]
+async fn reads_the_apps_own_claims() {
+    use auth_std_server::auth::{AccountStatus, Authenticated, BearerAuth, Owned};
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        exp: u64,
+    }
+    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
+    let auth = BearerAuth::new(keys, |_: &str| AccountStatus::Active).with_ttl(60);
+    let now = auth_std_server::now();
+    let token = auth.issue("bob", now).unwrap();
+    let header = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let got: Authenticated<Owned<Mine>> = auth.authenticate(Some(&header), now).unwrap();
+    assert_eq!(got.subject(), "bob");
+    assert_eq!(got.claims().0.exp, now + 60);
+    assert!(
+        auth.authenticate::<()>(Some(&header), now + 61).is_err(),
+        "expired"
+    );
+}
