@@ -8,7 +8,7 @@ use crate::bearer::{BearerError, parse_bearer};
 use crate::error::{EncodeError, PasswordError};
 use crate::form::LoginForm;
 use crate::json::JsonStr;
-use crate::jwt::{Audience, KeyRing, NumericDate, UntrustedToken, Validation};
+use crate::jwt::{Audience, KeyRing, NumericDate, Validation};
 use crate::password::{Policy, StoredHash, verify_dummy, verify_parsed};
 
 /// Default token lifetime: 45 minutes, as in the FastAPI original.
@@ -257,14 +257,9 @@ pub fn authorize<'h, 'b, const N: usize>(
     buf: &'b mut [u8],
 ) -> Result<Authorized<'h, 'b>, AuthError> {
     let token = parse_bearer(authorization)?;
-    let untrusted = UntrustedToken::parse(token).map_err(|_| AuthError::InvalidToken)?;
-    let verified = keys
-        .verify(&untrusted)
-        .map_err(|_| AuthError::InvalidToken)?;
-    let claims: FlowClaims<'b> = verified.claims(buf).map_err(|_| AuthError::InvalidToken)?;
-    config
-        .validation()
-        .validate(&claims, now)
+    // The one decode path (parse, MAC, claims, validation); every failure is one outward answer.
+    let claims: FlowClaims<'b> = keys
+        .decode(token, buf, &config.validation(), now)
         .map_err(|_| AuthError::InvalidToken)?;
     let subject = match config.subject_claim {
         SubjectClaim::Sub => claims.sub,
