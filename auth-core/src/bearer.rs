@@ -3,26 +3,7 @@
 
 use crate::jwt::MAX_TOKEN_LEN;
 
-/// Why a request carries no usable bearer token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BearerError {
-    /// No `Authorization` header, or another scheme (`Basic …`): 401 "Not authenticated".
-    NotAuthenticated,
-    /// `Bearer` with an empty, malformed or over-long token: 401 `error="invalid_token"`.
-    InvalidToken,
-}
-
-impl core::fmt::Display for BearerError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            BearerError::NotAuthenticated => "no bearer credentials",
-            BearerError::InvalidToken => "bearer token is empty or malformed",
-        })
-    }
-}
-
-impl core::error::Error for BearerError {}
+pub use crate::error::BearerError;
 
 /// Longest `Authorization` value considered: `Bearer ` plus [`MAX_TOKEN_LEN`].
 pub const MAX_AUTHORIZATION_LEN: usize = MAX_TOKEN_LEN + 7;

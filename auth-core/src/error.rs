@@ -5,11 +5,14 @@
 
 use core::fmt;
 
+/// Builds an error enum: `Copy`, `#[non_exhaustive]`, a static lowercase `Display`, and
+/// `core::error::Error` whose `source()` returns the inner error of each variant marked
+/// `; source` (its `Display` does not repeat it).
 macro_rules! error_enum {
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident $(($inner:ty))? => $msg:literal, )+
+            $( $(#[$vmeta:meta])* $variant:ident $(($inner:ty))? => $msg:literal $(; $src:ident)?, )+
         }
     ) => {
         $(#[$meta])*
@@ -29,10 +32,21 @@ macro_rules! error_enum {
             }
         }
 
-        impl core::error::Error for $name {}
+        impl core::error::Error for $name {
+            fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+                $( error_enum!(@source self $name $variant $(($inner))? $($src)?); )+
+                None
+            }
+        }
     };
     (@pat $name:ident $variant:ident ($inner:ty)) => { $name::$variant(_) };
     (@pat $name:ident $variant:ident) => { $name::$variant };
+    (@source $self:ident $name:ident $variant:ident ($inner:ty) source) => {
+        if let $name::$variant(inner) = $self {
+            return Some(inner);
+        }
+    };
+    (@source $($rest:tt)*) => {};
 }
 
 error_enum! {
@@ -115,8 +129,6 @@ error_enum! {
         Shape => "claims have a duplicate or missing member",
         /// A string has an invalid escape, or an escaped string is longer than the scratch space.
         Escape => "a claim string has an invalid or oversized escape",
-        /// Too many audiences (more than [`crate::jwt::MAX_AUDIENCES`]).
-        TooManyAudiences => "too many audiences",
         /// The payload's arrays and objects nest deeper than [`crate::jwt::MAX_CLAIMS_DEPTH`].
         Nesting => "token payload nests too deep",
     }
@@ -134,8 +146,6 @@ pub enum Claim {
     Iss,
     /// `aud`
     Aud,
-    /// `sub`
-    Sub,
 }
 
 impl Claim {
@@ -146,7 +156,6 @@ impl Claim {
             Claim::Iat => "iat",
             Claim::Iss => "iss",
             Claim::Aud => "aud",
-            Claim::Sub => "sub",
         }
     }
 }
@@ -219,47 +228,74 @@ error_enum! {
     }
 }
 
-/// Any failure of the one-call [`crate::KeyRing::decode`]: each phase keeps its own error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Error {
-    /// Structure or header.
-    Parse(ParseError),
-    /// Key lookup or MAC.
-    Verify(VerifyError),
-    /// Payload decoding.
-    Claims(ClaimsError),
-    /// Time, issuer, audience.
-    Validation(ValidationError),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Parse(e) => fmt::Display::fmt(e, f),
-            Error::Verify(e) => fmt::Display::fmt(e, f),
-            Error::Claims(e) => fmt::Display::fmt(e, f),
-            Error::Validation(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl core::error::Error for Error {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        Some(match self {
-            Error::Parse(e) => e,
-            Error::Verify(e) => e,
-            Error::Claims(e) => e,
-            Error::Validation(e) => e,
-        })
+error_enum! {
+    /// Any failure of the one-call [`crate::KeyRing::decode`]: each phase keeps its own error,
+    /// which `source()` returns.
+    pub enum DecodeError {
+        /// Structure or header.
+        Parse(ParseError) => "token structure or header is not acceptable"; source,
+        /// Key lookup or MAC.
+        Verify(VerifyError) => "token signature check failed"; source,
+        /// Payload decoding.
+        Claims(ClaimsError) => "token claims cannot be decoded"; source,
+        /// Time, issuer, audience.
+        Validation(ValidationError) => "token claims are not acceptable"; source,
     }
 }
 
 macro_rules! from_phase {
     ($($t:ident => $v:ident),+) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self { Error::$v(e) }
+        impl From<$t> for DecodeError {
+            fn from(e: $t) -> Self { DecodeError::$v(e) }
         }
     )+};
 }
 from_phase!(ParseError => Parse, VerifyError => Verify, ClaimsError => Claims, ValidationError => Validation);
+
+error_enum! {
+    /// Why a request carries no usable bearer token.
+    pub enum BearerError {
+        /// No `Authorization` header, or another scheme (`Basic …`): 401 "Not authenticated".
+        NotAuthenticated => "no bearer credentials",
+        /// `Bearer` with an empty, malformed or over-long token: 401 `error="invalid_token"`.
+        InvalidToken => "bearer token is empty or malformed",
+    }
+}
+
+error_enum! {
+    /// Why a login failed. Every variant maps to one outward answer
+    /// ([`LoginError::reply`](crate::flow::LoginError::reply)).
+    pub enum LoginError {
+        /// Unknown user or wrong password: 401 "Authentication failed".
+        InvalidCredentials => "invalid username or password",
+        /// Right password, disabled account: 403 "Access restricted".
+        AccessRestricted => "account is disabled",
+        /// The stored hash could not be used (corrupt, unsafe parameters). Answered like
+        /// [`LoginError::InvalidCredentials`]; operators should log it.
+        StoredHash(PasswordError) => "stored password hash is unusable"; source,
+        /// The token did not fit the output buffer, or could not be written.
+        Encode(EncodeError) => "token could not be written"; source,
+    }
+}
+
+error_enum! {
+    /// Why a protected request is refused. Every variant maps to one outward answer
+    /// ([`AuthError::reply`](crate::flow::AuthError::reply)).
+    pub enum AuthError {
+        /// No bearer credentials: 401 "Not authenticated".
+        NotAuthenticated => "no bearer credentials",
+        /// Bad, tampered, expired or subject-less token: 401 "Invalid or malformed signature".
+        InvalidToken => "token is invalid",
+        /// Valid token, but the account is unknown, removed or disabled: 403 "Access restricted".
+        AccessRestricted => "account is unknown or disabled",
+    }
+}
+
+impl From<BearerError> for AuthError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::NotAuthenticated => AuthError::NotAuthenticated,
+            _ => AuthError::InvalidToken,
+        }
+    }
+}

@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bearer::{BearerError, parse_bearer};
-use crate::error::{EncodeError, PasswordError};
+use crate::bearer::parse_bearer;
+use crate::error::PasswordError;
+pub use crate::error::{AuthError, LoginError};
 use crate::form::LoginForm;
 use crate::json::JsonStr;
 use crate::jwt::{Audience, KeyRing, NumericDate, Validation};
@@ -119,21 +120,6 @@ pub struct FlowClaims<'a> {
 
 crate::jwt::registered_claims_from_fields!(FlowClaims);
 
-/// Why a login failed. Every variant maps to one outward answer ([`LoginError::reply`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LoginError {
-    /// Unknown user or wrong password: 401 "Authentication failed".
-    InvalidCredentials,
-    /// Right password, disabled account: 403 "Access restricted".
-    AccessRestricted,
-    /// The stored hash could not be used (corrupt, unsafe parameters). Answered like
-    /// [`LoginError::InvalidCredentials`]; operators should log it.
-    StoredHash(PasswordError),
-    /// The token did not fit the output buffer, or could not be written.
-    Encode(EncodeError),
-}
-
 /// A successful login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Issued<'b> {
@@ -209,27 +195,6 @@ pub fn login<'b, const N: usize>(
         expires_in: config.ttl,
         needs_rehash: verified.needs_rehash,
     })
-}
-
-/// Why a protected request is refused. Every variant maps to one outward answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// No bearer credentials: 401 "Not authenticated".
-    NotAuthenticated,
-    /// Bad, tampered, expired or subject-less token: 401 "Invalid or malformed signature".
-    InvalidToken,
-    /// Valid token, but the account is unknown, removed or disabled: 403 "Access restricted".
-    AccessRestricted,
-}
-
-impl From<BearerError> for AuthError {
-    fn from(e: BearerError) -> Self {
-        match e {
-            BearerError::NotAuthenticated => AuthError::NotAuthenticated,
-            _ => AuthError::InvalidToken,
-        }
-    }
 }
 
 /// A token that passed every check.

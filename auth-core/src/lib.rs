@@ -28,8 +28,8 @@ pub mod password;
 pub mod response;
 
 pub use error::{
-    Claim, ClaimsError, EncodeError, Error, KeyError, ParseError, PasswordError, ValidationError,
-    VerifyError,
+    Claim, ClaimsError, DecodeError, EncodeError, KeyError, ParseError, PasswordError,
+    ValidationError, VerifyError,
 };
 pub use json::JsonStr;
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};

@@ -3,7 +3,7 @@
 
 use auth_core::error::Claim;
 use auth_core::{
-    Claims, ClaimsError, EncodeError, Error, Hs256Key, KeyError, KeyRing, ParseError,
+    Claims, ClaimsError, DecodeError, EncodeError, Hs256Key, KeyError, KeyRing, ParseError,
     UntrustedToken, Validation, ValidationError, VerifyError,
 };
 use hmac::{Hmac, KeyInit, Mac};
@@ -24,7 +24,7 @@ fn ring() -> KeyRing<2> {
     KeyRing::new(Hs256Key::new(KEY).unwrap()).unwrap()
 }
 
-fn decode(ring: &KeyRing<2>, token: &str, now: u64) -> Result<(), Error> {
+fn decode(ring: &KeyRing<2>, token: &str, now: u64) -> Result<(), DecodeError> {
     let mut buf = [0u8; 1024];
     ring.decode::<Claims<'_>>(token, &mut buf, &Validation::new(), now)
         .map(|_| ())
@@ -87,7 +87,7 @@ fn rfc7515_a1_verifies_with_fixed_clock() {
     assert_eq!(
         ring.decode::<Claims<'_>>(TOKEN, &mut buf, &Validation::new(), 1_300_819_380)
             .unwrap_err(),
-        Error::Validation(ValidationError::Expired)
+        DecodeError::Validation(ValidationError::Expired)
     );
 }
 
@@ -147,7 +147,7 @@ fn pyjwt_tokens_verify() {
     assert_eq!(
         ring.decode::<Claims<'_>>(token, &mut buf4, &v, VALID_AT)
             .unwrap_err(),
-        Error::Validation(ValidationError::Audience)
+        DecodeError::Validation(ValidationError::Audience)
     );
 }
 
@@ -193,29 +193,29 @@ macro_rules! reject_vectors {
 }
 
 reject_vectors! {
-    expired_at_exp: PYJWT_SUB, 1_764_333_900 => Error::Validation(ValidationError::Expired);
-    hs512: "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.waxiMdLmcEEujsO2XH7x05youzWcXbeYDvSQicfHr1OEhoqBsNSUyVFT4AAfu3N9fRIr4Z_fGTc7HZm3Sh31EA", VALID_AT => Error::Parse(ParseError::UnsupportedAlgorithm);
-    other_key: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.j4RxU25dhplLByJltO_fYbkYpc8qcXDNgGDr28sNVRA", VALID_AT => Error::Verify(VerifyError::InvalidSignature);
-    alg_none: "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.", VALID_AT => Error::Parse(ParseError::UnsupportedAlgorithm);
-    alg_lowercase: "eyJhbGciOiJoczI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.MWKHb5x0M02ibmMDI5smQ7BZnGy2Hjft-ocsPrnvo2c", VALID_AT => Error::Parse(ParseError::UnsupportedAlgorithm);
-    crit: "eyJhbGciOiJIUzI1NiIsImNyaXQiOlsiZXhwIl0sImV4cCI6MX0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.ek9RhogOqAQansFBSbMx0nIKi-eLzmh4KRcVC7PMp2E", VALID_AT => Error::Parse(ParseError::CriticalHeader);
-    typ_not_jwt: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCt4In0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.bFoD_j2PNfFOXpIAxyxUO4EisgQZ576SCvFCZH9GMUE", VALID_AT => Error::Parse(ParseError::UnsupportedType);
-    no_exp: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMH0.FNLiO03xsqlnG5s_RjwvZZxA5IJb0bvRlmOa1l1yhmY", VALID_AT => Error::Validation(ValidationError::Missing(Claim::Exp));
-    exp_string: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6IjE3NjQzMzM5MDAifQ.hqcjkezvIZHrRqDbXYu5a1NAxy-yv4pmfDxDGJ4fKIc", VALID_AT => Error::Claims(ClaimsError::WrongType);
-    nbf_string_cve_2026_25537: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJrcmlzaG5hIiwibmJmIjoiOTk5OTk5OTk5OTkiLCJleHAiOjEwMDAwMDAwMDAwfQ.3pTMW-rihBFYc6ABDRnScZZVUAD4fCY4qQKfc0EE8W8", VALID_AT => Error::Claims(ClaimsError::WrongType);
-    duplicate_exp: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MSwiZXhwIjo5OTk5OTk5OTk5fQ.qwXrWPjP2pDqnnOr6jgpyNQ-p6so6dfqIlaVomtBuTA", VALID_AT => Error::Claims(ClaimsError::Shape);
-    nbf_future: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsIm5iZiI6MTc2NDMzMjAwMSwiZXhwIjoxNzY0MzMzOTAwfQ.3IuiEcdFznZQR-B2U2Xzbx1PTwb0SWnzKA1o4KOty9Y", VALID_AT => Error::Validation(ValidationError::NotYetValid);
-    iat_future: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMjEwMCwiZXhwIjoxNzY0MzMzOTAwfQ.t9NB3I0kXz_Cgk92PZ7EwZqCmZFTMHm4YFq_m3fpggs", VALID_AT => Error::Validation(ValidationError::IssuedInFuture);
-    exp_float_is_rejected: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMC41fQ.5CXXoBKh3kiz6yrPte2hLhLZ-A0sxG9MksWc4MtVBHg", VALID_AT => Error::Claims(ClaimsError::Json);
-    sig_padding: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M=", VALID_AT => Error::Parse(ParseError::SignatureEncoding);
-    two_segments: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ", VALID_AT => Error::Parse(ParseError::Malformed);
-    four_segments: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M.e30", VALID_AT => Error::Parse(ParseError::Malformed);
-    empty: "", VALID_AT => Error::Parse(ParseError::Malformed);
-    noncanonical_sig_last_char: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-N", VALID_AT => Error::Parse(ParseError::SignatureEncoding);
-    empty_header: ".eyJzdWIiOiJhIn0.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => Error::Parse(ParseError::Malformed);
-    empty_payload: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => Error::Parse(ParseError::Malformed);
-    header_not_base64: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9=.eyJzdWIiOiJhIn0.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => Error::Parse(ParseError::HeaderEncoding);
-    header_not_json: "bm90IGpzb24.eyJzdWIiOiJhIn0.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => Error::Parse(ParseError::HeaderJson);
+    expired_at_exp: PYJWT_SUB, 1_764_333_900 => DecodeError::Validation(ValidationError::Expired);
+    hs512: "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.waxiMdLmcEEujsO2XH7x05youzWcXbeYDvSQicfHr1OEhoqBsNSUyVFT4AAfu3N9fRIr4Z_fGTc7HZm3Sh31EA", VALID_AT => DecodeError::Parse(ParseError::UnsupportedAlgorithm);
+    other_key: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.j4RxU25dhplLByJltO_fYbkYpc8qcXDNgGDr28sNVRA", VALID_AT => DecodeError::Verify(VerifyError::InvalidSignature);
+    alg_none: "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.", VALID_AT => DecodeError::Parse(ParseError::UnsupportedAlgorithm);
+    alg_lowercase: "eyJhbGciOiJoczI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.MWKHb5x0M02ibmMDI5smQ7BZnGy2Hjft-ocsPrnvo2c", VALID_AT => DecodeError::Parse(ParseError::UnsupportedAlgorithm);
+    crit: "eyJhbGciOiJIUzI1NiIsImNyaXQiOlsiZXhwIl0sImV4cCI6MX0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.ek9RhogOqAQansFBSbMx0nIKi-eLzmh4KRcVC7PMp2E", VALID_AT => DecodeError::Parse(ParseError::CriticalHeader);
+    typ_not_jwt: "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCt4In0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMH0.bFoD_j2PNfFOXpIAxyxUO4EisgQZ576SCvFCZH9GMUE", VALID_AT => DecodeError::Parse(ParseError::UnsupportedType);
+    no_exp: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMH0.FNLiO03xsqlnG5s_RjwvZZxA5IJb0bvRlmOa1l1yhmY", VALID_AT => DecodeError::Validation(ValidationError::Missing(Claim::Exp));
+    exp_string: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6IjE3NjQzMzM5MDAifQ.hqcjkezvIZHrRqDbXYu5a1NAxy-yv4pmfDxDGJ4fKIc", VALID_AT => DecodeError::Claims(ClaimsError::WrongType);
+    nbf_string_cve_2026_25537: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJrcmlzaG5hIiwibmJmIjoiOTk5OTk5OTk5OTkiLCJleHAiOjEwMDAwMDAwMDAwfQ.3pTMW-rihBFYc6ABDRnScZZVUAD4fCY4qQKfc0EE8W8", VALID_AT => DecodeError::Claims(ClaimsError::WrongType);
+    duplicate_exp: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MSwiZXhwIjo5OTk5OTk5OTk5fQ.qwXrWPjP2pDqnnOr6jgpyNQ-p6so6dfqIlaVomtBuTA", VALID_AT => DecodeError::Claims(ClaimsError::Shape);
+    nbf_future: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsIm5iZiI6MTc2NDMzMjAwMSwiZXhwIjoxNzY0MzMzOTAwfQ.3IuiEcdFznZQR-B2U2Xzbx1PTwb0SWnzKA1o4KOty9Y", VALID_AT => DecodeError::Validation(ValidationError::NotYetValid);
+    iat_future: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMjEwMCwiZXhwIjoxNzY0MzMzOTAwfQ.t9NB3I0kXz_Cgk92PZ7EwZqCmZFTMHm4YFq_m3fpggs", VALID_AT => DecodeError::Validation(ValidationError::IssuedInFuture);
+    exp_float_is_rejected: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMC41fQ.5CXXoBKh3kiz6yrPte2hLhLZ-A0sxG9MksWc4MtVBHg", VALID_AT => DecodeError::Claims(ClaimsError::Json);
+    sig_padding: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M=", VALID_AT => DecodeError::Parse(ParseError::SignatureEncoding);
+    two_segments: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ", VALID_AT => DecodeError::Parse(ParseError::Malformed);
+    four_segments: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M.e30", VALID_AT => DecodeError::Parse(ParseError::Malformed);
+    empty: "", VALID_AT => DecodeError::Parse(ParseError::Malformed);
+    noncanonical_sig_last_char: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NDMzMTIwMCwiZXhwIjoxNzY0MzMzOTAwfQ.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-N", VALID_AT => DecodeError::Parse(ParseError::SignatureEncoding);
+    empty_header: ".eyJzdWIiOiJhIn0.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => DecodeError::Parse(ParseError::Malformed);
+    empty_payload: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => DecodeError::Parse(ParseError::Malformed);
+    header_not_base64: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9=.eyJzdWIiOiJhIn0.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => DecodeError::Parse(ParseError::HeaderEncoding);
+    header_not_json: "bm90IGpzb24.eyJzdWIiOiJhIn0.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M", VALID_AT => DecodeError::Parse(ParseError::HeaderJson);
 }
 
 #[test]
@@ -258,7 +258,7 @@ fn tampered_payload_fails_the_mac() {
     t = t.replace(parts[1], "eyJzdWIiOiJib2IiLCJleHAiOjE3NjQzMzM5MDB9");
     assert_eq!(
         decode(&ring(), &t, VALID_AT),
-        Err(Error::Verify(VerifyError::InvalidSignature))
+        Err(DecodeError::Verify(VerifyError::InvalidSignature))
     );
 }
 
@@ -351,7 +351,7 @@ fn rotation() {
     ring.remove("old").unwrap();
     assert_eq!(
         check(&ring, &old_token),
-        Err(Error::Verify(VerifyError::UnknownKid))
+        Err(DecodeError::Verify(VerifyError::UnknownKid))
     );
     assert_eq!(check(&ring, &new_token), Ok(()));
 
@@ -365,7 +365,7 @@ fn rotation() {
     let t = other.sign(&claims, &mut d).unwrap();
     assert_eq!(
         check(&ring, t),
-        Err(Error::Verify(VerifyError::InvalidSignature))
+        Err(DecodeError::Verify(VerifyError::InvalidSignature))
     );
 }
 
@@ -421,7 +421,7 @@ fn typ_variants_and_header_escapes() {
         let t = forge(header, r#"{"exp":1764333900}"#);
         assert_eq!(
             decode(&ring(), &t, VALID_AT),
-            Err(Error::Parse(err)),
+            Err(DecodeError::Parse(err)),
             "{header}"
         );
     }
@@ -470,7 +470,7 @@ fn escaped_member_names_and_invalid_json_in_the_header() {
         let t = forge(header, r#"{"exp":1764333900}"#);
         assert_eq!(
             decode(&ring(), &t, VALID_AT),
-            Err(Error::Parse(err)),
+            Err(DecodeError::Parse(err)),
             "{header}"
         );
     }
@@ -513,7 +513,7 @@ fn nesting_is_bounded_in_header_and_claims() {
     let deep = format!(r#"{{"alg":"HS256","x":{}}}"#, nest(MAX_HEADER_DEPTH));
     assert_eq!(
         decode(&ring(), &forge(&deep, r#"{"exp":1764333900}"#), VALID_AT),
-        Err(Error::Parse(ParseError::HeaderNesting))
+        Err(DecodeError::Parse(ParseError::HeaderNesting))
     );
     // What the review sent: 237 levels in a 256-byte header, refused before the MAC.
     let review = format!(r#"{{"alg":"HS256","x":{}}}"#, nest(118));
@@ -533,7 +533,7 @@ fn nesting_is_bounded_in_header_and_claims() {
     let deep = format!(r#"{{"exp":1764333900,"x":{}}}"#, nest(MAX_CLAIMS_DEPTH));
     assert_eq!(
         decode(&ring(), &forge(r#"{"alg":"HS256"}"#, &deep), VALID_AT),
-        Err(Error::Claims(ClaimsError::Nesting))
+        Err(DecodeError::Claims(ClaimsError::Nesting))
     );
 }
 
@@ -554,7 +554,7 @@ fn payload_shapes() {
         let t = forge(r#"{"alg":"HS256"}"#, payload);
         assert_eq!(
             decode(&ring(), &t, VALID_AT),
-            Err(Error::Claims(err)),
+            Err(DecodeError::Claims(err)),
             "{payload}"
         );
     }
@@ -626,4 +626,31 @@ fn single_escaped_audience_limit() {
     let escaped_over = format!("\t{}", "a".repeat(MAX_DECODED_AUDIENCE_LEN));
     assert_eq!(check(&escaped_over), Err(ClaimsError::Shape));
     assert_eq!(check(&"a".repeat(4000)), Ok(true), "unescaped: no limit");
+}
+
+/// #11 item 3: every error is built by one macro; `Display` is static and names the phase,
+/// `source()` returns the inner error instead of `Display` repeating it.
+#[test]
+fn errors_name_their_phase_and_chain_to_the_cause() {
+    use auth_core::PasswordError;
+    use auth_core::flow::{AuthError, LoginError};
+    use core::error::Error as _;
+    let e = DecodeError::Parse(ParseError::HeaderJson);
+    assert_eq!(e.to_string(), "token structure or header is not acceptable");
+    assert_eq!(
+        e.source().unwrap().to_string(),
+        "token header is not valid json"
+    );
+    let l = LoginError::StoredHash(PasswordError::UnknownFormat);
+    assert_eq!(l.to_string(), "stored password hash is unusable");
+    assert_eq!(
+        l.source().unwrap().to_string(),
+        PasswordError::UnknownFormat.to_string()
+    );
+    assert!(LoginError::InvalidCredentials.source().is_none());
+    assert_eq!(
+        AuthError::AccessRestricted.to_string(),
+        "account is unknown or disabled"
+    );
+    assert!(ParseError::HeaderJson.source().is_none());
 }

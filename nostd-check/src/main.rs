@@ -12,7 +12,7 @@ use auth_core::form::parse_login_form;
 use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
 use auth_core::response::{write_dashboard, write_secure_resource, write_token};
 use auth_core::{
-    Claims, Error, Hs256Key, KeyRing, ParseError, PasswordError, UntrustedToken, Validation,
+    Claims, DecodeError, Hs256Key, KeyRing, ParseError, PasswordError, UntrustedToken, Validation,
     VerifyError,
 };
 
@@ -84,7 +84,7 @@ fn run() -> Result<(), i32> {
     ring.remove("old").map_err(|_| 17)?;
     let mut buf = [0u8; 256];
     if ring.decode::<Claims<'_>>(old, &mut buf, &Validation::new(), NOW + 1)
-        != Err(Error::Verify(VerifyError::UnknownKid))
+        != Err(DecodeError::Verify(VerifyError::UnknownKid))
     {
         return Err(18);
     }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use super::key::{Hs256Key, KeyRing};
 use super::validate::Validation;
 use crate::b64;
-use crate::error::{ClaimsError, Error, VerifyError};
+use crate::error::{ClaimsError, DecodeError, VerifyError};
 use crate::json_check;
 
 use super::{RegisteredClaims, UntrustedToken};
@@ -107,14 +107,14 @@ impl<const N: usize> KeyRing<N> {
     /// Parses, verifies, decodes and validates in one call, with the default length cap.
     ///
     /// # Errors
-    /// The first failing phase's error, wrapped in [`Error`].
+    /// The first failing phase's error, wrapped in [`DecodeError`].
     pub fn decode<'b, C>(
         &self,
         token: &str,
         buf: &'b mut [u8],
         validation: &Validation<'_>,
         now: u64,
-    ) -> Result<C, Error>
+    ) -> Result<C, DecodeError>
     where
         C: Deserialize<'b> + RegisteredClaims,
     {
