@@ -1,22 +1,20 @@
-//! Command line: `serve` (the default) and `user add|disable|enable|remove|list`.
+//! The command line's schema: `serve` (the default) and
+//! `user add|passwd|disable|enable|remove|list`. Account commands run in the `admin` module, the
+//! start-up steps in [`crate::startup`].
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::flow::SubjectClaim;
-use auth_core::password::{
-    MAX_PHC_LEN, Policy, RECOMMENDED_ROUNDS, SALT_LEN, StoredHash, hash_password,
-};
-use base64::Engine as _;
+use auth_core::password::{Policy, RECOMMENDED_ROUNDS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::keys::{self, KeySource};
 use crate::throttle::{Throttle, ThrottleLimits};
-use crate::users::{self, User, UserStore, UsersError, validate_username};
+use crate::users::UserStore;
 use crate::{HashPool, Settings, State};
 
 /// The OAuth2 password-flow server (HS256 tokens, PBKDF2 passwords).
@@ -42,10 +40,10 @@ enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-struct UsersArg {
+pub(crate) struct UsersArg {
     /// Users file.
     #[arg(long, env = "AUTH_USERS", default_value = "auth-data/users")]
-    users: PathBuf,
+    pub(crate) users: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -73,7 +71,7 @@ struct ServeArgs {
     subject_claim: SubjectArg,
     /// PBKDF2 rounds for new and upgraded hashes (1,000..=10,000,000).
     #[arg(long, env = "AUTH_PBKDF2_ROUNDS", default_value_t = RECOMMENDED_ROUNDS,
-          value_parser = clap::value_parser!(u32).range(1000..=10_000_000))]
+          value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
     pbkdf2_rounds: u32,
     /// `iss` to write into tokens and require of them.
     #[arg(long, env = "AUTH_ISSUER")]
@@ -111,7 +109,7 @@ struct ServeArgs {
 }
 
 #[derive(Debug, Subcommand)]
-enum UserCommand {
+pub(crate) enum UserCommand {
     /// Add an account. Prompts twice for the password on a terminal.
     Add {
         /// Username: 1-64 of A-Z a-z 0-9 . _ - @.
@@ -127,7 +125,7 @@ enum UserCommand {
         disabled: bool,
         /// PBKDF2 rounds for the new hash.
         #[arg(long, env = "AUTH_PBKDF2_ROUNDS", default_value_t = RECOMMENDED_ROUNDS,
-              value_parser = clap::value_parser!(u32).range(1000..=10_000_000))]
+              value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
         pbkdf2_rounds: u32,
         #[command(flatten)]
         users: UsersArg,
@@ -155,7 +153,7 @@ enum UserCommand {
         password_stdin: bool,
         /// PBKDF2 rounds for the new hash.
         #[arg(long, env = "AUTH_PBKDF2_ROUNDS", default_value_t = RECOMMENDED_ROUNDS,
-              value_parser = clap::value_parser!(u32).range(1000..=10_000_000))]
+              value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
         pbkdf2_rounds: u32,
         #[command(flatten)]
         users: UsersArg,
@@ -178,7 +176,7 @@ enum UserCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::User(cmd)) => user_command(cmd),
+        Some(Command::User(cmd)) => crate::admin::run(cmd),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     };
@@ -189,189 +187,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn random_password() -> Result<String, String> {
-    let mut b = [0u8; 15];
-    getrandom::fill(&mut b).map_err(|e| format!("random generator failed: {e}"))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
-}
-
-fn new_hash(password: &str, rounds: u32) -> Result<String, String> {
-    let mut salt = [0u8; SALT_LEN];
-    getrandom::fill(&mut salt).map_err(|e| format!("random generator failed: {e}"))?;
-    let mut out = [0u8; MAX_PHC_LEN];
-    hash_password(
-        password.as_bytes(),
-        &salt,
-        &Policy::new().with_rounds(rounds),
-        &mut out,
-    )
-    .map(str::to_owned)
-    .map_err(|e| e.to_string())
-}
-
-/// A new password from stdin or the terminal prompt; never empty.
-fn new_password(from_stdin: bool) -> Result<String, String> {
-    let password = if from_stdin {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| e.to_string())?;
-        let s = s
-            .strip_suffix('\n')
-            .map(|s| s.strip_suffix('\r').unwrap_or(s))
-            .unwrap_or(&s);
-        s.to_owned()
-    } else {
-        read_password()?
-    };
-    if password.is_empty() {
-        return Err("the password is empty".into());
-    }
-    Ok(password)
-}
-
-/// Where the first run leaves the `admin` password: beside the users file, mode 0600.
-fn first_run_password_path(users: &Path) -> PathBuf {
-    users
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(FIRST_RUN_PASSWORD_FILE)
-}
-
-/// The file name of the first-run `admin` password.
-pub const FIRST_RUN_PASSWORD_FILE: &str = "admin.password";
-
-/// The first-run password file is for the first `admin` password only: once that password is
-/// changed, or the account removed, it is deleted.
-fn forget_first_run_password(users: &Path, name: &str) {
-    if name != "admin" {
-        return;
-    }
-    let path = first_run_password_path(users);
-    match std::fs::remove_file(&path) {
-        Ok(()) => println!(
-            "removed {} (it held the first-run password)",
-            path.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => eprintln!("warning: cannot remove {}: {e}", path.display()),
-    }
-}
-
-fn read_password() -> Result<String, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err("no terminal to prompt on; pass --password-stdin or --hash".into());
-    }
-    let a = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-    let b = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
-    if a != b {
-        return Err("passwords do not match".into());
-    }
-    Ok(a)
-}
-
-fn user_command(cmd: UserCommand) -> Result<(), String> {
-    let e = |e: UsersError| e.0;
-    match cmd {
-        UserCommand::Add {
-            name,
-            password_stdin,
-            hash,
-            disabled,
-            pbkdf2_rounds,
-            users,
-        } => {
-            validate_username(&name).map_err(e)?;
-            let hash = match hash {
-                Some(h) => {
-                    let parsed = StoredHash::parse(&h).map_err(|err| format!("--hash: {err}"))?;
-                    let policy = Policy::new().with_rounds(pbkdf2_rounds);
-                    if parsed.work() > policy.work() {
-                        eprintln!(
-                            "note: this hash costs more to verify than the policy ({} rounds); until \
-                             its first successful login rewrites it at the policy, a login for {name} \
-                             takes longer than others, which tells a timing observer it exists",
-                            policy.rounds()
-                        );
-                    }
-                    h
-                }
-                None => new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
-            };
-            users::modify_file(&users.users, |all| {
-                if all.contains_key(&name) {
-                    return Err(UsersError(format!("user {name:?} already exists")));
-                }
-                all.insert(
-                    name.clone(),
-                    User {
-                        hash,
-                        active: !disabled,
-                    },
-                );
-                Ok(())
-            })
-            .map_err(e)?;
-            println!("added {name}");
-        }
-        UserCommand::Disable { name, users } => set_active(&users.users, &name, false)?,
-        UserCommand::Enable { name, users } => set_active(&users.users, &name, true)?,
-        UserCommand::Passwd {
-            name,
-            password_stdin,
-            pbkdf2_rounds,
-            users,
-        } => {
-            let hash = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
-            users::modify_file(&users.users, |all| {
-                let u = all
-                    .get_mut(&name)
-                    .ok_or_else(|| UsersError(format!("no user {name:?}")))?;
-                u.hash = hash;
-                Ok(())
-            })
-            .map_err(e)?;
-            println!("password changed for {name}");
-            forget_first_run_password(&users.users, &name);
-        }
-        UserCommand::Remove { name, users } => {
-            users::modify_file(&users.users, |all| {
-                all.remove(&name)
-                    .map(|_| ())
-                    .ok_or_else(|| UsersError(format!("no user {name:?}")))
-            })
-            .map_err(e)?;
-            println!("removed {name}");
-            forget_first_run_password(&users.users, &name);
-        }
-        UserCommand::List { users } => {
-            let store = UserStore::open(&users.users).map_err(e)?;
-            for (name, u) in store.snapshot().iter() {
-                let (format, rounds) = StoredHash::parse(&u.hash)
-                    .map(|h| (format!("{:?}", h.format()).to_lowercase(), h.rounds()))
-                    .unwrap_or_default();
-                let status = if u.active { "active" } else { "disabled" };
-                println!("{name}\t{status}\t{format}\t{rounds}");
-            }
-        }
-    }
-    Ok(())
-}
-
-fn set_active(path: &Path, name: &str, active: bool) -> Result<(), String> {
-    users::modify_file(path, |all| {
-        let u = all
-            .get_mut(name)
-            .ok_or_else(|| UsersError(format!("no user {name:?}")))?;
-        u.active = active;
-        Ok(())
-    })
-    .map_err(|e| e.0)?;
-    println!("{} {name}", if active { "enabled" } else { "disabled" });
-    Ok(())
 }
 
 /// Loads or creates keys and users, then serves until SIGINT/SIGTERM.
@@ -385,73 +200,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
     let users_path = args.users.users.clone();
-    let data_dir = users_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_owned();
-    let now = crate::now();
-    if !data_dir.exists() {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(&data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-    }
-    // Refuse to run on files another local user could replace or read (#10 item 6).
-    crate::fs::check_data_dir(&data_dir)?;
-
-    let (keys, source) = match std::env::var("AUTH_SECRET") {
-        Ok(secret) => (keys::from_secret(&secret)?, KeySource::Env),
-        Err(_) => match &args.key_file {
-            Some(path) => {
-                crate::fs::check_secret_file(path, "key file")?;
-                (
-                    keys::load_key_file(path)?,
-                    KeySource::File(path.display().to_string()),
-                )
-            }
-            None => {
-                let path = data_dir.join("jwt.key");
-                if path.exists() {
-                    crate::fs::check_secret_file(&path, "key file")?;
-                    (
-                        keys::load_key_file(&path)?,
-                        KeySource::File(path.display().to_string()),
-                    )
-                } else {
-                    (
-                        keys::generate_key_file(&path, now)?,
-                        KeySource::Generated(path.display().to_string()),
-                    )
-                }
-            }
-        },
-    };
-
-    if !users_path.exists() {
-        // The password goes to a private file, never to stdout: stdout is the log stream that
-        // journald, docker and kubernetes keep (#10 item 12).
-        let password = random_password()?;
-        let hash = new_hash(&password, args.pbkdf2_rounds)?;
-        let secret = first_run_password_path(&users_path);
-        crate::fs::create_private(&secret, format!("{password}\n").as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", secret.display()))?;
-        users::modify_file(&users_path, |all| {
-            all.insert("admin".into(), User { hash, active: true });
-            Ok(())
-        })
-        .map_err(|e| e.0)?;
-        println!(
-            "First run: created {} with user 'admin'; its password is in {} (mode 0600).",
-            users_path.display(),
-            secret.display()
-        );
-        println!("  Change it with `auth-std-server user passwd admin`; that removes the file.");
-    } else {
-        users_writable_check(&users_path)?;
-    }
+    let (keys, source) = crate::startup::prepare(
+        &users_path,
+        args.key_file.as_deref(),
+        args.pbkdf2_rounds,
+        crate::now(),
+    )?;
     let store = UserStore::open(&users_path).map_err(|e| e.0)?;
 
     let settings = Settings {
@@ -511,23 +265,6 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())
     })?;
     tracing::info!("stopped");
-    Ok(())
-}
-
-/// A users file that group or others may write lets them add accounts: refused. One that
-/// others may read exposes hashes to offline guessing: warned about.
-fn users_writable_check(path: &Path) -> Result<(), String> {
-    if let Err(e) = crate::fs::check_secret_file(path, "users file") {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
-            if mode & 0o022 != 0 {
-                return Err(e);
-            }
-        }
-        tracing::warn!("{e}");
-    }
     Ok(())
 }
 

@@ -5,22 +5,21 @@
 //! contract and the configuration.
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod auth;
 pub mod cli;
 pub mod fs;
 pub mod keys;
+mod layers;
+pub mod password;
 pub mod pool;
 mod routes;
 pub mod server;
+pub mod startup;
+mod state;
 pub mod throttle;
-mod timing;
 pub mod users;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use auth_core::flow::{FlowConfig, SubjectClaim};
-use auth_core::password::Policy;
 use axum::Router;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::{get, post};
@@ -33,121 +32,12 @@ use tower_http::trace::TraceLayer;
 pub use auth::{Authenticated, BearerAuth};
 pub use keys::Keys;
 pub use pool::HashPool;
+pub(crate) use state::RouterState;
+pub use state::{AppState, Settings, State, now};
 pub use users::UserStore;
 
 /// Largest request body accepted (16 KiB); larger ones get 413.
 pub const MAX_BODY: usize = 16 * 1024;
-
-/// Token and password settings.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `sub` or `uid`.
-    pub subject_claim: SubjectClaim,
-    /// Token lifetime in seconds.
-    pub ttl: u64,
-    /// `iss` to write and require.
-    pub issuer: Option<String>,
-    /// `aud` to write and require.
-    pub audience: Option<String>,
-    /// PBKDF2 policy for new hashes and rehash decisions.
-    pub policy: Policy,
-    /// Whole-request timeout.
-    pub request_timeout: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            subject_claim: SubjectClaim::Sub,
-            ttl: auth_core::flow::DEFAULT_TTL,
-            issuer: None,
-            audience: None,
-            policy: Policy::new(),
-            request_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Settings {
-    /// The core's view of these settings.
-    pub fn flow(&self) -> FlowConfig<'_> {
-        FlowConfig {
-            subject_claim: self.subject_claim,
-            ttl: self.ttl,
-            issuer: self.issuer.as_deref(),
-            audience: self.audience.as_deref(),
-            policy: self.policy,
-            leeway: 0,
-        }
-    }
-}
-
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct State {
-    /// Keys, token rules and the account check: what [`auth::Authenticated`] uses, built once.
-    pub auth: Arc<BearerAuth>,
-    /// Token and password settings.
-    pub settings: Settings,
-    /// The accounts.
-    pub users: Arc<UserStore>,
-    /// Bounded PBKDF2 work.
-    pub hashing: HashPool,
-    /// Failed-login counters.
-    pub throttle: throttle::Throttle,
-}
-
-impl State {
-    /// Builds the shared state; the [`BearerAuth`] is made here, once, from `keys`, the
-    /// settings' token rules and `users`.
-    pub fn new(
-        keys: Keys,
-        settings: Settings,
-        users: UserStore,
-        hashing: HashPool,
-        throttle: throttle::Throttle,
-    ) -> Self {
-        let users = Arc::new(users);
-        let accounts: Arc<dyn auth::Accounts> = Arc::clone(&users) as _;
-        let mut auth = BearerAuth::with_accounts(keys, accounts)
-            .with_subject_claim(settings.subject_claim)
-            .with_ttl(settings.ttl);
-        if let Some(iss) = &settings.issuer {
-            auth = auth.with_issuer(iss.clone());
-        }
-        if let Some(aud) = &settings.audience {
-            auth = auth.with_audience(aud.clone());
-        }
-        State {
-            auth: Arc::new(auth),
-            settings,
-            users,
-            hashing,
-            throttle,
-        }
-    }
-}
-
-/// Shared handle to [`State`].
-pub type AppState = Arc<State>;
-
-/// The router's state: a local type, so that the [`Authenticated`] extractor can find the
-/// [`BearerAuth`] in it (`FromRef`).
-#[derive(Debug, Clone)]
-pub(crate) struct RouterState(pub(crate) AppState);
-
-impl std::ops::Deref for RouterState {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.0
-    }
-}
-
-impl axum::extract::FromRef<RouterState> for Arc<BearerAuth> {
-    fn from_ref(state: &RouterState) -> Self {
-        Arc::clone(&state.0.auth)
-    }
-}
 
 /// The router with every layer: timing outermost (so 404, 405, 413, 422 and 500 all carry
 /// `X-Duration-MS`), then JSON error bodies, panic catching, tracing, the request timeout and
@@ -168,18 +58,11 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(timing::make_span)
-                .on_response(timing::on_response),
+                .make_span_with(layers::make_span)
+                .on_response(layers::on_response),
         )
-        .layer(axum::middleware::from_fn(timing::header_limits))
+        .layer(axum::middleware::from_fn(layers::header_limits))
         .layer(CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(timing::json_errors))
-        .layer(axum::middleware::from_fn(timing::duration_header))
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .layer(axum::middleware::from_fn(layers::json_errors))
+        .layer(axum::middleware::from_fn(layers::duration_header))
 }

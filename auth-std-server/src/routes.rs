@@ -2,7 +2,6 @@
 
 use auth_core::flow::{self, Account, FlowConfig, LoginError};
 use auth_core::form::{LoginForm, encode_component, parse_login_form};
-use auth_core::password::hash_password;
 use auth_core::response::{self, Reply};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -13,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 
 use crate::RouterState as AppState;
 use crate::auth::{Authenticated, error_reply, json};
-use crate::users::UsersError;
 
 fn detail(status: StatusCode, detail: &str) -> Response {
     let body = serde_json::json!({ "detail": detail }).to_string();
@@ -208,14 +206,7 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
     let policy = state.settings.policy;
     let hashed = state
         .hashing
-        .run(move || -> Result<String, UsersError> {
-            let mut salt = [0u8; auth_core::password::SALT_LEN];
-            getrandom::fill(&mut salt).map_err(|e| UsersError(format!("rng: {e}")))?;
-            let mut out = [0u8; auth_core::password::MAX_PHC_LEN];
-            hash_password(password.as_bytes(), &salt, &policy, &mut out)
-                .map(str::to_owned)
-                .map_err(|e| UsersError(e.to_string()))
-        })
+        .run(move || crate::password::hash_new(password.as_bytes(), &policy))
         .await;
     let new_hash = match hashed {
         Ok(Ok(h)) => h,

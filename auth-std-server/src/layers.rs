@@ -1,4 +1,5 @@
-//! Cross-cutting layers: the `X-Duration-MS` header and JSON bodies for framework errors.
+//! Cross-cutting layers: the `X-Duration-MS` header, JSON bodies for framework errors, the
+//! JSON 431 below hyper's hard header limits, and the request span and response log.
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,132 @@
+//! What the handlers share, built once at start: the settings, the [`State`] around them, and
+//! the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::flow::{FlowConfig, SubjectClaim};
+use auth_core::password::Policy;
+
+use crate::auth::{self, BearerAuth};
+use crate::keys::Keys;
+use crate::pool::HashPool;
+use crate::throttle;
+use crate::users::UserStore;
+
+/// Token and password settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `sub` or `uid`.
+    pub subject_claim: SubjectClaim,
+    /// Token lifetime in seconds.
+    pub ttl: u64,
+    /// `iss` to write and require.
+    pub issuer: Option<String>,
+    /// `aud` to write and require.
+    pub audience: Option<String>,
+    /// PBKDF2 policy for new hashes and rehash decisions.
+    pub policy: Policy,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            subject_claim: SubjectClaim::Sub,
+            ttl: auth_core::flow::DEFAULT_TTL,
+            issuer: None,
+            audience: None,
+            policy: Policy::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Settings {
+    /// The core's view of these settings.
+    pub fn flow(&self) -> FlowConfig<'_> {
+        FlowConfig {
+            subject_claim: self.subject_claim,
+            ttl: self.ttl,
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            policy: self.policy,
+            leeway: 0,
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct State {
+    /// Keys, token rules and the account check: what [`auth::Authenticated`] uses, built once.
+    pub auth: Arc<BearerAuth>,
+    /// Token and password settings.
+    pub settings: Settings,
+    /// The accounts.
+    pub users: Arc<UserStore>,
+    /// Bounded PBKDF2 work.
+    pub hashing: HashPool,
+    /// Failed-login counters.
+    pub throttle: throttle::Throttle,
+}
+
+impl State {
+    /// Builds the shared state; the [`BearerAuth`] is made here, once, from `keys`, the
+    /// settings' token rules and `users`.
+    pub fn new(
+        keys: Keys,
+        settings: Settings,
+        users: UserStore,
+        hashing: HashPool,
+        throttle: throttle::Throttle,
+    ) -> Self {
+        let users = Arc::new(users);
+        let accounts: Arc<dyn auth::Accounts> = Arc::clone(&users) as _;
+        let mut auth = BearerAuth::with_accounts(keys, accounts)
+            .with_subject_claim(settings.subject_claim)
+            .with_ttl(settings.ttl);
+        if let Some(iss) = &settings.issuer {
+            auth = auth.with_issuer(iss.clone());
+        }
+        if let Some(aud) = &settings.audience {
+            auth = auth.with_audience(aud.clone());
+        }
+        State {
+            auth: Arc::new(auth),
+            settings,
+            users,
+            hashing,
+            throttle,
+        }
+    }
+}
+
+/// Shared handle to [`State`].
+pub type AppState = Arc<State>;
+
+/// The router's state: a local type, so that the [`Authenticated`] extractor can find the
+/// [`BearerAuth`] in it (`FromRef`).
+#[derive(Debug, Clone)]
+pub(crate) struct RouterState(pub(crate) AppState);
+
+impl std::ops::Deref for RouterState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRef<RouterState> for Arc<BearerAuth> {
+    fn from_ref(state: &RouterState) -> Self {
+        Arc::clone(&state.0.auth)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
