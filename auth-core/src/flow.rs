@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::bearer::parse_bearer;
 use crate::error::PasswordError;
 pub use crate::error::{AuthError, LoginError};
-use crate::form::LoginForm;
 use crate::json::JsonStr;
 use crate::jwt::{Audience, KeyRing, NumericDate, Validation};
 use crate::password::{Policy, StoredHash, verify_dummy, verify_parsed};
@@ -131,7 +130,8 @@ pub struct Issued<'b> {
     pub needs_rehash: bool,
 }
 
-/// Decides a login. `account` is what the caller found for `form.username`, if anything.
+/// Decides a login of `username` with `password` (as a form parser or any other front-end
+/// delivered them). `account` is what the caller found for `username`, if anything.
 ///
 /// Every login costs at least the policy's PBKDF2 work: an unknown user or an unusable stored
 /// hash the same as a hash at the policy ([`verify_dummy`]), a cheaper stored hash padded up to
@@ -141,14 +141,14 @@ pub struct Issued<'b> {
 /// # Errors
 /// [`LoginError`].
 pub fn login<'b, const N: usize>(
-    form: &LoginForm<'_>,
+    username: &str,
+    password: &[u8],
     account: Option<&Account<'_>>,
     keys: &KeyRing<N>,
     config: &FlowConfig<'_>,
     now: u64,
     out: &'b mut [u8],
 ) -> Result<Issued<'b>, LoginError> {
-    let password = form.password.as_bytes();
     let Some(account) = account else {
         verify_dummy(password, &config.policy);
         return Err(LoginError::InvalidCredentials);
@@ -171,7 +171,7 @@ pub fn login<'b, const N: usize>(
     if !account.active {
         return Err(LoginError::AccessRestricted);
     }
-    let subject = Some(JsonStr::new(form.username));
+    let subject = Some(JsonStr::new(username));
     let claims = FlowClaims {
         sub: if config.subject_claim == SubjectClaim::Sub {
             subject

@@ -212,11 +212,48 @@ pub fn parse_login_form<'b>(
     }
 
     let buf: &'b [u8] = buf;
-    let get = |f: Field| -> Option<&'b str> {
-        let (start, len) = (*spans.get(f.index())?)?;
-        let bytes = buf.get(start..start.checked_add(len)?)?;
-        core::str::from_utf8(bytes).ok()
-    };
+    let mut values: [Option<&'b str>; 6] = [None; 6];
+    for (value, span) in values.iter_mut().zip(spans) {
+        *value = span.and_then(|(start, len)| {
+            let bytes = buf.get(start..start.checked_add(len)?)?;
+            core::str::from_utf8(bytes).ok()
+        });
+    }
+    check_fields(&values)
+}
+
+/// Builds a login form from fields that arrive already separated and decoded, such as the parts
+/// of a `multipart/form-data` body, with exactly the rules of [`parse_login_form`]: unknown
+/// fields are ignored, a repeated field is an error, values must be UTF-8, and missing
+/// `username`/`password`, a too-long password and a wrong `grant_type` are all reported.
+///
+/// # Errors
+/// As [`parse_login_form`] (never [`FieldErrorKind::TooLarge`]).
+pub fn login_form_from_fields<'b, I>(fields: I) -> Result<LoginForm<'b>, FormError<'b>>
+where
+    I: IntoIterator<Item = (&'b str, &'b [u8])>,
+{
+    let mut values: [Option<&'b str>; 6] = [None; 6];
+    for (name, value) in fields {
+        let Some(field) = Field::from_name(name.as_bytes()) else {
+            continue;
+        };
+        let slot = values
+            .get_mut(field.index())
+            .ok_or_else(|| FormError::one(field, FieldErrorKind::Repeated))?;
+        if slot.is_some() {
+            return Err(FormError::one(field, FieldErrorKind::Repeated));
+        }
+        let text = core::str::from_utf8(value)
+            .map_err(|_| FormError::one(field, FieldErrorKind::InvalidEncoding))?;
+        *slot = Some(text);
+    }
+    check_fields(&values)
+}
+
+/// The rules both front doors share, over the fields' values in [`Field::ALL`] order.
+fn check_fields<'b>(values: &[Option<&'b str>; 6]) -> Result<LoginForm<'b>, FormError<'b>> {
+    let get = |f: Field| -> Option<&'b str> { *values.get(f.index())? };
     let non_empty = |f: Field| get(f).filter(|s| !s.is_empty());
 
     let mut errors = heapless::Vec::<FieldError, 3>::new();

@@ -219,10 +219,18 @@ fn issue(user: &str) -> String {
     let mut fbuf = [0u8; 256];
     let form = form_for(user, "pw", &mut fbuf);
     let mut out = [0u8; 512];
-    login(&form, Some(&account), &ring(), &config(), NOW, &mut out)
-        .unwrap()
-        .token
-        .to_owned()
+    login(
+        form.username,
+        form.password.as_bytes(),
+        Some(&account),
+        &ring(),
+        &config(),
+        NOW,
+        &mut out,
+    )
+    .unwrap()
+    .token
+    .to_owned()
 }
 
 #[test]
@@ -235,7 +243,16 @@ fn login_then_authorize() {
     let mut fbuf = [0u8; 128];
     let form = form_for("alice", "s3cret", &mut fbuf);
     let mut out = [0u8; 512];
-    let issued = login(&form, Some(&account), &ring(), &config(), NOW, &mut out).unwrap();
+    let issued = login(
+        form.username,
+        form.password.as_bytes(),
+        Some(&account),
+        &ring(),
+        &config(),
+        NOW,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(issued.expires_in, 2700);
     assert!(!issued.needs_rehash);
     let token = issued.token.to_owned();
@@ -313,10 +330,18 @@ fn uid_subject_claim_and_issuer_audience() {
     let mut fbuf = [0u8; 128];
     let form = form_for("bob", "pw", &mut fbuf);
     let mut out = [0u8; 512];
-    let token = login(&form, Some(&account), &ring(), &cfg, NOW, &mut out)
-        .unwrap()
-        .token
-        .to_owned();
+    let token = login(
+        form.username,
+        form.password.as_bytes(),
+        Some(&account),
+        &ring(),
+        &cfg,
+        NOW,
+        &mut out,
+    )
+    .unwrap()
+    .token
+    .to_owned();
     let payload = token.split('.').nth(1).unwrap();
     use base64::Engine;
     let json = String::from_utf8(
@@ -377,22 +402,54 @@ fn login_failures_and_their_replies() {
         active: false,
     };
     assert_eq!(
-        login(&wrong, Some(&active), &ring(), &config(), NOW, &mut out),
+        login(
+            wrong.username,
+            wrong.password.as_bytes(),
+            Some(&active),
+            &ring(),
+            &config(),
+            NOW,
+            &mut out
+        ),
         Err(LoginError::InvalidCredentials)
     );
     assert_eq!(
-        login(&wrong, None, &ring(), &config(), NOW, &mut out),
+        login(
+            wrong.username,
+            wrong.password.as_bytes(),
+            None,
+            &ring(),
+            &config(),
+            NOW,
+            &mut out
+        ),
         Err(LoginError::InvalidCredentials)
     );
     // A disabled account with the wrong password says nothing about being disabled.
     assert_eq!(
-        login(&wrong, Some(&disabled), &ring(), &config(), NOW, &mut out),
+        login(
+            wrong.username,
+            wrong.password.as_bytes(),
+            Some(&disabled),
+            &ring(),
+            &config(),
+            NOW,
+            &mut out
+        ),
         Err(LoginError::InvalidCredentials)
     );
     let mut fbuf = [0u8; 128];
     let right = form_for("alice", "right", &mut fbuf);
     assert_eq!(
-        login(&right, Some(&disabled), &ring(), &config(), NOW, &mut out),
+        login(
+            right.username,
+            right.password.as_bytes(),
+            Some(&disabled),
+            &ring(),
+            &config(),
+            NOW,
+            &mut out
+        ),
         Err(LoginError::AccessRestricted)
     );
     let corrupt = Account {
@@ -400,13 +457,29 @@ fn login_failures_and_their_replies() {
         active: true,
     };
     assert_eq!(
-        login(&right, Some(&corrupt), &ring(), &config(), NOW, &mut out),
+        login(
+            right.username,
+            right.password.as_bytes(),
+            Some(&corrupt),
+            &ring(),
+            &config(),
+            NOW,
+            &mut out
+        ),
         Err(LoginError::StoredHash(PasswordError::RoundsTooLow))
     );
     // A short buffer is an encode error, not a token.
     let mut tiny = [0u8; 10];
     assert!(matches!(
-        login(&right, Some(&active), &ring(), &config(), NOW, &mut tiny),
+        login(
+            right.username,
+            right.password.as_bytes(),
+            Some(&active),
+            &ring(),
+            &config(),
+            NOW,
+            &mut tiny
+        ),
         Err(LoginError::Encode(_))
     ));
 
@@ -440,9 +513,17 @@ fn rehash_is_reported_for_old_hashes() {
     let form = form_for("alice", "wonderland-42", &mut fbuf);
     let mut out = [0u8; 512];
     assert!(
-        login(&form, Some(&account), &ring(), &config(), NOW, &mut out)
-            .unwrap()
-            .needs_rehash
+        login(
+            form.username,
+            form.password.as_bytes(),
+            Some(&account),
+            &ring(),
+            &config(),
+            NOW,
+            &mut out
+        )
+        .unwrap()
+        .needs_rehash
     );
 }
 
@@ -540,4 +621,65 @@ fn json_escaping_of_odd_usernames() {
     let header = format!("Bearer {token}");
     let ok = authorize(Some(header.as_bytes()), &ring(), &config(), NOW, &mut buf).unwrap();
     assert_eq!(ok.subject, name);
+}
+
+/// Multipart fields go through the same rules as an urlencoded body (#11 item 6): the same
+/// form or the same errors, field by field.
+#[test]
+fn fields_and_urlencoded_bodies_agree() {
+    use auth_core::form::login_form_from_fields;
+    let long = "x".repeat(4097);
+    let cases: Vec<Vec<(&str, &[u8])>> = vec![
+        vec![
+            ("username", b"alice"),
+            ("password", b"p@ss w&rd=\xc3\xbc+1"),
+            ("scope", b"a b"),
+        ],
+        vec![
+            ("username", b"alice"),
+            ("username", b"bob"),
+            ("password", b"x"),
+        ],
+        vec![("username", b"alice")],
+        vec![("grant_type", b"client_credentials"), ("password", b"x")],
+        vec![
+            ("grant_type", b"password"),
+            ("username", b"a"),
+            ("password", b"x"),
+            ("other", b"1"),
+        ],
+        vec![("username", b"a"), ("password", long.as_bytes())],
+        vec![("username", b"a"), ("password", b"")],
+        vec![],
+    ];
+    for fields in cases {
+        let mut body = Vec::new();
+        for (name, value) in &fields {
+            if !body.is_empty() {
+                body.push(b'&');
+            }
+            let mut enc = vec![0u8; 3 * (name.len() + value.len()) + 1];
+            body.extend_from_slice(
+                encode_component(name.as_bytes(), &mut enc)
+                    .unwrap()
+                    .as_bytes(),
+            );
+            body.push(b'=');
+            body.extend_from_slice(encode_component(value, &mut enc).unwrap().as_bytes());
+        }
+        let mut buf = vec![0u8; body.len()];
+        let from_body = parse_login_form(&body, &mut buf);
+        let from_fields = login_form_from_fields(fields.iter().copied());
+        assert_eq!(from_body, from_fields, "{fields:?}");
+    }
+    // Invalid UTF-8 in a part is the same error as a bad percent-escape.
+    let err =
+        login_form_from_fields([("username", &b"a"[..]), ("password", &b"\xff"[..])]).unwrap_err();
+    assert_eq!(
+        err.errors(),
+        &[FieldError {
+            field: Field::Password,
+            kind: FieldErrorKind::InvalidEncoding
+        }]
+    );
 }

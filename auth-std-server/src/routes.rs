@@ -1,7 +1,7 @@
 //! The three routes. Every decision is auth-core's; this file moves bytes.
 
 use auth_core::flow::{self, Account, FlowConfig, LoginError};
-use auth_core::form::{LoginForm, encode_component, parse_login_form};
+use auth_core::form::{login_form_from_fields, parse_login_form};
 use auth_core::response::{self, Reply};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -27,9 +27,14 @@ pub async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
 }
 
-/// The login body as urlencoded bytes: urlencoded bodies as sent, multipart fields re-encoded
-/// (so both go through the same parser and the same rules), anything else empty.
-async fn form_body(req: Request) -> Result<Vec<u8>, Response> {
+/// A login body: urlencoded bytes as sent, the parts of a multipart body, or (JSON, text, no
+/// body) nothing, which FastAPI answers with the missing form fields.
+enum FormBody {
+    Urlencoded(axum::body::Bytes),
+    Fields(Vec<(String, axum::body::Bytes)>),
+}
+
+async fn form_body(req: Request) -> Result<FormBody, Response> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -40,8 +45,7 @@ async fn form_body(req: Request) -> Result<Vec<u8>, Response> {
         let mut mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| detail(StatusCode::UNPROCESSABLE_ENTITY, &e.body_text()))?;
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 3 * crate::MAX_BODY];
+        let mut fields = Vec::new();
         while let Some(field) = mp
             .next_field()
             .await
@@ -52,28 +56,17 @@ async fn form_body(req: Request) -> Result<Vec<u8>, Response> {
                 .bytes()
                 .await
                 .map_err(|e| detail(e.status(), &e.body_text()))?;
-            for (i, part) in [name.as_bytes(), &value].into_iter().enumerate() {
-                let enc = encode_component(part, &mut buf)
-                    .ok_or_else(|| detail(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"))?;
-                if i == 0 && !out.is_empty() {
-                    out.push(b'&');
-                }
-                out.extend_from_slice(enc.as_bytes());
-                if i == 0 {
-                    out.push(b'=');
-                }
-            }
+            fields.push((name, value));
         }
-        return Ok(out);
+        return Ok(FormBody::Fields(fields));
     }
     let body = axum::body::to_bytes(req.into_body(), crate::MAX_BODY)
         .await
         .map_err(|_| detail(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"))?;
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        Ok(body.to_vec())
+        Ok(FormBody::Urlencoded(body))
     } else {
-        // JSON, text or no body: FastAPI answers with the missing form fields.
-        Ok(Vec::new())
+        Ok(FormBody::Fields(Vec::new()))
     }
 }
 
@@ -87,8 +80,18 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         Ok(b) => b,
         Err(res) => return res,
     };
-    let mut buf = vec![0u8; body.len()];
-    let (username, password) = match parse_login_form(&body, &mut buf) {
+    let mut buf = Vec::new();
+    let parsed = match &body {
+        FormBody::Urlencoded(bytes) => {
+            buf.resize(bytes.len(), 0);
+            parse_login_form(bytes, &mut buf)
+        }
+        // Multipart parts go to the same field rules directly: no re-encoding.
+        FormBody::Fields(fields) => {
+            login_form_from_fields(fields.iter().map(|(n, v)| (n.as_str(), &v[..])))
+        }
+    };
+    let (username, password) = match parsed {
         Ok(form) => (form.username.to_owned(), form.password.to_owned()),
         Err(errors) => {
             let mut out = Vec::new();
@@ -118,13 +121,6 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let outcome = state
         .hashing
         .run(move || {
-            let form = LoginForm {
-                username: &username,
-                password: &password,
-                scope: "",
-                client_id: None,
-                client_secret: None,
-            };
             let account = user.as_ref().map(|u| Account {
                 stored_hash: &u.hash,
                 active: u.active,
@@ -132,7 +128,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             let mut out = [0u8; 1024];
             let settings = &task_state.settings;
             let result = flow::login(
-                &form,
+                &username,
+                password.as_bytes(),
                 account.as_ref(),
                 task_state.auth.keys(),
                 &FlowConfig {

@@ -192,7 +192,16 @@ fn flow() -> Result<(), i32> {
     )
     .map_err(|_| 43)?;
     let mut out = [0u8; 256];
-    let issued = login(&form, Some(&account), &ring, &config, NOW, &mut out).map_err(|_| 44)?;
+    let issued = login(
+        form.username,
+        form.password.as_bytes(),
+        Some(&account),
+        &ring,
+        &config,
+        NOW,
+        &mut out,
+    )
+    .map_err(|_| 44)?;
     let mut body = [0u8; 512];
     let mut w: &mut [u8] = &mut body;
     write_token(issued.token, issued.expires_in, &mut w).map_err(|_| 45)?;
@@ -222,7 +231,16 @@ fn flow() -> Result<(), i32> {
     let mut fbuf = [0u8; 64];
     let wrong = parse_login_form(b"username=alice&password=nope", &mut fbuf).map_err(|_| 53)?;
     let mut out = [0u8; 256];
-    if login(&wrong, None, &ring, &config, NOW, &mut out) != Err(LoginError::InvalidCredentials) {
+    if login(
+        wrong.username,
+        wrong.password.as_bytes(),
+        None,
+        &ring,
+        &config,
+        NOW,
+        &mut out,
+    ) != Err(LoginError::InvalidCredentials)
+    {
         return Err(54);
     }
     Ok(())

@@ -106,7 +106,16 @@ fn the_flow_allocates_nothing() {
         let mut fbuf = [0u8; 64];
         let form = parse_login_form(b"username=alice&password=pw", &mut fbuf).unwrap();
         let mut out = [0u8; 256];
-        let issued = login(&form, Some(&account), &ring, &config, NOW, &mut out).unwrap();
+        let issued = login(
+            form.username,
+            form.password.as_bytes(),
+            Some(&account),
+            &ring,
+            &config,
+            NOW,
+            &mut out,
+        )
+        .unwrap();
         let mut body = [0u8; 1024];
         let mut w: &mut [u8] = &mut body;
         write_token(issued.token, issued.expires_in, &mut w).unwrap();

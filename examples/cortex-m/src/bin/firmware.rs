@@ -127,7 +127,15 @@ fn login_authorize() -> bool {
         return false;
     };
     let mut out = [0u8; 256];
-    let Ok(issued) = login(&form, Some(&account), &ring, &config, NOW, &mut out) else {
+    let Ok(issued) = login(
+        form.username,
+        form.password.as_bytes(),
+        Some(&account),
+        &ring,
+        &config,
+        NOW,
+        &mut out,
+    ) else {
         return false;
     };
     let mut header = [0u8; 264];
