@@ -80,7 +80,7 @@ error_enum! {
         /// The header segment is not strict base64url (padding, whitespace, bad alphabet,
         /// non-canonical trailing bits).
         HeaderEncoding => "token header is not strict base64url",
-        /// The header is longer than [`crate::jwt::MAX_HEADER_LEN`] bytes.
+        /// The decoded header is longer than 256 bytes (it is decoded on the stack).
         HeaderTooLong => "token header is too long",
         /// The header is not valid JSON (anywhere, ignored members included), not an object,
         /// or names a member it reads twice (names compared decoded).

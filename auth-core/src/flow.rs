@@ -184,7 +184,7 @@ pub fn login<'b, const N: usize>(
             None
         },
         iss: config.issuer.map(JsonStr::new),
-        aud: config.audience.map(|a| Audience::One(JsonStr::new(a))),
+        aud: config.audience.map(|a| Audience::one(JsonStr::new(a))),
         iat: Some(now),
         exp: Some(now.saturating_add(config.ttl)),
         nbf: None,

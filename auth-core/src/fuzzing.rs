@@ -277,8 +277,8 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
         iss: iss.map(JsonStr::new),
         aud: match aud_list.len() {
             0 => None,
-            1 => Some(Audience::One(aud_list[0])),
-            _ => Some(Audience::Many(aud_list)),
+            1 => Some(Audience::one(aud_list[0])),
+            _ => Audience::many(&aud_list),
         },
         exp: Some(iat.saturating_add(u64::from(ttl))),
         nbf,

@@ -51,12 +51,13 @@ impl<'a> JsonStr<'a> {
     }
 
     /// The text, when it needed no decoding (the common case). `None` when it has escapes.
-    pub fn as_plain(&self) -> Option<&'a str> {
+    pub(crate) fn as_plain(&self) -> Option<&'a str> {
         if self.escaped { None } else { Some(self.raw) }
     }
 
     /// Whether the JSON text had escape sequences.
-    pub fn is_escaped(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_escaped(&self) -> bool {
         self.escaped
     }
 

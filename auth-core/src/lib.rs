@@ -33,7 +33,7 @@ pub use error::{
 };
 pub use json::JsonStr;
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};
-pub use jwt::{Hs256Key, KeyRing, Kid, MAX_KID_LEN, MIN_KEY_LEN, Validation};
+pub use jwt::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN, Validation};
 
 /// The workspace README's examples run as doctests.
 #[cfg(doctest)]

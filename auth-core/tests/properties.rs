@@ -66,10 +66,8 @@ fn input() -> impl Strategy<Value = Input> {
 fn claims(i: &Input) -> Claims<'_> {
     let aud = match i.aud.len() {
         0 => None,
-        1 => Some(Audience::One(JsonStr::new(&i.aud[0]))),
-        _ => Some(Audience::Many(
-            i.aud.iter().map(|a| JsonStr::new(a)).collect(),
-        )),
+        1 => Some(Audience::one(JsonStr::new(&i.aud[0]))),
+        _ => Audience::many(&i.aud.iter().map(|a| JsonStr::new(a)).collect::<Vec<_>>()),
     };
     Claims {
         sub: Some(JsonStr::new(&i.sub)),

@@ -157,7 +157,7 @@ impl BearerAuth {
             aud: self
                 .audience
                 .as_deref()
-                .map(|a| Audience::One(JsonStr::new(a))),
+                .map(|a| Audience::one(JsonStr::new(a))),
             iat: Some(now),
             exp: Some(now.saturating_add(self.ttl)),
             nbf: None,

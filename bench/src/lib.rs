@@ -74,7 +74,7 @@ pub mod ours {
         C {
             sub: JsonStr::new(&c.sub),
             iss: JsonStr::new(&c.iss),
-            aud: Audience::One(JsonStr::new(&c.aud)),
+            aud: Audience::one(JsonStr::new(&c.aud)),
             iat: c.iat,
             exp: c.exp,
             data: c.data.as_deref().map(JsonStr::new),

@@ -29,13 +29,32 @@ const MAX_DECODED_AUD: usize = MAX_DECODED_AUDIENCE_LEN;
 /// Equality compares the decoded audiences in order, however they were written: `"aud":"a"`,
 /// `"aud":"\u0061"` and `"aud":["a"]` are all equal.
 #[derive(Clone, Debug)]
-pub enum Audience<'a> {
+pub struct Audience<'a>(Aud<'a>);
+
+/// How the audience was written; private, so callers see only the decoded audiences.
+#[derive(Clone, Debug)]
+enum Aud<'a> {
     /// A single audience.
     One(JsonStr<'a>),
     /// A single audience written with JSON escapes, decoded while parsing.
     OneDecoded(heapless::String<MAX_DECODED_AUD>),
     /// An array of audiences.
     Many(heapless::Vec<JsonStr<'a>, MAX_AUDIENCES>),
+}
+
+impl<'a> Audience<'a> {
+    /// A single audience (serialized as a string).
+    pub const fn one(aud: JsonStr<'a>) -> Self {
+        Audience(Aud::One(aud))
+    }
+
+    /// Several audiences, in order (serialized as an array); `None` for more than
+    /// [`MAX_AUDIENCES`].
+    pub fn many(auds: &[JsonStr<'a>]) -> Option<Self> {
+        heapless::Vec::from_slice(auds)
+            .ok()
+            .map(|v| Audience(Aud::Many(v)))
+    }
 }
 
 impl Audience<'_> {
@@ -46,10 +65,10 @@ impl Audience<'_> {
 
     /// The audiences, in order.
     pub fn iter(&self) -> impl Iterator<Item = JsonStr<'_>> {
-        let (one, many): (Option<JsonStr<'_>>, &[JsonStr<'_>]) = match self {
-            Audience::One(s) => (Some(*s), &[]),
-            Audience::OneDecoded(s) => (Some(JsonStr::new(s.as_str())), &[]),
-            Audience::Many(v) => (None, v.as_slice()),
+        let (one, many): (Option<JsonStr<'_>>, &[JsonStr<'_>]) = match &self.0 {
+            Aud::One(s) => (Some(*s), &[]),
+            Aud::OneDecoded(s) => (Some(JsonStr::new(s.as_str())), &[]),
+            Aud::Many(v) => (None, v.as_slice()),
         };
         one.into_iter().chain(many.iter().copied())
     }
@@ -63,10 +82,10 @@ impl PartialEq for Audience<'_> {
 
 impl Serialize for Audience<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Audience::One(v) => v.serialize(s),
-            Audience::OneDecoded(v) => s.serialize_str(v),
-            Audience::Many(v) => {
+        match &self.0 {
+            Aud::One(v) => v.serialize(s),
+            Aud::OneDecoded(v) => s.serialize_str(v),
+            Aud::Many(v) => {
                 let mut seq = s.serialize_seq(Some(v.len()))?;
                 for a in v {
                     seq.serialize_element(a)?;
@@ -88,7 +107,7 @@ impl<'de> Visitor<'de> for AudienceVisitor {
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
         JsonStr::from_raw_json(v)
-            .map(Audience::One)
+            .map(Audience::one)
             .ok_or_else(|| E::custom("invalid escape"))
     }
 
@@ -96,7 +115,7 @@ impl<'de> Visitor<'de> for AudienceVisitor {
         // serde-json-core hands over an escaped string already decoded, in scratch space.
         let mut s = heapless::String::new();
         s.push_str(v).map_err(|_| E::custom("audience too long"))?;
-        Ok(Audience::OneDecoded(s))
+        Ok(Audience(Aud::OneDecoded(s)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -105,7 +124,7 @@ impl<'de> Visitor<'de> for AudienceVisitor {
             v.push(a)
                 .map_err(|_| de::Error::invalid_length(MAX_AUDIENCES.saturating_add(1), &self))?;
         }
-        Ok(Audience::Many(v))
+        Ok(Audience(Aud::Many(v)))
     }
 }
 
@@ -203,7 +222,7 @@ impl<'a> Claims<'a> {
 
     /// Sets a single `aud`.
     pub fn with_audience(mut self, aud: &'a str) -> Self {
-        self.aud = Some(Audience::One(JsonStr::new(aud)));
+        self.aud = Some(Audience::one(JsonStr::new(aud)));
         self
     }
 

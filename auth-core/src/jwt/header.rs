@@ -13,11 +13,11 @@ use super::SIGNATURE_B64_LEN;
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Largest decoded header accepted, in bytes. Headers are decoded on the stack.
-pub const MAX_HEADER_LEN: usize = 256;
+pub(crate) const MAX_HEADER_LEN: usize = 256;
 
 /// base64url of `{"alg":"HS256","typ":"JWT"}`: the header this crate (and PyJWT) writes for a
 /// key without a `kid`. A token with exactly this header skips header decoding.
-pub const CANONICAL_HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+pub(crate) const CANONICAL_HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
 /// A token whose structure and header were checked, but whose MAC was not.
 ///

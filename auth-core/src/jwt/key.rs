@@ -15,7 +15,7 @@ pub const MIN_KEY_LEN: usize = 32;
 pub const MAX_KID_LEN: usize = 64;
 
 /// A key id: 1 to [`MAX_KID_LEN`] bytes of printable ASCII, without `"` or `\`.
-pub type Kid = heapless::String<MAX_KID_LEN>;
+pub(crate) type Kid = heapless::String<MAX_KID_LEN>;
 
 /// `{"alg":"HS256","kid":"<64 bytes>","typ":"JWT"}` is 103 bytes; 140 base64 characters hold it.
 const MAX_SIGN_HEADER_B64: usize = 140;

@@ -17,13 +17,11 @@ pub(crate) use claims::registered_claims_from_fields;
 pub use claims::{
     Audience, Claims, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate, RegisteredClaims,
 };
-pub use header::{
-    CANONICAL_HEADER_B64, MAX_HEADER_DEPTH, MAX_HEADER_LEN, MAX_TOKEN_LEN, UntrustedToken,
-};
-pub use key::{Hs256Key, KeyRing, Kid, MAX_KID_LEN, MIN_KEY_LEN};
+pub use header::{MAX_HEADER_DEPTH, MAX_TOKEN_LEN, UntrustedToken};
+pub use key::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN};
 pub use validate::Validation;
 pub use verify::MAX_CLAIMS_DEPTH;
 pub use verify::VerifiedToken;
 
 /// Length of an HS256 signature segment: 32 bytes as unpadded base64url.
-pub const SIGNATURE_B64_LEN: usize = 43;
+pub(crate) const SIGNATURE_B64_LEN: usize = 43;
