@@ -14,6 +14,7 @@
 
 mod b64;
 pub mod bearer;
+pub mod contract;
 pub mod error;
 pub mod flow;
 pub mod form;

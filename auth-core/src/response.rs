@@ -3,6 +3,10 @@
 
 use embedded_io::Write;
 
+use crate::contract::{
+    DETAIL_ACCESS_RESTRICTED, DETAIL_AUTHENTICATION_FAILED, DETAIL_INVALID_TOKEN,
+    DETAIL_NOT_AUTHENTICATED,
+};
 use crate::error::EncodeError;
 use crate::flow::{AuthError, LoginError};
 use crate::form::{FieldErrorKind, FormError};
@@ -13,14 +17,6 @@ pub const CONTENT_TYPE_JSON: &str = "application/json";
 pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer";
 /// `WWW-Authenticate` for a bad token (RFC 6750 §3.1).
 pub const WWW_AUTHENTICATE_INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
-/// The `detail` of a failed login.
-pub const DETAIL_AUTHENTICATION_FAILED: &str = "Authentication failed";
-/// The `detail` of a request without credentials.
-pub const DETAIL_NOT_AUTHENTICATED: &str = "Not authenticated";
-/// The `detail` of a bad token.
-pub const DETAIL_INVALID_TOKEN: &str = "Invalid or malformed signature";
-/// The `detail` of a disabled or unknown account.
-pub const DETAIL_ACCESS_RESTRICTED: &str = "Access restricted";
 
 /// Status line and headers of a reply. Token replies also carry `Cache-Control: no-store` and
 /// `Pragma: no-cache` (RFC 6749 §5.1), flagged by `no_store`.
@@ -112,7 +108,7 @@ impl AuthError {
     }
 }
 
-fn put<W: Write>(w: &mut W, bytes: &[u8]) -> Result<(), EncodeError> {
+pub(crate) fn put<W: Write>(w: &mut W, bytes: &[u8]) -> Result<(), EncodeError> {
     w.write_all(bytes)
         .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))
 }
@@ -195,34 +191,6 @@ pub fn write_token<W: Write>(token: &str, expires_in: u64, w: &mut W) -> Result<
     put(w, b",\"token_type\":\"bearer\",\"expires_in\":")?;
     write_u64(expires_in, w)?;
     put(w, b"}")
-}
-
-/// `{"status":"success","received_token_prefix":"<first 8 chars>..."}`.
-///
-/// # Errors
-/// [`EncodeError::Write`].
-pub fn write_secure_resource<W: Write>(token: &str, w: &mut W) -> Result<(), EncodeError> {
-    let end = token.char_indices().nth(8).map_or(token.len(), |(i, _)| i);
-    put(w, b"{\"status\":\"success\",\"received_token_prefix\":\"")?;
-    // Tokens are b64token characters: nothing to escape; still go through the escaper.
-    let prefix = token.get(..end).unwrap_or_default();
-    let mut quoted = [0u8; 8 * 6 + 2];
-    let mut sink: &mut [u8] = &mut quoted;
-    write_json_str(prefix, &mut sink)?;
-    let left = sink.len();
-    let used = quoted.len().saturating_sub(left);
-    put(w, quoted.get(1..used.saturating_sub(1)).unwrap_or_default())?;
-    put(w, b"...\"}")
-}
-
-/// `{"owner":"<subject>","view":"allowed"}`.
-///
-/// # Errors
-/// [`EncodeError::Write`].
-pub fn write_dashboard<W: Write>(owner: &str, w: &mut W) -> Result<(), EncodeError> {
-    put(w, b"{\"owner\":")?;
-    write_json_str(owner, w)?;
-    put(w, b",\"view\":\"allowed\"}")
 }
 
 /// `msg` of a too-long password; pydantic's wording, in bytes (the limit is on bytes).

@@ -1,15 +1,13 @@
 //! The password flow end to end inside the core: form → login → token → authorize → account,
 //! with every outcome's status, headers and body.
 
+use auth_core::contract::{write_dashboard, write_secure_resource};
 use auth_core::flow::{
     Account, AuthError, FlowConfig, LoginError, SubjectClaim, authorize, check_account, login,
 };
 use auth_core::form::{Field, FieldError, FieldErrorKind, encode_component, parse_login_form};
 use auth_core::password::{Policy, hash_password};
-use auth_core::response::{
-    Reply, write_dashboard, write_detail, write_form_errors, write_json_str, write_secure_resource,
-    write_token,
-};
+use auth_core::response::{Reply, write_detail, write_form_errors, write_json_str, write_token};
 use auth_core::{Hs256Key, KeyRing, PasswordError};
 
 const NOW: u64 = 1_764_331_200;

@@ -318,6 +318,26 @@ pub(crate) fn json(reply: Reply, body: Vec<u8>) -> Response {
     res
 }
 
+/// `{"detail": …}` with `status`: with [`error_reply`], the server's one way to write a
+/// detail body (auth-core's `response::write_detail`).
+pub(crate) fn detail(status: StatusCode, detail: &str) -> Response {
+    let mut res = Response::new(Body::from(detail_body(detail)));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(response::CONTENT_TYPE_JSON),
+    );
+    res
+}
+
+/// The bytes of `{"detail": …}`.
+pub(crate) fn detail_body(detail: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = response::write_detail(detail, &mut body);
+    body
+}
+
 /// The reply's `{"detail": …}` body.
 pub(crate) fn error_reply(reply: Reply) -> Response {
     let mut body = Vec::new();

@@ -35,7 +35,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response<Body> {
     }
     let reason = status.canonical_reason().unwrap_or("Error");
     let (mut parts, _) = res.into_parts();
-    let body = serde_json::json!({ "detail": reason }).to_string();
+    let body = crate::auth::detail_body(reason);
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -56,14 +56,10 @@ pub async fn header_limits(req: Request, next: Next) -> Response<Body> {
     let h = req.headers();
     let bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     if h.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        let body = serde_json::json!({ "detail": "Request header fields too large" }).to_string();
-        let mut res = Response::new(Body::from(body));
-        *res.status_mut() = axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+        return crate::auth::detail(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request header fields too large",
         );
-        return res;
     }
     next.run(req).await
 }

@@ -1,5 +1,6 @@
 //! The three routes. Every decision is auth-core's; this file moves bytes.
 
+use auth_core::contract;
 use auth_core::flow::{self, Account, FlowConfig, LoginError};
 use auth_core::form::{login_form_from_fields, parse_login_form};
 use auth_core::response::{self, Reply};
@@ -8,20 +9,10 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::RouterState as AppState;
-use crate::auth::{Authenticated, error_reply, json};
-
-fn detail(status: StatusCode, detail: &str) -> Response {
-    let body = serde_json::json!({ "detail": detail }).to_string();
-    (
-        status,
-        [(header::CONTENT_TYPE, response::CONTENT_TYPE_JSON)],
-        body,
-    )
-        .into_response()
-}
+use crate::auth::{Authenticated, detail, error_reply, json};
 
 pub async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
@@ -240,13 +231,13 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
 /// `GET /secure-resource`
 pub async fn secure_resource(auth: Authenticated) -> Response {
     let mut out = Vec::new();
-    let _ = response::write_secure_resource(auth.token(), &mut out);
+    let _ = contract::write_secure_resource(auth.token(), &mut out);
     json(Reply::OK, out)
 }
 
 /// `GET /dashboard/metrics`
 pub async fn dashboard(auth: Authenticated) -> Response {
     let mut out = Vec::new();
-    let _ = response::write_dashboard(auth.subject(), &mut out);
+    let _ = contract::write_dashboard(auth.subject(), &mut out);
     json(Reply::OK, out)
 }

@@ -5,12 +5,13 @@
 #![no_std]
 #![no_main]
 
+use auth_core::contract::{write_dashboard, write_secure_resource};
 use auth_core::flow::{
     Account, AuthError, FlowConfig, LoginError, authorize, check_account, login,
 };
 use auth_core::form::parse_login_form;
 use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
-use auth_core::response::{write_dashboard, write_secure_resource, write_token};
+use auth_core::response::write_token;
 use auth_core::{
     Claims, DecodeError, Hs256Key, KeyRing, ParseError, PasswordError, UntrustedToken, Validation,
     VerifyError,

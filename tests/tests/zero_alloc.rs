@@ -86,10 +86,11 @@ fn passwords_allocate_nothing() {
 
 #[test]
 fn the_flow_allocates_nothing() {
+    use auth_core::contract::write_dashboard;
     use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
     use auth_core::form::parse_login_form;
     use auth_core::password::{Policy, hash_password};
-    use auth_core::response::{write_dashboard, write_form_errors, write_token};
+    use auth_core::response::{write_form_errors, write_token};
     let (n, ()) = allocations(|| {
         let ring =
             KeyRing::<1>::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap();
