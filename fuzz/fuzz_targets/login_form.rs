@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_core::fuzzing::login_form(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_fuzz_harness::login_form(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_core::fuzzing::sign_verify_roundtrip(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_fuzz_harness::sign_verify_roundtrip(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_core::fuzzing::token_verify(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_fuzz_harness::token_verify(data));

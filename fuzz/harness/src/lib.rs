@@ -1,0 +1,373 @@
+//! The fuzz harnesses, shared by the cargo-fuzz targets (`fuzz/fuzz_targets/`, one line each)
+//! and the corpus replay test (`tests/tests/corpus_replay.rs`, plain `cargo test`). Each takes
+//! raw bytes, must never panic on its own account, and asserts the invariants of what it
+//! exercises: a failed assertion is a finding. They use auth-core's public API only, plus the
+//! few accessors its `fuzzing` feature exposes for the checks that are not public.
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)] // reason: harnesses report broken invariants by panicking; that is their job.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{KeyInit, Mac};
+
+use auth_core::JsonStr;
+use auth_core::bearer::parse_bearer;
+use auth_core::flow::FlowClaims;
+use auth_core::form::{Field, encode_component, parse_login_form};
+use auth_core::jwt::{Audience, Claims, UntrustedToken};
+use auth_core::password::{
+    MAX_OUTPUT_LEN, MIN_OUTPUT_LEN, MIN_SALT_LEN, Policy, StoredHash, verify_parsed,
+};
+use auth_core::{Hs256Key, KeyRing, Validation};
+
+use auth_core::fuzzing::{MAX_CHECK_DEPTH, json_syntax_ok};
+
+/// auth-core checks header JSON itself before serde runs; it must accept exactly what
+/// `serde_json` accepts (valid UTF-8 input, within the depth both support).
+pub fn json_syntax(data: &[u8]) {
+    if let Ok(text) = core::str::from_utf8(data) {
+        let reference = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        assert_eq!(json_syntax_ok(data, MAX_CHECK_DEPTH), reference, "{text:?}");
+    }
+}
+
+/// Fixed clock for harnesses.
+pub const NOW: u64 = 1_764_332_000;
+/// The shared PyJWT test key: the signing key (kid `k1`) of [`rings`], and the kid-less key.
+pub const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+/// The second key, with kid "k2".
+pub const SECRET2: &[u8; 32] = b"fedcba9876543210fedcba9876543210";
+
+/// A ring whose signing key (kid "k1") and second key (kid "k2") the corpus tokens use, and a
+/// kid-less ring with the shared test key.
+pub fn rings() -> (KeyRing<2>, KeyRing<1>) {
+    let mut ring = KeyRing::new(Hs256Key::with_kid(SECRET2, "k2").unwrap()).unwrap();
+    ring.rotate(Hs256Key::with_kid(SECRET, "k1").unwrap())
+        .unwrap();
+    let plain = KeyRing::new(Hs256Key::new(SECRET).unwrap()).unwrap();
+    (ring, plain)
+}
+
+fn mac_hs256(secret: &[u8], input: &[u8]) -> [u8; 32] {
+    let mut m = <hmac::Hmac<sha2::Sha256>>::new_from_slice(secret).unwrap();
+    m.update(input);
+    m.finalize().into_bytes().into()
+}
+
+/// Arbitrary bytes as a token against fixed key rings.
+///
+/// Invariants: a token that verifies carries exactly the MAC an independent HMAC computes over
+/// its signing input with the selected key's secret; if its header and claims are in this
+/// crate's canonical form, signing the claims again gives back the same token bytes.
+pub fn token_verify(data: &[u8]) {
+    let Ok(s) = core::str::from_utf8(data) else {
+        return;
+    };
+    let (ring, plain) = rings();
+    let Ok(untrusted) = UntrustedToken::parse(s) else {
+        return;
+    };
+    let candidates = [
+        (
+            ring.verify(&untrusted),
+            untrusted
+                .kid()
+                .map_or(Some(ring.signing_key()), |k| ring.get(k)),
+        ),
+        (
+            plain.verify(&untrusted),
+            untrusted
+                .kid()
+                .map_or(Some(plain.signing_key()), |k| plain.get(k)),
+        ),
+    ];
+    // The signature as sent (parse checked it is 32 bytes of strict base64url).
+    let mut signature = [0u8; 32];
+    let sig_b64 = s.rsplit('.').next().unwrap();
+    assert_eq!(
+        URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut signature),
+        Ok(32),
+        "parse accepted a signature that is not 32 bytes of base64url"
+    );
+    for (verified, key) in candidates {
+        let Ok(verified) = verified else { continue };
+        let key = key.expect("a verified token has a key");
+        let secret = match key.kid() {
+            Some("k2") => SECRET2,
+            _ => SECRET,
+        };
+        let expected = mac_hs256(secret, untrusted.signing_input().as_bytes());
+        assert_eq!(signature, expected, "verified token with a wrong MAC");
+        let mut buf = [0u8; 8192];
+        let Ok(claims) = verified.claims::<Claims<'_>>(&mut buf) else {
+            continue;
+        };
+        let _ = Validation::new().validate(&claims, NOW);
+        let mut json = [0u8; 8192];
+        let n = serde_json_core::to_slice(&claims, &mut json).unwrap();
+        let mut decoded = [0u8; 8192];
+        let m = URL_SAFE_NO_PAD
+            .decode_slice(verified.payload_b64().as_bytes(), &mut decoded)
+            .unwrap();
+        let header = s.split('.').next().unwrap();
+        // Canonical: the claims as this crate serializes them, under the key's own header.
+        if json[..n] == decoded[..m] {
+            let mut out = [0u8; 16384];
+            let again = key.sign(&claims, &mut out).unwrap();
+            if again.split('.').next() != Some(header) {
+                continue;
+            }
+            assert_eq!(
+                again, s,
+                "canonical token did not re-sign to the same bytes"
+            );
+        }
+    }
+}
+
+/// Arbitrary bytes as payload JSON through claim parsing and validation, as the standard claims
+/// and the flow's claims.
+///
+/// Invariant: whatever parses re-serializes to JSON that parses to equal claims.
+pub fn claims(data: &[u8]) {
+    let mut scratch = [0u8; 512];
+    if let Ok((c, _)) = serde_json_core::from_slice_escaped::<Claims<'_>>(data, &mut scratch) {
+        let _ = Validation::new()
+            .with_issuer("iss")
+            .with_audience("aud")
+            .validate(&c, NOW);
+        let mut json = [0u8; 8192];
+        let n = serde_json_core::to_slice(&c, &mut json).expect("parsed claims must serialize");
+        let mut scratch2 = [0u8; 512];
+        let (back, _) =
+            serde_json_core::from_slice_escaped::<Claims<'_>>(&json[..n], &mut scratch2)
+                .expect("serialized claims must parse");
+        assert_eq!(back, c, "claims changed across a round trip");
+        if let Some(sub) = c.sub {
+            let mut buf = [0u8; 8192];
+            let decoded = sub
+                .decode_into(&mut buf)
+                .expect("decoded text fits its raw length");
+            assert_eq!(sub, *decoded);
+            assert_eq!(decoded.len(), sub.decoded_len());
+        }
+    }
+    let mut scratch = [0u8; 512];
+    if let Ok((c, _)) = serde_json_core::from_slice_escaped::<FlowClaims<'_>>(data, &mut scratch) {
+        let _ = Validation::new().validate(&c, NOW);
+    }
+}
+
+/// Arbitrary bytes as an `Authorization` value.
+///
+/// Invariants: an accepted token is non-empty, is a suffix of the input, uses only the
+/// `b64token` alphabet, and parses the same when put behind a fresh `Bearer `.
+pub fn bearer(data: &[u8]) {
+    let Ok(token) = parse_bearer(Some(data)) else {
+        return;
+    };
+    assert!(!token.is_empty());
+    assert!(data.ends_with(token.as_bytes()));
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+    );
+    let mut again = [0u8; auth_core::bearer::MAX_AUTHORIZATION_LEN + 16];
+    let n = 7 + token.len();
+    again[..7].copy_from_slice(b"Bearer ");
+    again[7..n].copy_from_slice(token.as_bytes());
+    assert_eq!(parse_bearer(Some(&again[..n])), Ok(token));
+}
+
+/// Arbitrary bytes as a urlencoded login body.
+///
+/// Invariant: a form that parses round-trips through the encoder: encoding its fields and
+/// parsing again gives the same values.
+pub fn login_form(data: &[u8]) {
+    let mut buf = [0u8; 4096];
+    let Some(buf) = buf.get_mut(..data.len()) else {
+        return;
+    };
+    let form = match parse_login_form(data, buf) {
+        Ok(f) => f,
+        Err(e) => {
+            assert!(!e.errors().is_empty(), "an error lists at least one field");
+            return;
+        }
+    };
+    assert!(!form.username.is_empty() && !form.password.is_empty());
+    let mut body = [0u8; 16384];
+    let mut at = 0;
+    let fields = [
+        (Field::Username, Some(form.username)),
+        (Field::Password, Some(form.password)),
+        (Field::Scope, Some(form.scope)),
+        (Field::ClientId, form.client_id),
+        (Field::ClientSecret, form.client_secret),
+    ];
+    for (field, value) in fields {
+        let Some(value) = value else { continue };
+        if at > 0 {
+            body[at] = b'&';
+            at += 1;
+        }
+        body[at..at + field.name().len()].copy_from_slice(field.name().as_bytes());
+        at += field.name().len();
+        body[at] = b'=';
+        at += 1;
+        let enc = encode_component(value.as_bytes(), &mut body[at..])
+            .unwrap()
+            .len();
+        at += enc;
+    }
+    let mut buf2 = [0u8; 16384];
+    let again = parse_login_form(&body[..at], &mut buf2).expect("re-encoded form must parse");
+    assert_eq!(again.username, form.username);
+    assert_eq!(again.password, form.password);
+    assert_eq!(again.scope, form.scope);
+    assert_eq!(again.client_id, form.client_id);
+    assert_eq!(again.client_secret, form.client_secret);
+}
+
+/// Arbitrary bytes as a stored PHC, passlib or Django string. Verification runs only for
+/// strings with at most 2,000 rounds, to keep runs fast.
+///
+/// Invariant: whatever parses is within the safety caps.
+pub fn password_hash(data: &[u8]) {
+    let Ok(s) = core::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(h) = StoredHash::parse(s) else { return };
+    assert!((1_000..=10_000_000).contains(&h.rounds()));
+    assert!((MIN_OUTPUT_LEN..=MAX_OUTPUT_LEN).contains(&h.output_len()));
+    assert!(auth_core::fuzzing::stored_salt_len(&h) >= MIN_SALT_LEN);
+    if h.rounds() <= 2_000 {
+        let _ = verify_parsed(b"password", &h, &Policy::new());
+    }
+}
+
+/// Structured input builds claims; sign then verify must give the same claims back, and
+/// changing any single byte of the token must make it fail.
+pub fn sign_verify_roundtrip(data: &[u8]) {
+    use arbitrary::{Arbitrary, Unstructured};
+    let mut u = Unstructured::new(data);
+    let Ok(sub) = <&str>::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(iss) = <Option<&str>>::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(auds) = <[Option<&str>; 3]>::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(iat) = u64::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(ttl) = u32::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(nbf) = <Option<u64>>::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(jti) = <Option<&str>>::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(use_kid) = bool::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(flip_at) = usize::arbitrary(&mut u) else {
+        return;
+    };
+    let Ok(flip_xor) = u8::arbitrary(&mut u) else {
+        return;
+    };
+
+    let mut aud_list = heapless::Vec::<JsonStr<'_>, 8>::new();
+    for a in auds.into_iter().flatten() {
+        let _ = aud_list.push(JsonStr::new(a));
+    }
+    let claims = Claims {
+        sub: Some(JsonStr::new(sub)),
+        iss: iss.map(JsonStr::new),
+        aud: match aud_list.len() {
+            0 => None,
+            1 => Some(Audience::one(aud_list[0])),
+            _ => Audience::many(&aud_list),
+        },
+        exp: Some(iat.saturating_add(u64::from(ttl))),
+        nbf,
+        iat: Some(iat),
+        jti: jti.map(JsonStr::new),
+    };
+    let key = if use_kid {
+        Hs256Key::with_kid(SECRET, "k1").unwrap()
+    } else {
+        Hs256Key::new(SECRET).unwrap()
+    };
+    let ring = KeyRing::<1>::new(key).unwrap();
+    let mut out = [0u8; 16384];
+    let Ok(token) = ring.sign(&claims, &mut out) else {
+        return;
+    };
+    let token_len = token.len();
+
+    // Signing has no size cap of its own; verify with a cap that fits (the default is 8 KiB).
+    let untrusted = UntrustedToken::parse_with_limit(token, token_len).expect("own token parses");
+    let verified = ring.verify(&untrusted).expect("own token verifies");
+    let mut buf = [0u8; 32768];
+    // The one documented limit: a single escaped `aud` decodes into bounded inline storage.
+    let single_escaped_aud_over_limit = match auds.into_iter().flatten().count() {
+        1 => auds.into_iter().flatten().any(|a| {
+            a.len() > auth_core::jwt::MAX_DECODED_AUDIENCE_LEN
+                && a.chars().any(|c| c < ' ' || c == '"' || c == '\\')
+        }),
+        _ => false,
+    };
+    let back: Claims<'_> = match verified.claims(&mut buf) {
+        Ok(c) => c,
+        Err(auth_core::ClaimsError::Shape) if single_escaped_aud_over_limit => return,
+        Err(e) => {
+            let mut json = [0u8; 16384];
+            let n = URL_SAFE_NO_PAD
+                .decode_slice(verified.payload_b64().as_bytes(), &mut json)
+                .unwrap_or(0);
+            panic!(
+                "own claims do not parse ({e:?}): {:?}",
+                core::str::from_utf8(&json[..n])
+            );
+        }
+    };
+    assert_eq!(back, claims, "claims changed across sign/verify");
+    if claims.exp > claims.iat && nbf.is_none_or(|n| n <= iat) {
+        Validation::new()
+            .validate(&back, iat)
+            .expect("valid at iat");
+    }
+
+    // Any single-byte change is rejected somewhere along the chain.
+    let mut tampered = [0u8; 16384];
+    tampered[..token_len].copy_from_slice(&out[..token_len]);
+    let i = flip_at % token_len;
+    tampered[i] ^= flip_xor | 1;
+    let Ok(t) = core::str::from_utf8(&tampered[..token_len]) else {
+        return;
+    };
+    let accepted = UntrustedToken::parse_with_limit(t, token_len)
+        .ok()
+        .and_then(|u| ring.verify(&u).ok().map(|v| (u, v)))
+        .and_then(|(_, v)| {
+            let mut b = [0u8; 32768];
+            v.claims::<Claims<'_>>(&mut b).ok().map(|_| ())
+        });
+    assert!(
+        accepted.is_none(),
+        "a token with byte {i} changed was accepted"
+    );
+}
