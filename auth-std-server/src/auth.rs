@@ -205,9 +205,15 @@ impl BearerAuth {
             C::from_verified(None)
         }
         .map_err(|_| Rejection(AuthError::InvalidToken))?;
+        // The token is the header's suffix (RFC 6750 b64token): keep the header value, a
+        // reference-counted handle on the request's bytes, and where the token starts.
+        let token_start = header.map_or(0, <[u8]>::len).saturating_sub(ok.token.len());
         Ok(Authenticated {
             subject,
-            token: ok.token.to_owned(),
+            authorization: authorization
+                .cloned()
+                .unwrap_or_else(|| HeaderValue::from_static("")),
+            token_start,
             claims,
         })
     }
@@ -253,7 +259,8 @@ impl<C: DeserializeOwned + Send + 'static> FromVerified for Owned<C> {
 #[derive(Debug, Clone)]
 pub struct Authenticated<C = ()> {
     subject: String,
-    token: String,
+    authorization: HeaderValue,
+    token_start: usize,
     claims: C,
 }
 
@@ -263,9 +270,13 @@ impl<C> Authenticated<C> {
         &self.subject
     }
 
-    /// The token as sent.
+    /// The token as sent (borrowed from the request's `Authorization` header, not copied).
     pub fn token(&self) -> &str {
-        &self.token
+        self.authorization
+            .as_bytes()
+            .get(self.token_start..)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or_default()
     }
 
     /// The extra claims (`()` unless asked for with [`Owned`]).
