@@ -193,12 +193,9 @@ error_enum! {
 }
 
 error_enum! {
-    /// Hashing or verifying a password failed.
-    pub enum PasswordError {
-        /// The password does not match: the one answer to give a user.
-        Mismatch => "password does not match",
-        /// The password is longer than [`crate::password::MAX_PASSWORD_LEN`].
-        PasswordTooLong => "password is too long",
+    /// A stored hash string is not usable: not PHC, passlib or Django PBKDF2-SHA256, or outside
+    /// the safety caps. Found when the hash is parsed ([`crate::password::StoredHash::parse`]).
+    pub enum StoredHashError {
         /// The stored string is not PHC, passlib or Django PBKDF2-SHA256.
         UnknownFormat => "stored hash is not a pbkdf2-sha256 phc, passlib or django string",
         /// The rounds field is missing or not a plain decimal.
@@ -212,7 +209,7 @@ error_enum! {
         /// The salt field is missing, badly encoded or too long.
         InvalidSalt => "stored hash salt is missing or invalid",
         /// The salt is shorter than [`crate::password::MIN_SALT_LEN`] bytes.
-        SaltTooShort => "salt is too short",
+        SaltTooShort => "stored hash salt is too short",
         /// The hash field is missing or badly encoded.
         InvalidHash => "stored hash output is missing or invalid",
         /// A PHC field is not valid unpadded standard base64.
@@ -221,10 +218,40 @@ error_enum! {
         OutputLength => "stored hash output length is out of range",
         /// Fields after the hash.
         TrailingData => "stored hash has trailing data",
+    }
+}
+
+error_enum! {
+    /// Hashing a new password failed ([`crate::password::hash_password`]).
+    pub enum HashError {
+        /// The password is longer than [`crate::password::MAX_PASSWORD_LEN`].
+        PasswordTooLong => "password is too long",
+        /// The salt is shorter than [`crate::password::MIN_SALT_LEN`] bytes.
+        SaltTooShort => "salt is too short",
+        /// The salt is longer than [`crate::password::MAX_SALT_LEN`] bytes.
+        InvalidSalt => "salt is too long",
         /// The output buffer is too small.
         BufferTooSmall => "output buffer too small",
         /// The random generator failed.
         Rng => "random generator failed",
+    }
+}
+
+error_enum! {
+    /// Verifying a password failed ([`crate::password::verify_password`]).
+    pub enum PasswordError {
+        /// The password does not match: the one answer to give a user.
+        Mismatch => "password does not match",
+        /// The password is longer than [`crate::password::MAX_PASSWORD_LEN`].
+        PasswordTooLong => "password is too long",
+        /// The stored hash is not usable.
+        StoredHash(StoredHashError) => "stored hash is not usable"; source,
+    }
+}
+
+impl From<StoredHashError> for PasswordError {
+    fn from(e: StoredHashError) -> Self {
+        PasswordError::StoredHash(e)
     }
 }
 
@@ -272,7 +299,7 @@ error_enum! {
         AccessRestricted => "account is disabled",
         /// The stored hash could not be used (corrupt, unsafe parameters). Answered like
         /// [`LoginError::InvalidCredentials`]; operators should log it.
-        StoredHash(PasswordError) => "stored password hash is unusable"; source,
+        StoredHash(StoredHashError) => "stored password hash is unusable"; source,
         /// The token did not fit the output buffer, or could not be written.
         Encode(EncodeError) => "token could not be written"; source,
     }

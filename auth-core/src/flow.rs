@@ -166,7 +166,7 @@ pub fn login<'b, const N: usize>(
         Err(PasswordError::Mismatch | PasswordError::PasswordTooLong) => {
             return Err(LoginError::InvalidCredentials);
         }
-        Err(e) => return Err(LoginError::StoredHash(e)),
+        Err(PasswordError::StoredHash(e)) => return Err(LoginError::StoredHash(e)),
     };
     if !account.active {
         return Err(LoginError::AccessRestricted);

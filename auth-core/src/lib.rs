@@ -29,8 +29,8 @@ pub mod password;
 pub mod response;
 
 pub use error::{
-    Claim, ClaimsError, DecodeError, EncodeError, KeyError, ParseError, PasswordError,
-    ValidationError, VerifyError,
+    Claim, ClaimsError, DecodeError, EncodeError, HashError, KeyError, ParseError, PasswordError,
+    StoredHashError, ValidationError, VerifyError,
 };
 pub use json::JsonStr;
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};

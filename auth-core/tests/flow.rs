@@ -8,7 +8,7 @@ use auth_core::flow::{
 use auth_core::form::{Field, FieldError, FieldErrorKind, encode_component, parse_login_form};
 use auth_core::password::{Policy, hash_password};
 use auth_core::response::{Reply, write_detail, write_form_errors, write_json_str, write_token};
-use auth_core::{Hs256Key, KeyRing, PasswordError};
+use auth_core::{Hs256Key, KeyRing, StoredHashError};
 
 const NOW: u64 = 1_764_331_200;
 
@@ -464,7 +464,7 @@ fn login_failures_and_their_replies() {
             NOW,
             &mut out
         ),
-        Err(LoginError::StoredHash(PasswordError::RoundsTooLow))
+        Err(LoginError::StoredHash(StoredHashError::RoundsTooLow))
     );
     // A short buffer is an encode error, not a token.
     let mut tiny = [0u8; 10];
@@ -488,7 +488,7 @@ fn login_failures_and_their_replies() {
         r#"{"detail":"Authentication failed"}"#
     );
     assert_eq!(
-        LoginError::StoredHash(PasswordError::RoundsTooLow).reply(),
+        LoginError::StoredHash(StoredHashError::RoundsTooLow).reply(),
         r
     );
     let r = LoginError::AccessRestricted.reply();

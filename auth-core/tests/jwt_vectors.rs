@@ -640,7 +640,6 @@ fn single_escaped_audience_limit() {
 /// `source()` returns the inner error instead of `Display` repeating it.
 #[test]
 fn errors_name_their_phase_and_chain_to_the_cause() {
-    use auth_core::PasswordError;
     use auth_core::flow::{AuthError, LoginError};
     use core::error::Error as _;
     let e = DecodeError::Parse(ParseError::HeaderJson);
@@ -649,11 +648,11 @@ fn errors_name_their_phase_and_chain_to_the_cause() {
         e.source().unwrap().to_string(),
         "token header is not valid json"
     );
-    let l = LoginError::StoredHash(PasswordError::UnknownFormat);
+    let l = LoginError::StoredHash(auth_core::StoredHashError::UnknownFormat);
     assert_eq!(l.to_string(), "stored password hash is unusable");
     assert_eq!(
         l.source().unwrap().to_string(),
-        PasswordError::UnknownFormat.to_string()
+        auth_core::StoredHashError::UnknownFormat.to_string()
     );
     assert!(LoginError::InvalidCredentials.source().is_none());
     assert_eq!(

@@ -6,6 +6,7 @@ use auth_core::password::{
     Format, MAX_PASSWORD_LEN, MAX_PHC_LEN, Policy, StoredHash, Verified, hash_password,
     hash_password_with_rng, pbkdf2_hmac_sha256, verify_dummy, verify_password,
 };
+use auth_core::{HashError as H, StoredHashError as S};
 
 fn b64(bytes: &[u8]) -> String {
     use base64ct::{Base64Unpadded, Encoding};
@@ -205,15 +206,15 @@ fn phc_round_trip_and_rng_salt() {
     // Too-small buffer and bad salts.
     assert_eq!(
         hash_password(b"x", b"0123456789abcdef", &policy, &mut [0u8; 40]),
-        Err(E::BufferTooSmall)
+        Err(H::BufferTooSmall)
     );
     assert_eq!(
         hash_password(b"x", b"short", &policy, &mut out),
-        Err(E::SaltTooShort)
+        Err(H::SaltTooShort)
     );
     assert_eq!(
         hash_password(b"x", &[0u8; 65], &policy, &mut out),
-        Err(E::InvalidSalt)
+        Err(H::InvalidSalt)
     );
 }
 
@@ -228,7 +229,7 @@ fn password_length_cap() {
     let mut out = [0u8; MAX_PHC_LEN];
     assert_eq!(
         hash_password(&long, b"0123456789abcdef", &Policy::new(), &mut out),
-        Err(E::PasswordTooLong)
+        Err(H::PasswordTooLong)
     );
     let ok = vec![b'a'; MAX_PASSWORD_LEN];
     assert!(
@@ -258,7 +259,7 @@ macro_rules! malformed {
         #[test]
         fn $name() {
             assert_eq!(StoredHash::parse($s).map(|_| ()), Err($err), "{}", $s);
-            assert_eq!(verify_password(b"password", $s, &Policy::new()).map(|_| ()), Err($err));
+            assert_eq!(verify_password(b"password", $s, &Policy::new()).map(|_| ()), Err(E::StoredHash($err)));
         }
     )+};
 }
@@ -266,40 +267,40 @@ macro_rules! malformed {
 const H32: &str = "tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE";
 
 malformed! {
-    unknown_format: "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaA" => E::UnknownFormat;
-    unknown_django: "pbkdf2_sha1$1000$salt$aGFzaA==" => E::UnknownFormat;
-    empty: "" => E::UnknownFormat;
+    unknown_format: "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaA" => S::UnknownFormat;
+    unknown_django: "pbkdf2_sha1$1000$salt$aGFzaA==" => S::UnknownFormat;
+    empty: "" => S::UnknownFormat;
     // PHC
-    phc_rounds_low: "$pbkdf2-sha256$i=999,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::RoundsTooLow;
-    phc_rounds_high: "$pbkdf2-sha256$i=10000001,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::RoundsTooHigh;
-    phc_no_rounds: "$pbkdf2-sha256$l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::InvalidRounds;
-    phc_unknown_param: "$pbkdf2-sha256$i=1000,p=1$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::InvalidParams;
-    phc_rounds_not_decimal: "$pbkdf2-sha256$i=abc$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::InvalidParams;
-    phc_length_disagrees: "$pbkdf2-sha256$i=1000,l=16$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::OutputLength;
-    phc_salt_short: "$pbkdf2-sha256$i=1000$c2FsdA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => E::SaltTooShort;
-    phc_no_hash: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA" => E::InvalidHash;
-    phc_hash_bad_b64: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj5!" => E::InvalidEncoding;
-    phc_hash_short: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$aGFzaGhhc2hoYXNo" => E::OutputLength;
-    phc_trailing: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58$x" => E::TrailingData;
+    phc_rounds_low: "$pbkdf2-sha256$i=999,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::RoundsTooLow;
+    phc_rounds_high: "$pbkdf2-sha256$i=10000001,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::RoundsTooHigh;
+    phc_no_rounds: "$pbkdf2-sha256$l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::InvalidRounds;
+    phc_unknown_param: "$pbkdf2-sha256$i=1000,p=1$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::InvalidParams;
+    phc_rounds_not_decimal: "$pbkdf2-sha256$i=abc$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::InvalidParams;
+    phc_length_disagrees: "$pbkdf2-sha256$i=1000,l=16$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::OutputLength;
+    phc_salt_short: "$pbkdf2-sha256$i=1000$c2FsdA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58" => S::SaltTooShort;
+    phc_no_hash: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA" => S::InvalidHash;
+    phc_hash_bad_b64: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj5!" => S::InvalidEncoding;
+    phc_hash_short: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$aGFzaGhhc2hoYXNo" => S::OutputLength;
+    phc_trailing: "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58$x" => S::TrailingData;
     // passlib
-    passlib_rounds_low: "$pbkdf2-sha256$999$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::RoundsTooLow;
-    passlib_rounds_high: "$pbkdf2-sha256$99999999$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::RoundsTooHigh;
-    passlib_rounds_leading_zero: "$pbkdf2-sha256$08000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::InvalidRounds;
-    passlib_salt_bad: "$pbkdf2-sha256$8000$XAuB+IYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::InvalidSalt;
-    passlib_salt_short: "$pbkdf2-sha256$8000$XAuBMIY$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => E::SaltTooShort;
-    passlib_hash_bad: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeR=" => E::InvalidHash;
-    passlib_no_hash: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg" => E::InvalidHash;
-    passlib_trailing: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE$" => E::TrailingData;
+    passlib_rounds_low: "$pbkdf2-sha256$999$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => S::RoundsTooLow;
+    passlib_rounds_high: "$pbkdf2-sha256$99999999$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => S::RoundsTooHigh;
+    passlib_rounds_leading_zero: "$pbkdf2-sha256$08000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => S::InvalidRounds;
+    passlib_salt_bad: "$pbkdf2-sha256$8000$XAuB+IYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => S::InvalidSalt;
+    passlib_salt_short: "$pbkdf2-sha256$8000$XAuBMIY$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE" => S::SaltTooShort;
+    passlib_hash_bad: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeR=" => S::InvalidHash;
+    passlib_no_hash: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg" => S::InvalidHash;
+    passlib_trailing: "$pbkdf2-sha256$8000$XAuBMIYQQogxRg$tRRlz8hYn63B9LYiCd6PRo6FMiunY9ozmMMI3srxeRE$" => S::TrailingData;
     // Django
-    django_rounds_low: "pbkdf2_sha256$999$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::RoundsTooLow;
-    django_rounds_high: "pbkdf2_sha256$10000001$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::RoundsTooHigh;
-    django_rounds_sign: "pbkdf2_sha256$+1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::InvalidRounds;
-    django_salt_short: "pbkdf2_sha256$1000$seasalt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::SaltTooShort;
-    django_salt_space: "pbkdf2_sha256$1000$sea salt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => E::InvalidSalt;
-    django_hash_unpadded: "pbkdf2_sha256$1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c" => E::InvalidHash;
-    django_hash_short: "pbkdf2_sha256$1000$seasalt1$aGFzaA==" => E::OutputLength;
-    django_no_salt: "pbkdf2_sha256$1000" => E::InvalidSalt;
-    django_trailing: "pbkdf2_sha256$1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=$" => E::TrailingData;
+    django_rounds_low: "pbkdf2_sha256$999$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => S::RoundsTooLow;
+    django_rounds_high: "pbkdf2_sha256$10000001$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => S::RoundsTooHigh;
+    django_rounds_sign: "pbkdf2_sha256$+1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => S::InvalidRounds;
+    django_salt_short: "pbkdf2_sha256$1000$seasalt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => S::SaltTooShort;
+    django_salt_space: "pbkdf2_sha256$1000$sea salt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=" => S::InvalidSalt;
+    django_hash_unpadded: "pbkdf2_sha256$1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c" => S::InvalidHash;
+    django_hash_short: "pbkdf2_sha256$1000$seasalt1$aGFzaA==" => S::OutputLength;
+    django_no_salt: "pbkdf2_sha256$1000" => S::InvalidSalt;
+    django_trailing: "pbkdf2_sha256$1000$seasalt1$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=$" => S::TrailingData;
 }
 
 #[test]
@@ -307,7 +308,7 @@ fn the_seven_byte_django_salt_vector_is_refused() {
     // The shared Django vector uses the 7-byte salt "seasalt", below the 8-byte floor every
     // stored hash must meet. Real Django salts are 12 (before 3.1) or 22+ characters.
     let shared = "pbkdf2_sha256$1000$seasalt$YIWkt6M1JFXrHg5s0jZjBSc7C2Cz6QvchSJ0h8Y+i7c=";
-    assert_eq!(StoredHash::parse(shared).map(|_| ()), Err(E::SaltTooShort));
+    assert_eq!(StoredHash::parse(shared).map(|_| ()), Err(S::SaltTooShort));
     // Its hash is right, though: the same derivation with the salt check bypassed matches.
     let mut dk = [0u8; 32];
     pbkdf2_hmac_sha256(b"password", b"seasalt", 1000, &mut dk);
@@ -326,13 +327,13 @@ fn output_longer_than_64_bytes_is_refused() {
     let passlib = format!("$pbkdf2-sha256$8000$XAuBMIYQQogxRg${long}");
     assert_eq!(
         StoredHash::parse(&passlib).map(|_| ()),
-        Err(E::OutputLength)
+        Err(S::OutputLength)
     );
     let phc = format!(
         "$pbkdf2-sha256$i=1000$obLD1OX2BxgpOktcbX6PkA${}",
         b64(&[0xAB; 65])
     );
-    assert_eq!(StoredHash::parse(&phc).map(|_| ()), Err(E::OutputLength));
+    assert_eq!(StoredHash::parse(&phc).map(|_| ()), Err(S::OutputLength));
 }
 
 #[test]

@@ -18,7 +18,7 @@ use core::fmt::Write as _;
 use base64ct::{Base64Unpadded, Encoding};
 use ctutils::CtEq;
 
-use crate::error::PasswordError;
+use crate::error::{HashError, PasswordError, StoredHashError};
 
 pub use pbkdf2::pbkdf2_hmac_sha256;
 pub use stored::{Format, StoredHash};
@@ -117,57 +117,55 @@ pub struct Verified {
 /// Hashes `password` with `salt` into a PHC string in `out`.
 ///
 /// # Errors
-/// [`PasswordError::PasswordTooLong`], [`PasswordError::SaltTooShort`] /
-/// [`PasswordError::InvalidSalt`] for a salt outside [`MIN_SALT_LEN`]..=[`MAX_SALT_LEN`],
-/// [`PasswordError::BufferTooSmall`].
+/// [`HashError::PasswordTooLong`], [`HashError::SaltTooShort`] /
+/// [`HashError::InvalidSalt`] for a salt outside [`MIN_SALT_LEN`]..=[`MAX_SALT_LEN`],
+/// [`HashError::BufferTooSmall`].
 pub fn hash_password<'o>(
     password: &[u8],
     salt: &[u8],
     policy: &Policy,
     out: &'o mut [u8],
-) -> Result<&'o str, PasswordError> {
+) -> Result<&'o str, HashError> {
     if password.len() > MAX_PASSWORD_LEN {
-        return Err(PasswordError::PasswordTooLong);
+        return Err(HashError::PasswordTooLong);
     }
     if salt.len() < MIN_SALT_LEN {
-        return Err(PasswordError::SaltTooShort);
+        return Err(HashError::SaltTooShort);
     }
     if salt.len() > MAX_SALT_LEN {
-        return Err(PasswordError::InvalidSalt);
+        return Err(HashError::InvalidSalt);
     }
     let mut dk = [0u8; OUTPUT_LEN];
     pbkdf2_hmac_sha256(password, salt, policy.rounds, &mut dk);
     let mut salt_b64 = [0u8; 88];
     let salt_b64 =
-        Base64Unpadded::encode(salt, &mut salt_b64).map_err(|_| PasswordError::InvalidSalt)?;
+        Base64Unpadded::encode(salt, &mut salt_b64).map_err(|_| HashError::InvalidSalt)?;
     let mut dk_b64 = [0u8; 44];
-    let dk_b64 =
-        Base64Unpadded::encode(&dk, &mut dk_b64).map_err(|_| PasswordError::BufferTooSmall)?;
+    let dk_b64 = Base64Unpadded::encode(&dk, &mut dk_b64).map_err(|_| HashError::BufferTooSmall)?;
     let mut w = SliceWriter { buf: out, len: 0 };
     write!(
         w,
         "$pbkdf2-sha256$i={},l={}${}${}",
         policy.rounds, OUTPUT_LEN, salt_b64, dk_b64
     )
-    .map_err(|_| PasswordError::BufferTooSmall)?;
+    .map_err(|_| HashError::BufferTooSmall)?;
     let len = w.len;
-    let written = out.get(..len).ok_or(PasswordError::BufferTooSmall)?;
-    core::str::from_utf8(written).map_err(|_| PasswordError::BufferTooSmall)
+    let written = out.get(..len).ok_or(HashError::BufferTooSmall)?;
+    core::str::from_utf8(written).map_err(|_| HashError::BufferTooSmall)
 }
 
 /// Hashes `password` with a fresh [`SALT_LEN`]-byte salt drawn from `rng`.
 ///
 /// # Errors
-/// As [`hash_password`], plus [`PasswordError::Rng`] when the generator fails.
+/// As [`hash_password`], plus [`HashError::Rng`] when the generator fails.
 pub fn hash_password_with_rng<'o, R: rand_core::TryCryptoRng + ?Sized>(
     password: &[u8],
     rng: &mut R,
     policy: &Policy,
     out: &'o mut [u8],
-) -> Result<&'o str, PasswordError> {
+) -> Result<&'o str, HashError> {
     let mut salt = [0u8; SALT_LEN];
-    rng.try_fill_bytes(&mut salt)
-        .map_err(|_| PasswordError::Rng)?;
+    rng.try_fill_bytes(&mut salt).map_err(|_| HashError::Rng)?;
     hash_password(password, &salt, policy, out)
 }
 
@@ -175,7 +173,8 @@ pub fn hash_password_with_rng<'o, R: rand_core::TryCryptoRng + ?Sized>(
 ///
 /// # Errors
 /// [`PasswordError::Mismatch`] for a wrong password (the one answer to show a user);
-/// [`PasswordError::PasswordTooLong`]; a parse error naming the stored string's bad field.
+/// [`PasswordError::PasswordTooLong`]; [`PasswordError::StoredHash`] naming the stored
+/// string's bad field.
 pub fn verify_password(
     password: &[u8],
     stored: &str,
@@ -208,7 +207,7 @@ pub fn verify_parsed(
     let mut dk = [0u8; MAX_OUTPUT_LEN];
     let dk = dk
         .get_mut(..stored.output_len())
-        .ok_or(PasswordError::OutputLength)?;
+        .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
     pbkdf2_hmac_sha256(password, stored.salt(), stored.rounds(), dk);
     let matches = bool::from(dk.ct_eq(stored.hash()));
     let short = policy.work().saturating_sub(stored.work());

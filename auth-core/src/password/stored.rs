@@ -2,7 +2,7 @@
 
 use base64ct::{Base64, Base64Unpadded, Encoding};
 
-use crate::error::PasswordError;
+use crate::error::StoredHashError;
 
 use super::{MAX_OUTPUT_LEN, MAX_ROUNDS, MAX_SALT_LEN, MIN_OUTPUT_LEN, MIN_ROUNDS, MIN_SALT_LEN};
 
@@ -44,13 +44,13 @@ impl StoredHash {
     /// Parses any of the three formats and checks rounds, salt and output lengths.
     ///
     /// # Errors
-    /// The [`PasswordError`] naming the first bad field.
-    pub fn parse(s: &str) -> Result<Self, PasswordError> {
+    /// The [`StoredHashError`] naming the first bad field.
+    pub fn parse(s: &str) -> Result<Self, StoredHashError> {
         if let Some(rest) = s.strip_prefix("pbkdf2_sha256$") {
             return Self::django(rest);
         }
         let Some(rest) = s.strip_prefix("$pbkdf2-sha256$") else {
-            return Err(PasswordError::UnknownFormat);
+            return Err(StoredHashError::UnknownFormat);
         };
         // passlib's second field is a bare decimal; PHC's is `i=...`.
         let first = rest.split('$').next().unwrap_or_default();
@@ -61,78 +61,85 @@ impl StoredHash {
         }
     }
 
-    fn phc(s: &str) -> Result<Self, PasswordError> {
+    fn phc(s: &str) -> Result<Self, StoredHashError> {
         // The `phc` crate reports an over-long output as a base64 error; name it properly.
         if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {
-            return Err(PasswordError::OutputLength);
+            return Err(StoredHashError::OutputLength);
         }
         let h = phc::PasswordHash::new(s).map_err(map_phc)?;
         if h.version.is_some() {
-            return Err(PasswordError::InvalidParams);
+            return Err(StoredHashError::InvalidParams);
         }
         let mut rounds = None;
         let mut len = None;
         for (name, value) in h.params.iter() {
-            let v = value.decimal().map_err(|_| PasswordError::InvalidParams)?;
+            let v = value
+                .decimal()
+                .map_err(|_| StoredHashError::InvalidParams)?;
             match name.as_str() {
                 "i" if rounds.is_none() => rounds = Some(v),
                 "l" if len.is_none() => len = Some(v),
-                _ => return Err(PasswordError::InvalidParams),
+                _ => return Err(StoredHashError::InvalidParams),
             }
         }
-        let rounds = check_rounds(rounds.ok_or(PasswordError::InvalidRounds)?)?;
-        let salt = h.salt.ok_or(PasswordError::InvalidSalt)?;
-        let hash = h.hash.ok_or(PasswordError::InvalidHash)?;
+        let rounds = check_rounds(rounds.ok_or(StoredHashError::InvalidRounds)?)?;
+        let salt = h.salt.ok_or(StoredHashError::InvalidSalt)?;
+        let hash = h.hash.ok_or(StoredHashError::InvalidHash)?;
         let hash = hash.as_bytes();
         if let Some(l) = len
             && usize::try_from(l).ok() != Some(hash.len())
         {
-            return Err(PasswordError::OutputLength);
+            return Err(StoredHashError::OutputLength);
         }
         Self::build(Format::Phc, rounds, &salt, hash)
     }
 
-    fn passlib(rest: &str) -> Result<Self, PasswordError> {
+    fn passlib(rest: &str) -> Result<Self, StoredHashError> {
         let (rounds, salt, hash) = three_fields(rest)?;
         let rounds = parse_rounds(rounds)?;
         let mut salt_buf = [0u8; MAX_SALT_LEN];
-        let salt = ab64_decode(salt, &mut salt_buf).ok_or(PasswordError::InvalidSalt)?;
+        let salt = ab64_decode(salt, &mut salt_buf).ok_or(StoredHashError::InvalidSalt)?;
         // 86 characters encode 64 bytes; anything longer is an oversized output.
         if hash.len() > 86 {
-            return Err(PasswordError::OutputLength);
+            return Err(StoredHashError::OutputLength);
         }
         let mut hash_buf = [0u8; MAX_OUTPUT_LEN + 1];
-        let hash = ab64_decode(hash, &mut hash_buf).ok_or(PasswordError::InvalidHash)?;
+        let hash = ab64_decode(hash, &mut hash_buf).ok_or(StoredHashError::InvalidHash)?;
         Self::build(Format::Passlib, rounds, salt, hash)
     }
 
-    fn django(rest: &str) -> Result<Self, PasswordError> {
+    fn django(rest: &str) -> Result<Self, StoredHashError> {
         let (rounds, salt, hash) = three_fields(rest)?;
         let rounds = parse_rounds(rounds)?;
         // Django salts are used as their ASCII bytes; `$` cannot appear (it is the separator).
         if !salt.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(PasswordError::InvalidSalt);
+            return Err(StoredHashError::InvalidSalt);
         }
         if hash.len() > 88 {
-            return Err(PasswordError::OutputLength);
+            return Err(StoredHashError::OutputLength);
         }
         let mut hash_buf = [0u8; MAX_OUTPUT_LEN + 2];
-        let hash = Base64::decode(hash, &mut hash_buf).map_err(|_| PasswordError::InvalidHash)?;
+        let hash = Base64::decode(hash, &mut hash_buf).map_err(|_| StoredHashError::InvalidHash)?;
         Self::build(Format::Django, rounds, salt.as_bytes(), hash)
     }
 
-    fn build(format: Format, rounds: u32, salt: &[u8], hash: &[u8]) -> Result<Self, PasswordError> {
+    fn build(
+        format: Format,
+        rounds: u32,
+        salt: &[u8],
+        hash: &[u8],
+    ) -> Result<Self, StoredHashError> {
         if salt.len() < MIN_SALT_LEN {
-            return Err(PasswordError::SaltTooShort);
+            return Err(StoredHashError::SaltTooShort);
         }
         if !(MIN_OUTPUT_LEN..=MAX_OUTPUT_LEN).contains(&hash.len()) {
-            return Err(PasswordError::OutputLength);
+            return Err(StoredHashError::OutputLength);
         }
         Ok(StoredHash {
             format,
             rounds,
-            salt: heapless::Vec::from_slice(salt).map_err(|_| PasswordError::InvalidSalt)?,
-            hash: heapless::Vec::from_slice(hash).map_err(|_| PasswordError::OutputLength)?,
+            salt: heapless::Vec::from_slice(salt).map_err(|_| StoredHashError::InvalidSalt)?,
+            hash: heapless::Vec::from_slice(hash).map_err(|_| StoredHashError::OutputLength)?,
         })
     }
 
@@ -166,31 +173,31 @@ impl StoredHash {
     }
 }
 
-fn three_fields(rest: &str) -> Result<(&str, &str, &str), PasswordError> {
+fn three_fields(rest: &str) -> Result<(&str, &str, &str), StoredHashError> {
     let mut it = rest.split('$');
-    let rounds = it.next().ok_or(PasswordError::InvalidRounds)?;
-    let salt = it.next().ok_or(PasswordError::InvalidSalt)?;
-    let hash = it.next().ok_or(PasswordError::InvalidHash)?;
+    let rounds = it.next().ok_or(StoredHashError::InvalidRounds)?;
+    let salt = it.next().ok_or(StoredHashError::InvalidSalt)?;
+    let hash = it.next().ok_or(StoredHashError::InvalidHash)?;
     if it.next().is_some() {
-        return Err(PasswordError::TrailingData);
+        return Err(StoredHashError::TrailingData);
     }
     Ok((rounds, salt, hash))
 }
 
-fn parse_rounds(s: &str) -> Result<u32, PasswordError> {
+fn parse_rounds(s: &str) -> Result<u32, StoredHashError> {
     // Plain decimal only: no sign, no leading zero, no whitespace.
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
     {
-        return Err(PasswordError::InvalidRounds);
+        return Err(StoredHashError::InvalidRounds);
     }
-    check_rounds(s.parse().map_err(|_| PasswordError::InvalidRounds)?)
+    check_rounds(s.parse().map_err(|_| StoredHashError::InvalidRounds)?)
 }
 
-fn check_rounds(r: u32) -> Result<u32, PasswordError> {
+fn check_rounds(r: u32) -> Result<u32, StoredHashError> {
     if r < MIN_ROUNDS {
-        Err(PasswordError::RoundsTooLow)
+        Err(StoredHashError::RoundsTooLow)
     } else if r > MAX_ROUNDS {
-        Err(PasswordError::RoundsTooHigh)
+        Err(StoredHashError::RoundsTooHigh)
     } else {
         Ok(r)
     }
@@ -210,14 +217,14 @@ fn ab64_decode<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
     Base64Unpadded::decode(&*src, out).ok()
 }
 
-fn map_phc(e: phc::Error) -> PasswordError {
+fn map_phc(e: phc::Error) -> StoredHashError {
     match e {
-        phc::Error::SaltTooShort => PasswordError::SaltTooShort,
-        phc::Error::SaltTooLong => PasswordError::InvalidSalt,
-        phc::Error::OutputSize { .. } => PasswordError::OutputLength,
-        phc::Error::TrailingData => PasswordError::TrailingData,
-        phc::Error::Base64(_) => PasswordError::InvalidEncoding,
-        phc::Error::MissingField => PasswordError::InvalidHash,
-        _ => PasswordError::InvalidParams,
+        phc::Error::SaltTooShort => StoredHashError::SaltTooShort,
+        phc::Error::SaltTooLong => StoredHashError::InvalidSalt,
+        phc::Error::OutputSize { .. } => StoredHashError::OutputLength,
+        phc::Error::TrailingData => StoredHashError::TrailingData,
+        phc::Error::Base64(_) => StoredHashError::InvalidEncoding,
+        phc::Error::MissingField => StoredHashError::InvalidHash,
+        _ => StoredHashError::InvalidParams,
     }
 }
