@@ -165,6 +165,24 @@ pub trait RegisteredClaims {
     }
 }
 
+impl<T: RegisteredClaims + ?Sized> RegisteredClaims for &T {
+    fn exp(&self) -> Option<NumericDate> {
+        (**self).exp()
+    }
+    fn nbf(&self) -> Option<NumericDate> {
+        (**self).nbf()
+    }
+    fn iat(&self) -> Option<NumericDate> {
+        (**self).iat()
+    }
+    fn iss(&self) -> Option<JsonStr<'_>> {
+        (**self).iss()
+    }
+    fn aud(&self) -> Option<&Audience<'_>> {
+        (**self).aud()
+    }
+}
+
 /// The RFC 7519 registered claims. Strings are [`JsonStr`]: zero-copy, compared decoded.
 ///
 /// Members other than these are ignored; a member given twice, or of the wrong JSON type

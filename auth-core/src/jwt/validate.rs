@@ -64,11 +64,25 @@ impl<'a> Validation<'a> {
         self
     }
 
-    /// Checks `claims` at time `now`, in this order: `exp`, `nbf`, `iat`, max age, `iss`, `aud`.
+    /// Checks `claims` at time `now`, in this order: `exp`, `nbf`, `iat`, max age, `iss`, `aud`,
+    /// and returns them: validated claims are what the chain ends with
+    /// (`UntrustedToken::parse → KeyRing::verify → VerifiedToken::claims → validate → C`).
+    /// Pass the claims by value, or by reference (`&C` is `RegisteredClaims` too) to get the
+    /// reference back.
     ///
     /// # Errors
     /// The first [`ValidationError`] met.
-    pub fn validate<C: RegisteredClaims + ?Sized>(
+    pub fn validate<C: RegisteredClaims>(
+        &self,
+        claims: C,
+        now: NumericDate,
+    ) -> Result<C, ValidationError> {
+        self.check(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// [`Validation::validate`] without handing the claims back.
+    pub(crate) fn check<C: RegisteredClaims + ?Sized>(
         &self,
         claims: &C,
         now: NumericDate,
@@ -123,39 +137,60 @@ mod tests {
     fn exp_boundary_is_exclusive() {
         let c = Claims::new().with_lifetime(100, 50); // iat 100, exp 150
         let v = Validation::new();
-        assert_eq!(v.validate(&c, 149), Ok(()));
-        assert_eq!(v.validate(&c, 150), Err(ValidationError::Expired));
+        assert_eq!(v.validate(&c, 149).map(|_| ()), Ok(()));
+        assert_eq!(
+            v.validate(&c, 150).map(|_| ()),
+            Err(ValidationError::Expired)
+        );
         let v = v.with_leeway(5);
-        assert_eq!(v.validate(&c, 154), Ok(()));
-        assert_eq!(v.validate(&c, 155), Err(ValidationError::Expired));
+        assert_eq!(v.validate(&c, 154).map(|_| ()), Ok(()));
+        assert_eq!(
+            v.validate(&c, 155).map(|_| ()),
+            Err(ValidationError::Expired)
+        );
     }
 
     #[test]
     fn nbf_and_iat_boundaries() {
         let c = Claims::new().with_lifetime(100, 1000).with_not_before(100);
         let v = Validation::new();
-        assert_eq!(v.validate(&c, 100), Ok(()));
-        assert_eq!(v.validate(&c, 99), Err(ValidationError::NotYetValid));
+        assert_eq!(v.validate(&c, 100).map(|_| ()), Ok(()));
+        assert_eq!(
+            v.validate(&c, 99).map(|_| ()),
+            Err(ValidationError::NotYetValid)
+        );
         let v5 = v.with_leeway(5);
-        assert_eq!(v5.validate(&c, 95), Ok(()));
-        assert_eq!(v5.validate(&c, 94), Err(ValidationError::NotYetValid));
+        assert_eq!(v5.validate(&c, 95).map(|_| ()), Ok(()));
+        assert_eq!(
+            v5.validate(&c, 94).map(|_| ()),
+            Err(ValidationError::NotYetValid)
+        );
 
         let c = Claims::new().with_lifetime(100, 1000);
-        assert_eq!(v.validate(&c, 100), Ok(()));
-        assert_eq!(v.validate(&c, 99), Err(ValidationError::IssuedInFuture));
-        assert_eq!(v5.validate(&c, 95), Ok(()));
-        assert_eq!(v5.validate(&c, 94), Err(ValidationError::IssuedInFuture));
+        assert_eq!(v.validate(&c, 100).map(|_| ()), Ok(()));
+        assert_eq!(
+            v.validate(&c, 99).map(|_| ()),
+            Err(ValidationError::IssuedInFuture)
+        );
+        assert_eq!(v5.validate(&c, 95).map(|_| ()), Ok(()));
+        assert_eq!(
+            v5.validate(&c, 94).map(|_| ()),
+            Err(ValidationError::IssuedInFuture)
+        );
     }
 
     #[test]
     fn exp_required_unless_opted_out() {
         let c = Claims::new().with_subject("a");
         assert_eq!(
-            Validation::new().validate(&c, 1),
+            Validation::new().validate(&c, 1).map(|_| ()),
             Err(ValidationError::Missing(Claim::Exp))
         );
         assert_eq!(
-            Validation::new().allow_missing_exp().validate(&c, 1),
+            Validation::new()
+                .allow_missing_exp()
+                .validate(&c, 1)
+                .map(|_| ()),
             Ok(())
         );
     }
@@ -164,14 +199,17 @@ mod tests {
     fn max_age() {
         let c = Claims::new().with_lifetime(100, 10_000);
         let v = Validation::new().with_max_age(60);
-        assert_eq!(v.validate(&c, 160), Ok(()));
-        assert_eq!(v.validate(&c, 161), Err(ValidationError::TooOld));
+        assert_eq!(v.validate(&c, 160).map(|_| ()), Ok(()));
+        assert_eq!(
+            v.validate(&c, 161).map(|_| ()),
+            Err(ValidationError::TooOld)
+        );
         let no_iat = Claims {
             exp: Some(1000),
             ..Claims::new()
         };
         assert_eq!(
-            v.validate(&no_iat, 1),
+            v.validate(&no_iat, 1).map(|_| ()),
             Err(ValidationError::Missing(Claim::Iat))
         );
     }
@@ -186,24 +224,37 @@ mod tests {
             Validation::new()
                 .with_issuer("me")
                 .with_audience("api")
-                .validate(&c, 1),
+                .validate(&c, 1)
+                .map(|_| ()),
             Ok(())
         );
         assert_eq!(
-            Validation::new().with_issuer("you").validate(&c, 1),
+            Validation::new()
+                .with_issuer("you")
+                .validate(&c, 1)
+                .map(|_| ()),
             Err(ValidationError::Issuer)
         );
         assert_eq!(
-            Validation::new().with_audience("web").validate(&c, 1),
+            Validation::new()
+                .with_audience("web")
+                .validate(&c, 1)
+                .map(|_| ()),
             Err(ValidationError::Audience)
         );
         let bare = Claims::new().with_lifetime(0, 100);
         assert_eq!(
-            Validation::new().with_issuer("me").validate(&bare, 1),
+            Validation::new()
+                .with_issuer("me")
+                .validate(&bare, 1)
+                .map(|_| ()),
             Err(ValidationError::Missing(Claim::Iss))
         );
         assert_eq!(
-            Validation::new().with_audience("api").validate(&bare, 1),
+            Validation::new()
+                .with_audience("api")
+                .validate(&bare, 1)
+                .map(|_| ()),
             Err(ValidationError::Missing(Claim::Aud))
         );
     }

@@ -121,7 +121,7 @@ impl<const N: usize> KeyRing<N> {
         let untrusted = UntrustedToken::parse(token)?;
         let verified = self.verify(&untrusted)?;
         let claims: C = verified.claims(buf)?;
-        validation.validate(&claims, now)?;
+        validation.check(&claims, now)?;
         Ok(claims)
     }
 }
