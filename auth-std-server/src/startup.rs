@@ -37,12 +37,15 @@ pub fn prepare(
     crate::fs::check_data_dir(&data_dir)?;
 
     let (keys, source) = match std::env::var("AUTH_SECRET") {
-        Ok(secret) => (keys::from_secret(&secret)?, KeySource::Env),
+        Ok(secret) => (
+            keys::from_secret(&secret).map_err(|e| e.to_string())?,
+            KeySource::Env,
+        ),
         Err(_) => match key_file {
             Some(path) => {
                 crate::fs::check_secret_file(path, "key file")?;
                 (
-                    keys::load_key_file(path)?,
+                    keys::load_key_file(path).map_err(|e| e.to_string())?,
                     KeySource::File(path.display().to_string()),
                 )
             }
@@ -51,12 +54,12 @@ pub fn prepare(
                 if path.exists() {
                     crate::fs::check_secret_file(&path, "key file")?;
                     (
-                        keys::load_key_file(&path)?,
+                        keys::load_key_file(&path).map_err(|e| e.to_string())?,
                         KeySource::File(path.display().to_string()),
                     )
                 } else {
                     (
-                        keys::generate_key_file(&path, now)?,
+                        keys::generate_key_file(&path, now).map_err(|e| e.to_string())?,
                         KeySource::Generated(path.display().to_string()),
                     )
                 }
