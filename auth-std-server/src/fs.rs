@@ -81,30 +81,90 @@ fn set_private(_: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// A file or directory another local user could read or replace. `Display` is the one-line
+/// message the server exits with: the path, its mode and the fix.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PermissionError {
+    /// Its metadata could not be read.
+    Unreadable {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The data directory is writable by group or others.
+    SharedDataDir {
+        /// The path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A secret file is readable by others or writable by group or others.
+    ExposedFile {
+        /// What the file is ("key file", "users file").
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+impl std::fmt::Display for PermissionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PermissionError::Unreadable { path, source } => {
+                write!(f, "cannot read {path}: {source}")
+            }
+            PermissionError::SharedDataDir { path, mode } => write!(
+                f,
+                "data directory {path} is writable by group or others (mode {mode:o}); \
+                 run `chmod go-w {path}` or use another --data directory"
+            ),
+            PermissionError::ExposedFile { what, path, mode } => write!(
+                f,
+                "{what} {path} is readable by others or writable by group or others \
+                 (mode {mode:o}); run `chmod 600 {path}`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PermissionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PermissionError::Unreadable { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(unix)]
-fn mode(path: &Path) -> Result<u32, String> {
+fn mode(path: &Path) -> Result<u32, PermissionError> {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o7777)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .map_err(|source| PermissionError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// Refuses a data directory that group or others may write: anyone who can write there can
 /// replace the key or the accounts.
 ///
 /// # Errors
-/// A one-line message naming the path, its mode and the fix.
-pub fn check_data_dir(dir: &Path) -> Result<(), String> {
+/// [`PermissionError`], naming the path, its mode and the fix.
+pub fn check_data_dir(dir: &Path) -> Result<(), PermissionError> {
     #[cfg(unix)]
     {
         let m = mode(dir)?;
         if m & GROUP_OR_WORLD_WRITABLE != 0 {
-            return Err(format!(
-                "data directory {} is writable by group or others (mode {m:o}); \
-                 run `chmod go-w {}` or use another --data directory",
-                dir.display(),
-                dir.display()
-            ));
+            return Err(PermissionError::SharedDataDir {
+                path: dir.display().to_string(),
+                mode: m,
+            });
         }
     }
     #[cfg(not(unix))]
@@ -116,18 +176,17 @@ pub fn check_data_dir(dir: &Path) -> Result<(), String> {
 /// that others may read.
 ///
 /// # Errors
-/// A one-line message naming the path, its mode and the fix.
-pub fn check_secret_file(path: &Path, what: &str) -> Result<(), String> {
+/// [`PermissionError`], naming the path, its mode and the fix.
+pub fn check_secret_file(path: &Path, what: &'static str) -> Result<(), PermissionError> {
     #[cfg(unix)]
     {
         let m = mode(path)?;
         if m & (GROUP_OR_WORLD_WRITABLE | WORLD_READABLE) != 0 {
-            return Err(format!(
-                "{what} {} is readable by others or writable by group or others (mode {m:o}); \
-                 run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            ));
+            return Err(PermissionError::ExposedFile {
+                what,
+                path: path.display().to_string(),
+                mode: m,
+            });
         }
     }
     #[cfg(not(unix))]
@@ -218,6 +277,7 @@ mod tests {
             let r = check_secret_file(&f, "key file");
             assert_eq!(r.is_ok(), ok, "{m:o}");
             if let Err(e) = r {
+                let e = e.to_string();
                 assert!(
                     e.contains(&f.display().to_string()) && e.contains("chmod 600"),
                     "{e}"

@@ -34,7 +34,7 @@ pub fn prepare(
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     }
     // Refuse to run on files another local user could replace or read (#10 item 6).
-    crate::fs::check_data_dir(&data_dir)?;
+    crate::fs::check_data_dir(&data_dir).map_err(|e| e.to_string())?;
 
     let (keys, source) = match std::env::var("AUTH_SECRET") {
         Ok(secret) => (
@@ -43,7 +43,7 @@ pub fn prepare(
         ),
         Err(_) => match key_file {
             Some(path) => {
-                crate::fs::check_secret_file(path, "key file")?;
+                crate::fs::check_secret_file(path, "key file").map_err(|e| e.to_string())?;
                 (
                     keys::load_key_file(path).map_err(|e| e.to_string())?,
                     KeySource::File(path.display().to_string()),
@@ -52,7 +52,7 @@ pub fn prepare(
             None => {
                 let path = data_dir.join("jwt.key");
                 if path.exists() {
-                    crate::fs::check_secret_file(&path, "key file")?;
+                    crate::fs::check_secret_file(&path, "key file").map_err(|e| e.to_string())?;
                     (
                         keys::load_key_file(&path).map_err(|e| e.to_string())?,
                         KeySource::File(path.display().to_string()),
@@ -101,16 +101,15 @@ fn random_password() -> Result<String, String> {
 /// A users file that group or others may write lets them add accounts: refused. One that
 /// others may read exposes hashes to offline guessing: warned about.
 fn users_writable_check(path: &Path) -> Result<(), String> {
-    if let Err(e) = crate::fs::check_secret_file(path, "users file") {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
-            if mode & 0o022 != 0 {
-                return Err(e);
-            }
+    match crate::fs::check_secret_file(path, "users file") {
+        Err(crate::fs::PermissionError::ExposedFile { mode, .. }) if mode & 0o022 == 0 => {
+            tracing::warn!(
+                "users file {} is readable by others (mode {mode:o})",
+                path.display()
+            );
         }
-        tracing::warn!("{e}");
+        Err(e) => return Err(e.to_string()),
+        Ok(()) => {}
     }
     Ok(())
 }
