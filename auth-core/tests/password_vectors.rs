@@ -357,3 +357,41 @@ fn trailing_nul_is_insignificant_as_in_every_pbkdf2_hmac() {
     pbkdf2_hmac_sha256(b"pw\0", b"saltsalt", 1000, &mut b);
     assert_eq!(a, b);
 }
+
+/// #10 item 5: a 64-byte output is checked on its first 32-byte PBKDF2 block, which is
+/// independent of the second (RFC 8018 §5.2): a 256-bit check at the work of any hash at those
+/// rounds, so its logins take as long as everyone else's.
+#[test]
+fn long_outputs_are_checked_on_their_first_block() {
+    let mut dk = [0u8; 64];
+    pbkdf2_hmac_sha256(b"pw", b"saltsalt", 1000, &mut dk);
+    let mut reference = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"pw", b"saltsalt", 1000, &mut reference);
+    assert_eq!(
+        dk, reference,
+        "our 64-byte derivation is the RustCrypto crate's"
+    );
+    let stored = format!("$pbkdf2-sha256$i=1000,l=64$c2FsdHNhbHQ${}", b64(&dk));
+    let policy = Policy::new().with_rounds(1000);
+    assert_eq!(
+        verify_password(b"pw", &stored, &policy),
+        Ok(Verified { needs_rehash: true })
+    );
+    assert_eq!(verify_password(b"pX", &stored, &policy), Err(E::Mismatch));
+    // The first block decides; the second is not derived.
+    let mut first_block_only = dk;
+    first_block_only[32..].fill(0);
+    let stored = format!(
+        "$pbkdf2-sha256$i=1000,l=64$c2FsdHNhbHQ${}",
+        b64(&first_block_only)
+    );
+    assert!(verify_password(b"pw", &stored, &policy).is_ok());
+    let mut wrong_first = dk;
+    wrong_first[31] ^= 1;
+    let stored = format!(
+        "$pbkdf2-sha256$i=1000,l=64$c2FsdHNhbHQ${}",
+        b64(&wrong_first)
+    );
+    assert_eq!(verify_password(b"pw", &stored, &policy), Err(E::Mismatch));
+    assert_eq!(StoredHash::parse(&stored).unwrap().work(), policy.work());
+}

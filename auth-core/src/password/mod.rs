@@ -86,7 +86,7 @@ impl Policy {
     }
 
     /// The PBKDF2 work one verification at this policy costs: [`Policy::rounds`] HMAC
-    /// iterations for each 32-byte block of an [`OUTPUT_LEN`]-byte output.
+    /// iterations over one 32-byte block (the [`OUTPUT_LEN`]-byte output).
     pub const fn work(&self) -> u64 {
         work(self.rounds, OUTPUT_LEN)
     }
@@ -101,10 +101,14 @@ impl Policy {
     }
 }
 
-/// PBKDF2 work: `rounds` HMAC iterations per 32-byte output block.
-const fn work(rounds: u32, output_len: usize) -> u64 {
-    let blocks = output_len.div_ceil(32) as u64;
-    (rounds as u64).saturating_mul(blocks)
+/// One PBKDF2-HMAC-SHA256 output block: the SHA-256 length.
+const BLOCK_LEN: usize = 32;
+
+/// PBKDF2 work of a verification: `rounds` HMAC iterations for the one block
+/// [`verify_parsed`] derives (outputs of up to [`BLOCK_LEN`] bytes are one block; longer ones
+/// are checked on their first block).
+const fn work(rounds: u32, _output_len: usize) -> u64 {
+    rounds as u64
 }
 
 /// A successful verification.
@@ -189,6 +193,10 @@ pub fn verify_password(
 
 /// [`verify_password`] against an already parsed hash.
 ///
+/// Derives only the first 32-byte PBKDF2 block and compares it with the stored output's first
+/// 32 bytes: output blocks are independent, so that is a full 256-bit check, and a stored
+/// 64-byte output costs no more than a 32-byte one.
+///
 /// Costs at least `policy`'s work, right password or wrong: a stored hash cheaper than the
 /// policy (an imported passlib hash at 29,000 rounds, a PHC hash from an older policy) is
 /// padded with discarded PBKDF2 iterations up to [`Policy::work`], so a login for it takes as
@@ -204,12 +212,20 @@ pub fn verify_parsed(
     if password.len() > MAX_PASSWORD_LEN {
         return Err(PasswordError::PasswordTooLong);
     }
-    let mut dk = [0u8; MAX_OUTPUT_LEN];
+    // Only the first PBKDF2 block is derived and compared: the blocks of a longer output are
+    // independent (RFC 8018 §5.2, T_i = F(P, S, c, i)), so its first 32 bytes are a 256-bit
+    // check on their own, and a 64-byte hash costs what any hash at its rounds costs.
+    let checked = stored.output_len().min(BLOCK_LEN);
+    let mut dk = [0u8; BLOCK_LEN];
     let dk = dk
-        .get_mut(..stored.output_len())
+        .get_mut(..checked)
+        .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
+    let expected = stored
+        .hash()
+        .get(..checked)
         .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
     pbkdf2_hmac_sha256(password, stored.salt(), stored.rounds(), dk);
-    let matches = bool::from(dk.ct_eq(stored.hash()));
+    let matches = bool::from(dk.ct_eq(expected));
     let short = policy.work().saturating_sub(stored.work());
     if short > 0 {
         // At most MAX_ROUNDS: the policy's own work is.
