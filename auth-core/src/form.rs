@@ -190,12 +190,7 @@ pub fn parse_login_form<'b>(
         let Some(field) = key_buf.get(..key_len).and_then(Field::from_name) else {
             continue;
         };
-        let slot = spans
-            .get_mut(field.index())
-            .ok_or_else(|| FormError::one(field, FieldErrorKind::Repeated))?;
-        if slot.is_some() {
-            return Err(FormError::one(field, FieldErrorKind::Repeated));
-        }
+        let slot = vacant(&mut spans, field)?;
         let dst = buf
             .get_mut(at..)
             .ok_or_else(|| FormError::one(field, FieldErrorKind::TooLarge))?;
@@ -238,17 +233,23 @@ where
         let Some(field) = Field::from_name(name.as_bytes()) else {
             continue;
         };
-        let slot = values
-            .get_mut(field.index())
-            .ok_or_else(|| FormError::one(field, FieldErrorKind::Repeated))?;
-        if slot.is_some() {
-            return Err(FormError::one(field, FieldErrorKind::Repeated));
-        }
+        let slot = vacant(&mut values, field)?;
         let text = core::str::from_utf8(value)
             .map_err(|_| FormError::one(field, FieldErrorKind::InvalidEncoding))?;
         *slot = Some(text);
     }
     check_fields(&values)
+}
+
+/// The field's slot, if it is still empty: a field given twice is an error (RFC 6749 §3.1).
+fn vacant<'b, T>(
+    slots: &mut [Option<T>; 6],
+    field: Field,
+) -> Result<&mut Option<T>, FormError<'b>> {
+    match slots.get_mut(field.index()) {
+        Some(slot) if slot.is_none() => Ok(slot),
+        _ => Err(FormError::one(field, FieldErrorKind::Repeated)),
+    }
 }
 
 /// The rules both front doors share, over the fields' values in [`Field::ALL`] order.

@@ -12,7 +12,7 @@ use std::io::{self, Write as _};
 use std::path::Path;
 
 /// Mode bits for "group or others may write".
-const GROUP_OR_WORLD_WRITABLE: u32 = 0o022;
+pub(crate) const GROUP_OR_WORLD_WRITABLE: u32 = 0o022;
 /// Mode bit for "others may read".
 const WORLD_READABLE: u32 = 0o004;
 

@@ -102,7 +102,9 @@ fn random_password() -> Result<String, String> {
 /// others may read exposes hashes to offline guessing: warned about.
 fn users_writable_check(path: &Path) -> Result<(), String> {
     match crate::fs::check_secret_file(path, "users file") {
-        Err(crate::fs::PermissionError::ExposedFile { mode, .. }) if mode & 0o022 == 0 => {
+        Err(crate::fs::PermissionError::ExposedFile { mode, .. })
+            if mode & crate::fs::GROUP_OR_WORLD_WRITABLE == 0 =>
+        {
             tracing::warn!(
                 "users file {} is readable by others (mode {mode:o})",
                 path.display()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::flow::{FlowConfig, SubjectClaim};
+use auth_core::flow::SubjectClaim;
 use auth_core::password::Policy;
 
 use crate::auth::{self, BearerAuth};
@@ -39,20 +39,6 @@ impl Default for Settings {
             audience: None,
             policy: Policy::new(),
             request_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Settings {
-    /// The core's view of these settings.
-    pub fn flow(&self) -> FlowConfig<'_> {
-        FlowConfig {
-            subject_claim: self.subject_claim,
-            ttl: self.ttl,
-            issuer: self.issuer.as_deref(),
-            audience: self.audience.as_deref(),
-            policy: self.policy,
-            leeway: 0,
         }
     }
 }

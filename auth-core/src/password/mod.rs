@@ -88,7 +88,7 @@ impl Policy {
     /// The PBKDF2 work one verification at this policy costs: [`Policy::rounds`] HMAC
     /// iterations over one 32-byte block (the [`OUTPUT_LEN`]-byte output).
     pub const fn work(&self) -> u64 {
-        work(self.rounds, OUTPUT_LEN)
+        work(self.rounds)
     }
 
     /// A stored hash needs rehashing when it is anything but what this policy writes: not PHC,
@@ -104,10 +104,10 @@ impl Policy {
 /// One PBKDF2-HMAC-SHA256 output block: the SHA-256 length.
 const BLOCK_LEN: usize = 32;
 
-/// PBKDF2 work of a verification: `rounds` HMAC iterations for the one block
-/// [`verify_parsed`] derives (outputs of up to [`BLOCK_LEN`] bytes are one block; longer ones
-/// are checked on their first block).
-const fn work(rounds: u32, _output_len: usize) -> u64 {
+/// PBKDF2 work of a verification: `rounds` HMAC iterations over the one block
+/// [`verify_parsed`] derives, whatever the output length (longer outputs are checked on their
+/// first block).
+const fn work(rounds: u32) -> u64 {
     rounds as u64
 }
 

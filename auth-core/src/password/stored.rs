@@ -161,7 +161,7 @@ impl StoredHash {
     /// The PBKDF2 work one verification of this hash costs, in the unit of
     /// [`super::Policy::work`].
     pub fn work(&self) -> u64 {
-        super::work(self.rounds, self.hash.len())
+        super::work(self.rounds)
     }
 
     pub(crate) fn salt(&self) -> &[u8] {
