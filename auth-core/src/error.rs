@@ -297,9 +297,6 @@ error_enum! {
         InvalidCredentials => "invalid username or password",
         /// Right password, disabled account: 403 "Access restricted".
         AccessRestricted => "account is disabled",
-        /// The stored hash could not be used (corrupt, unsafe parameters). Answered like
-        /// [`LoginError::InvalidCredentials`]; operators should log it.
-        StoredHash(StoredHashError) => "stored password hash is unusable"; source,
         /// The token did not fit the output buffer, or could not be written.
         Encode(EncodeError) => "token could not be written"; source,
     }

@@ -74,10 +74,14 @@ impl<'a> FlowConfig<'a> {
 }
 
 /// A looked-up account.
-#[derive(Clone, Copy, PartialEq, Eq)]
+///
+/// Its hash is parsed once, when the account is loaded ([`StoredHash::parse`]), not on every
+/// login. An account whose stored string does not parse cannot log in: pass `None` for it, so
+/// it costs what an unknown user costs, and log the parse error.
+#[derive(Clone, Copy)]
 pub struct Account<'a> {
-    /// The stored PHC, passlib or Django hash.
-    pub stored_hash: &'a str,
+    /// The stored PHC, passlib or Django hash, parsed.
+    pub stored_hash: &'a StoredHash,
     /// `false` for a disabled account.
     pub active: bool,
 }
@@ -133,10 +137,10 @@ pub struct Issued<'b> {
 /// Decides a login of `username` with `password` (as a form parser or any other front-end
 /// delivered them). `account` is what the caller found for `username`, if anything.
 ///
-/// Every login costs at least the policy's PBKDF2 work: an unknown user or an unusable stored
-/// hash the same as a hash at the policy ([`verify_dummy`]), a cheaper stored hash padded up to
-/// it ([`verify_parsed`]). So timing does not reveal which accounts exist. The password is checked before the account's status, so
-/// only someone who knows the password learns that an account is disabled.
+/// Every login costs at least the policy's PBKDF2 work: an unknown user the same as a hash at
+/// the policy ([`verify_dummy`]), a cheaper stored hash padded up to it ([`verify_parsed`]). So
+/// timing does not reveal which accounts exist. The password is checked before the account's
+/// status, so only someone who knows the password learns that an account is disabled.
 ///
 /// # Errors
 /// [`LoginError`].
@@ -153,20 +157,15 @@ pub fn login<'b, const N: usize>(
         verify_dummy(password, &config.policy);
         return Err(LoginError::InvalidCredentials);
     };
-    let stored = match StoredHash::parse(account.stored_hash) {
-        Ok(h) => h,
-        Err(e) => {
-            // Costs what a real verification costs: a broken hash must not show by its speed.
-            verify_dummy(password, &config.policy);
-            return Err(LoginError::StoredHash(e));
-        }
-    };
-    let verified = match verify_parsed(password, &stored, &config.policy) {
+    let verified = match verify_parsed(password, account.stored_hash, &config.policy) {
         Ok(v) => v,
-        Err(PasswordError::Mismatch | PasswordError::PasswordTooLong) => {
+        // `StoredHash` is checked when parsed, so its lengths cannot fail here; were they to,
+        // the answer is still a refusal.
+        Err(
+            PasswordError::Mismatch | PasswordError::PasswordTooLong | PasswordError::StoredHash(_),
+        ) => {
             return Err(LoginError::InvalidCredentials);
         }
-        Err(PasswordError::StoredHash(e)) => return Err(LoginError::StoredHash(e)),
     };
     if !account.active {
         return Err(LoginError::AccessRestricted);

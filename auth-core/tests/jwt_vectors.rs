@@ -648,11 +648,11 @@ fn errors_name_their_phase_and_chain_to_the_cause() {
         e.source().unwrap().to_string(),
         "token header is not valid json"
     );
-    let l = LoginError::StoredHash(auth_core::StoredHashError::UnknownFormat);
-    assert_eq!(l.to_string(), "stored password hash is unusable");
+    let l = LoginError::Encode(auth_core::EncodeError::BufferTooSmall);
+    assert_eq!(l.to_string(), "token could not be written");
     assert_eq!(
         l.source().unwrap().to_string(),
-        auth_core::StoredHashError::UnknownFormat.to_string()
+        auth_core::EncodeError::BufferTooSmall.to_string()
     );
     assert!(LoginError::InvalidCredentials.source().is_none());
     assert_eq!(

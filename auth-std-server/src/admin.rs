@@ -1,27 +1,89 @@
 //! The `user …` commands: accounts in the users file, changed under its writers' lock while a
 //! server may be running (it picks changes up on its next request).
 
+use std::fmt;
 use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
 use auth_core::password::{Policy, StoredHash};
+use auth_core::{HashError, StoredHashError};
 
 use crate::cli::UserCommand;
 use crate::users::{self, User, UserStore, UsersError, validate_username};
 
-/// A new PHC hash of `password` at `rounds`, as a one-line error for the CLI.
-pub(crate) fn new_hash(password: &str, rounds: u32) -> Result<String, String> {
-    crate::password::hash_new(password.as_bytes(), &Policy::new().with_rounds(rounds))
-        .map_err(|e| e.to_string())
+/// Why a `user …` command failed. `Display` is the one line the CLI prints.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The users file could not be read or changed, or the command names a bad or unknown
+    /// account.
+    Users(UsersError),
+    /// `--hash` is not a usable stored hash.
+    ImportedHash(StoredHashError),
+    /// A new hash could not be made.
+    Hash(HashError),
+    /// A hash just made does not parse back: a bug, reported rather than stored.
+    NewHash(StoredHashError),
+    /// Standard input or the terminal could not be read.
+    Input(std::io::Error),
+    /// No terminal to prompt on, and no `--password-stdin` or `--hash`.
+    NoTerminal,
+    /// The two prompted passwords differ.
+    Mismatch,
+    /// The new password is empty.
+    EmptyPassword,
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::Users(e) => e.fmt(f),
+            AdminError::ImportedHash(e) => write!(f, "--hash: {e}"),
+            AdminError::Hash(e) => write!(f, "cannot hash the password: {e}"),
+            AdminError::NewHash(e) => write!(f, "the new hash does not parse back: {e}"),
+            AdminError::Input(e) => write!(f, "cannot read the password: {e}"),
+            AdminError::NoTerminal => {
+                f.write_str("no terminal to prompt on; pass --password-stdin or --hash")
+            }
+            AdminError::Mismatch => f.write_str("passwords do not match"),
+            AdminError::EmptyPassword => f.write_str("the password is empty"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AdminError::Users(e) => Some(e),
+            AdminError::ImportedHash(e) => Some(e),
+            AdminError::Hash(e) => Some(e),
+            AdminError::NewHash(e) => Some(e),
+            AdminError::Input(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<UsersError> for AdminError {
+    fn from(e: UsersError) -> Self {
+        AdminError::Users(e)
+    }
+}
+
+/// A new PHC hash of `password` at `rounds`, parsed for the account it goes into.
+pub(crate) fn new_hash(password: &str, rounds: u32) -> Result<User, AdminError> {
+    let hash = crate::password::hash_new(password.as_bytes(), &Policy::new().with_rounds(rounds))
+        .map_err(AdminError::Hash)?;
+    User::new(&hash, true).map_err(AdminError::NewHash)
 }
 
 /// A new password from stdin or the terminal prompt; never empty.
-fn new_password(from_stdin: bool) -> Result<String, String> {
+fn new_password(from_stdin: bool) -> Result<String, AdminError> {
     let password = if from_stdin {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|e| e.to_string())?;
+            .map_err(AdminError::Input)?;
         let s = s
             .strip_suffix('\n')
             .map(|s| s.strip_suffix('\r').unwrap_or(s))
@@ -31,7 +93,7 @@ fn new_password(from_stdin: bool) -> Result<String, String> {
         read_password()?
     };
     if password.is_empty() {
-        return Err("the password is empty".into());
+        return Err(AdminError::EmptyPassword);
     }
     Ok(password)
 }
@@ -65,20 +127,19 @@ fn forget_first_run_password(users: &Path, name: &str) {
     }
 }
 
-fn read_password() -> Result<String, String> {
+fn read_password() -> Result<String, AdminError> {
     if !std::io::stdin().is_terminal() {
-        return Err("no terminal to prompt on; pass --password-stdin or --hash".into());
+        return Err(AdminError::NoTerminal);
     }
-    let a = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-    let b = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
+    let a = rpassword::prompt_password("Password: ").map_err(AdminError::Input)?;
+    let b = rpassword::prompt_password("Repeat password: ").map_err(AdminError::Input)?;
     if a != b {
-        return Err("passwords do not match".into());
+        return Err(AdminError::Mismatch);
     }
     Ok(a)
 }
 
-pub(crate) fn run(cmd: UserCommand) -> Result<(), String> {
-    let e = |e: UsersError| e.0;
+pub(crate) fn run(cmd: UserCommand) -> Result<(), AdminError> {
     match cmd {
         UserCommand::Add {
             name,
@@ -88,12 +149,12 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), String> {
             pbkdf2_rounds,
             users,
         } => {
-            validate_username(&name).map_err(e)?;
-            let hash = match hash {
+            validate_username(&name).map_err(|e| AdminError::Users(UsersError::Username(e)))?;
+            let mut user = match hash {
                 Some(h) => {
-                    let parsed = StoredHash::parse(&h).map_err(|err| format!("--hash: {err}"))?;
+                    let user = User::new(&h, true).map_err(AdminError::ImportedHash)?;
                     let policy = Policy::new().with_rounds(pbkdf2_rounds);
-                    if parsed.work() > policy.work() {
+                    if user.stored_hash().work() > policy.work() {
                         eprintln!(
                             "note: this hash costs more to verify than the policy ({} rounds); until \
                              its first successful login rewrites it at the policy, a login for {name} \
@@ -101,24 +162,18 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), String> {
                             policy.rounds()
                         );
                     }
-                    h
+                    user
                 }
                 None => new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
             };
+            user.set_active(!disabled);
             users::modify_file(&users.users, |all| {
                 if all.contains_key(&name) {
-                    return Err(UsersError(format!("user {name:?} already exists")));
+                    return Err(UsersError::Exists(name.clone()));
                 }
-                all.insert(
-                    name.clone(),
-                    User {
-                        hash,
-                        active: !disabled,
-                    },
-                );
+                all.insert(name.clone(), user);
                 Ok(())
-            })
-            .map_err(e)?;
+            })?;
             println!("added {name}");
         }
         UserCommand::Disable { name, users } => set_active(&users.users, &name, false)?,
@@ -129,15 +184,15 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), String> {
             pbkdf2_rounds,
             users,
         } => {
-            let hash = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
+            let mut user = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
             users::modify_file(&users.users, |all| {
                 let u = all
                     .get_mut(&name)
-                    .ok_or_else(|| UsersError(format!("no user {name:?}")))?;
-                u.hash = hash;
+                    .ok_or_else(|| UsersError::NoSuchUser(name.clone()))?;
+                user.set_active(u.active());
+                *u = user;
                 Ok(())
-            })
-            .map_err(e)?;
+            })?;
             println!("password changed for {name}");
             forget_first_run_password(&users.users, &name);
         }
@@ -145,19 +200,17 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), String> {
             users::modify_file(&users.users, |all| {
                 all.remove(&name)
                     .map(|_| ())
-                    .ok_or_else(|| UsersError(format!("no user {name:?}")))
-            })
-            .map_err(e)?;
+                    .ok_or_else(|| UsersError::NoSuchUser(name.clone()))
+            })?;
             println!("removed {name}");
             forget_first_run_password(&users.users, &name);
         }
         UserCommand::List { users } => {
-            let store = UserStore::open(&users.users).map_err(e)?;
+            let store = UserStore::open(&users.users)?;
             for (name, u) in store.snapshot().iter() {
-                let (format, rounds) = StoredHash::parse(&u.hash)
-                    .map(|h| (format!("{:?}", h.format()).to_lowercase(), h.rounds()))
-                    .unwrap_or_default();
-                let status = if u.active { "active" } else { "disabled" };
+                let h: &StoredHash = u.stored_hash();
+                let (format, rounds) = (format!("{:?}", h.format()).to_lowercase(), h.rounds());
+                let status = if u.active() { "active" } else { "disabled" };
                 println!("{name}\t{status}\t{format}\t{rounds}");
             }
         }
@@ -165,15 +218,14 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn set_active(path: &Path, name: &str, active: bool) -> Result<(), String> {
+fn set_active(path: &Path, name: &str, active: bool) -> Result<(), AdminError> {
     users::modify_file(path, |all| {
         let u = all
             .get_mut(name)
-            .ok_or_else(|| UsersError(format!("no user {name:?}")))?;
-        u.active = active;
+            .ok_or_else(|| UsersError::NoSuchUser(name.to_owned()))?;
+        u.set_active(active);
         Ok(())
-    })
-    .map_err(|e| e.0)?;
+    })?;
     println!("{} {name}", if active { "enabled" } else { "disabled" });
     Ok(())
 }

@@ -13,6 +13,7 @@ use auth_core::flow::SubjectClaim;
 use auth_core::password::{Policy, RECOMMENDED_ROUNDS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::startup::StartupError;
 use crate::throttle::{Throttle, ThrottleLimits};
 use crate::users::UserStore;
 use crate::{HashPool, Settings, State};
@@ -176,21 +177,21 @@ pub(crate) enum UserCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::User(cmd)) => crate::admin::run(cmd),
-        Some(Command::Serve(args)) => serve(args),
-        None => serve(cli.serve),
+        Some(Command::User(cmd)) => crate::admin::run(cmd).map_err(|e| e.to_string()),
+        Some(Command::Serve(args)) => serve(args).map_err(|e| e.to_string()),
+        None => serve(cli.serve).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
 /// Loads or creates keys and users, then serves until SIGINT/SIGTERM.
-fn serve(args: ServeArgs) -> Result<(), String> {
+fn serve(args: ServeArgs) -> Result<(), StartupError> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -206,7 +207,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         args.pbkdf2_rounds,
         crate::now(),
     )?;
-    let store = UserStore::open(&users_path).map_err(|e| e.0)?;
+    let store = UserStore::open(&users_path)?;
 
     let settings = Settings {
         subject_claim: match args.subject_claim {
@@ -252,17 +253,20 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .enable_all()
         .max_blocking_threads(workers.saturating_add(4))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(StartupError::Io)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            .map_err(|source| StartupError::Listen {
+                addr: args.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(StartupError::Io)?;
         tracing::info!(%addr, users = user_count, keys = %source, login_workers = workers, "listening");
         println!("Listening on http://{addr}");
         crate::server::serve(listener, crate::app(state), limits, shutdown_signal())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(StartupError::Io)
     })?;
     tracing::info!("stopped");
     Ok(())

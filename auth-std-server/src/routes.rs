@@ -1,7 +1,7 @@
 //! The three routes. Every decision is auth-core's; this file moves bytes.
 
 use auth_core::contract;
-use auth_core::flow::{self, Account, FlowConfig, LoginError};
+use auth_core::flow::{self, FlowConfig, LoginError};
 use auth_core::form::{login_form_from_fields, parse_login_form};
 use auth_core::response::{self, Reply};
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use axum::response::Response;
 
 use crate::RouterState as AppState;
 use crate::auth::{Authenticated, detail, error_reply, json};
+use crate::users::{User, UsersError};
 
 pub async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
@@ -112,10 +113,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let outcome = state
         .hashing
         .run(move || {
-            let account = user.as_ref().map(|u| Account {
-                stored_hash: &u.hash,
-                active: u.active,
-            });
+            // Parsed when the users file was loaded, not here (#11 item 6).
+            let account = user.as_ref().map(User::account);
             let mut out = [0u8; 1024];
             let settings = &task_state.settings;
             let result = flow::login(
@@ -137,7 +136,12 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                     issued.needs_rehash,
                 )
             });
-            (result, username, password, user.map(|u| u.hash))
+            (
+                result,
+                username,
+                password,
+                user.map(|u| u.hash().to_owned()),
+            )
         })
         .await;
     let Ok((result, username, password, old_hash)) = outcome else {
@@ -170,9 +174,6 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                 drop(attempt);
             }
             match e {
-                LoginError::StoredHash(err) => {
-                    tracing::error!(user = ?username, error = %err, "stored hash unusable")
-                }
                 LoginError::Encode(err) => tracing::error!(error = %err, "token encoding failed"),
                 _ => tracing::info!(user = ?username, outcome = ?e, "login refused"),
             }
@@ -209,8 +210,8 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
     let written = tokio::task::spawn_blocking(move || {
         store_state.users.try_modify(REHASH_LOCK_WAIT, |users| {
             Ok(match users.get_mut(&username) {
-                Some(u) if u.hash == old_hash => {
-                    u.hash = new_hash;
+                Some(u) if u.hash() == old_hash => {
+                    *u = User::new(&new_hash, u.active()).map_err(UsersError::Hash)?;
                     true
                 }
                 _ => false,

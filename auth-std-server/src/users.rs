@@ -22,6 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
+use auth_core::StoredHashError;
 use auth_core::password::StoredHash;
 
 /// Longest username, in bytes.
@@ -29,54 +30,218 @@ pub const MAX_USERNAME_LEN: usize = 64;
 
 const HEADER: &str = "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>\n";
 
-/// A users-file problem, with the line when there is one.
-#[derive(Debug)]
-pub struct UsersError(pub String);
+/// Why a username is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsernameError {
+    /// Empty, or longer than [`MAX_USERNAME_LEN`].
+    Length,
+    /// Starts with `-` or `.`.
+    Leading,
+    /// Has a character outside the allowed set.
+    Character(char),
+}
 
-impl fmt::Display for UsersError {
+impl fmt::Display for UsernameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            UsernameError::Length => {
+                write!(f, "username must be 1 to {MAX_USERNAME_LEN} characters")
+            }
+            UsernameError::Leading => f.write_str("username must not start with '-' or '.'"),
+            UsernameError::Character(c) => write!(
+                f,
+                "username has the character {c:?}; allowed are ASCII letters, digits, '.', '_', '-' and '@'"
+            ),
+        }
     }
 }
 
-impl std::error::Error for UsersError {}
+impl std::error::Error for UsernameError {}
 
-fn err<T>(msg: impl Into<String>) -> Result<T, UsersError> {
-    Err(UsersError(msg.into()))
+/// What is wrong with one line of a users file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LineError {
+    /// Not three tab-separated fields; how many there were.
+    Fields(usize),
+    /// The status is neither `active` nor `disabled`.
+    Status(String),
+    /// The name is not a valid username.
+    Username(UsernameError),
+    /// The stored hash does not parse or is below the safety caps.
+    Hash(StoredHashError),
+    /// The name appeared on an earlier line.
+    Duplicate(String),
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::Fields(n) => write!(f, "expected 3 tab-separated fields, found {n}"),
+            LineError::Status(s) => {
+                write!(f, "status must be 'active' or 'disabled', not {s:?}")
+            }
+            LineError::Username(e) => e.fmt(f),
+            LineError::Hash(e) => e.fmt(f),
+            LineError::Duplicate(name) => write!(f, "user {name:?} appears twice"),
+        }
+    }
+}
+
+/// A users-file problem: which file or line, and what.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UsersError {
+    /// A line of the file is bad.
+    Line {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        error: LineError,
+    },
+    /// Reading, writing or locking the file failed.
+    Io {
+        /// What was being done: "read", "write", "open lock file", "lock".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file kept being replaced while it was read.
+    Unstable(PathBuf),
+    /// `user add` of a name that exists.
+    Exists(String),
+    /// A command named an account that does not exist.
+    NoSuchUser(String),
+    /// A username given on the command line is not valid.
+    Username(UsernameError),
+    /// A stored hash given on the command line does not parse.
+    Hash(StoredHashError),
+}
+
+impl fmt::Display for UsersError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsersError::Line {
+                path: Some(path),
+                line,
+                error,
+            } => write!(f, "users file {}: line {line}: {error}", path.display()),
+            UsersError::Line {
+                path: None,
+                line,
+                error,
+            } => write!(f, "line {line}: {error}"),
+            UsersError::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
+            UsersError::Unstable(path) => write!(
+                f,
+                "users file {} kept changing while it was read",
+                path.display()
+            ),
+            UsersError::Exists(name) => write!(f, "user {name:?} already exists"),
+            UsersError::NoSuchUser(name) => write!(f, "no user {name:?}"),
+            UsersError::Username(e) => e.fmt(f),
+            UsersError::Hash(e) => write!(f, "stored hash: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for UsersError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UsersError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl UsersError {
+    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        UsersError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
 }
 
 /// Usernames are 1 to 64 characters of ASCII letters, digits, `.`, `_`, `-` and `@`, not
 /// starting with `-` or `.`.
 ///
 /// # Errors
-/// A message saying what is wrong.
-pub fn validate_username(name: &str) -> Result<(), UsersError> {
+/// What is wrong with the name.
+pub fn validate_username(name: &str) -> Result<(), UsernameError> {
     if name.is_empty() || name.len() > MAX_USERNAME_LEN {
-        return err(format!(
-            "username must be 1 to {MAX_USERNAME_LEN} characters"
-        ));
+        return Err(UsernameError::Length);
     }
     if name.starts_with(['-', '.']) {
-        return err("username must not start with '-' or '.'");
+        return Err(UsernameError::Leading);
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "._-@".contains(*c)))
     {
-        return err(format!(
-            "username has the character {c:?}; allowed are ASCII letters, digits, '.', '_', '-' and '@'"
-        ));
+        return Err(UsernameError::Character(c));
     }
     Ok(())
 }
 
-/// One account.
-#[derive(Clone, PartialEq, Eq)]
+/// One account: its stored hash, parsed once when loaded, and its status.
+#[derive(Clone)]
 pub struct User {
-    /// Stored PHC, passlib or Django hash.
-    pub hash: String,
+    text: String,
+    parsed: StoredHash,
+    active: bool,
+}
+
+impl User {
+    /// An account with the stored PHC, passlib or Django hash `hash`.
+    ///
+    /// # Errors
+    /// The hash does not parse or is below the safety caps.
+    pub fn new(hash: &str, active: bool) -> Result<Self, StoredHashError> {
+        Ok(User {
+            parsed: StoredHash::parse(hash)?,
+            text: hash.to_owned(),
+            active,
+        })
+    }
+
+    /// The stored hash as written in the file.
+    pub fn hash(&self) -> &str {
+        &self.text
+    }
+
+    /// The stored hash, parsed.
+    pub fn stored_hash(&self) -> &StoredHash {
+        &self.parsed
+    }
+
     /// `false` when disabled.
-    pub active: bool,
+    pub fn active(&self) -> bool {
+        self.active
+    }
+
+    /// Enables or disables the account.
+    pub fn set_active(&mut self, active: bool) {
+        self.active = active;
+    }
+
+    /// The core's view of this account, for [`auth_core::flow::login`].
+    pub fn account(&self) -> auth_core::flow::Account<'_> {
+        auth_core::flow::Account {
+            stored_hash: &self.parsed,
+            active: self.active,
+        }
+    }
 }
 
 impl fmt::Debug for User {
@@ -101,38 +266,53 @@ pub fn parse(text: &str) -> Result<Users, UsersError> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let fields: Vec<&str> = line.split('\t').collect();
-        let [name, status, hash] = fields[..] else {
-            return err(format!(
-                "line {n}: expected 3 tab-separated fields, found {}",
-                fields.len()
-            ));
-        };
-        validate_username(name).map_err(|e| UsersError(format!("line {n}: {e}")))?;
-        let active = match status {
-            "active" => true,
-            "disabled" => false,
-            other => {
-                return err(format!(
-                    "line {n}: status must be 'active' or 'disabled', not {other:?}"
-                ));
-            }
-        };
-        StoredHash::parse(hash).map_err(|e| UsersError(format!("line {n}: {e}")))?;
-        if users
-            .insert(
-                name.to_owned(),
-                User {
-                    hash: hash.to_owned(),
-                    active,
-                },
-            )
-            .is_some()
-        {
-            return err(format!("line {n}: user {name:?} appears twice"));
+        let (name, user) = parse_line(line).map_err(|error| UsersError::Line {
+            path: None,
+            line: n,
+            error,
+        })?;
+        if users.contains_key(name) {
+            return Err(UsersError::Line {
+                path: None,
+                line: n,
+                error: LineError::Duplicate(name.to_owned()),
+            });
         }
+        users.insert(name.to_owned(), user);
     }
     Ok(users)
+}
+
+/// One `<name>\t<status>\t<hash>` line.
+fn parse_line(line: &str) -> Result<(&str, User), LineError> {
+    let fields: Vec<&str> = line.split('\t').collect();
+    let [name, status, hash] = fields[..] else {
+        return Err(LineError::Fields(fields.len()));
+    };
+    validate_username(name).map_err(LineError::Username)?;
+    let active = match status {
+        "active" => true,
+        "disabled" => false,
+        other => return Err(LineError::Status(other.to_owned())),
+    };
+    let user = User::new(hash, active).map_err(LineError::Hash)?;
+    Ok((name, user))
+}
+
+/// Names the file in a parse error.
+fn in_file(path: &Path) -> impl FnOnce(UsersError) -> UsersError + '_ {
+    move |e| match e {
+        UsersError::Line {
+            path: None,
+            line,
+            error,
+        } => UsersError::Line {
+            path: Some(path.to_owned()),
+            line,
+            error,
+        },
+        other => other,
+    }
 }
 
 /// Renders a users file.
@@ -140,7 +320,7 @@ pub fn render(users: &Users) -> String {
     let mut s = String::from(HEADER);
     for (name, u) in users {
         let status = if u.active { "active" } else { "disabled" };
-        s.push_str(&format!("{name}\t{status}\t{}\n", u.hash));
+        s.push_str(&format!("{name}\t{status}\t{}\n", u.text));
     }
     s
 }
@@ -183,10 +363,8 @@ impl UserStore {
     /// A missing, unreadable or corrupt file, naming the path and the bad line.
     pub fn open(path: &Path) -> Result<Self, UsersError> {
         let seen = stamp(path);
-        let text = fs::read_to_string(path)
-            .map_err(|e| UsersError(format!("cannot read users file {}: {e}", path.display())))?;
-        let users =
-            parse(&text).map_err(|e| UsersError(format!("users file {}: {e}", path.display())))?;
+        let text = fs::read_to_string(path).map_err(|e| UsersError::io("read", path, e))?;
+        let users = parse(&text).map_err(in_file(path))?;
         Ok(UserStore {
             path: path.to_owned(),
             current: RwLock::new(Arc::new(users)),
@@ -312,16 +490,14 @@ enum LockWait {
 fn read_with_stamp(path: &Path) -> Result<(String, Option<Stamp>), UsersError> {
     let mut before = stamp(path);
     for _ in 0..8 {
-        let text = fs::read_to_string(path).map_err(|e| UsersError(e.to_string()))?;
+        let text = fs::read_to_string(path).map_err(|e| UsersError::io("read", path, e))?;
         let after = stamp(path);
         if after == before {
             return Ok((text, after));
         }
         before = after;
     }
-    Err(UsersError(
-        "the file kept changing while it was read".into(),
-    ))
+    Err(UsersError::Unstable(path.to_owned()))
 }
 
 impl crate::auth::Accounts for UserStore {
@@ -352,24 +528,17 @@ fn modify_file_with<R>(
     f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
 ) -> Result<(Users, R, Option<Stamp>), UsersError> {
     let lock_path = lock_path(path);
-    let lock = crate::fs::open_lock_file(&lock_path).map_err(|e| {
-        UsersError(format!(
-            "cannot open lock file {}: {e}",
-            lock_path.display()
-        ))
-    })?;
-    lock_with(&lock, wait)
-        .map_err(|e| UsersError(format!("cannot lock {}: {e}", lock_path.display())))?;
+    let lock = crate::fs::open_lock_file(&lock_path)
+        .map_err(|e| UsersError::io("open lock file", &lock_path, e))?;
+    lock_with(&lock, wait).map_err(|e| UsersError::io("lock", &lock_path, e))?;
     let mut users = match fs::read_to_string(path) {
-        Ok(text) => {
-            parse(&text).map_err(|e| UsersError(format!("users file {}: {e}", path.display())))?
-        }
+        Ok(text) => parse(&text).map_err(in_file(path))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Users::new(),
-        Err(e) => return err(format!("cannot read users file {}: {e}", path.display())),
+        Err(e) => return Err(UsersError::io("read", path, e)),
     };
     let r = f(&mut users)?;
     crate::fs::write_atomic(path, render(&users).as_bytes())
-        .map_err(|e| UsersError(format!("cannot write users file {}: {e}", path.display())))?;
+        .map_err(|e| UsersError::io("write", path, e))?;
     // Still under the lock: no other writer can have replaced the file since.
     let written = stamp(path);
     drop(lock);

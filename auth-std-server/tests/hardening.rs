@@ -692,10 +692,7 @@ fn concurrent_writers_never_lose_an_update() {
     auth_std_server::users::modify_file(&users, |all| {
         all.insert(
             "server".into(),
-            auth_std_server::users::User {
-                hash: hash.clone(),
-                active: true,
-            },
+            auth_std_server::users::User::new(&hash, true).unwrap(),
         );
         Ok(())
     })

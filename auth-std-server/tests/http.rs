@@ -388,7 +388,7 @@ async fn valid_token_for_disabled_removed_or_unknown_account() {
     s.state
         .users
         .modify(|u| {
-            u.get_mut("alice").unwrap().active = false;
+            u.get_mut("alice").unwrap().set_active(false);
             Ok(())
         })
         .unwrap();
@@ -476,12 +476,12 @@ async fn uid_subject_claim() {
 #[tokio::test]
 async fn legacy_hash_is_upgraded_after_login() {
     let s = server();
-    let before = s.state.users.get("legacy").unwrap().hash;
+    let before = s.state.users.get("legacy").unwrap().hash().to_owned();
     assert!(before.starts_with("$pbkdf2-sha256$29000$"));
     login(&s, "legacy", "wonderland-42").await;
     let mut after = before.clone();
     for _ in 0..200 {
-        after = s.state.users.get("legacy").unwrap().hash;
+        after = s.state.users.get("legacy").unwrap().hash().to_owned();
         if after != before {
             break;
         }

@@ -10,7 +10,7 @@ use auth_core::flow::{
     Account, AuthError, FlowConfig, LoginError, authorize, check_account, login,
 };
 use auth_core::form::parse_login_form;
-use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
+use auth_core::password::{Policy, StoredHash, hash_password, verify_dummy, verify_password};
 use auth_core::response::write_token;
 use auth_core::{
     Claims, DecodeError, Hs256Key, KeyRing, ParseError, PasswordError, UntrustedToken, Validation,
@@ -182,8 +182,9 @@ fn flow() -> Result<(), i32> {
     let mut hbuf = [0u8; 160];
     let hash = hash_password(b"p@ss w&rd", b"0123456789abcdef", &config.policy, &mut hbuf)
         .map_err(|_| 42)?;
+    let hash = StoredHash::parse(hash).map_err(|_| 42)?;
     let account = Account {
-        stored_hash: hash,
+        stored_hash: &hash,
         active: true,
     };
     let mut fbuf = [0u8; 64];

@@ -89,7 +89,7 @@ fn the_flow_allocates_nothing() {
     use auth_core::contract::write_dashboard;
     use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
     use auth_core::form::parse_login_form;
-    use auth_core::password::{Policy, hash_password};
+    use auth_core::password::{Policy, StoredHash, hash_password};
     use auth_core::response::{write_form_errors, write_token};
     let (n, ()) = allocations(|| {
         let ring =
@@ -100,8 +100,9 @@ fn the_flow_allocates_nothing() {
         };
         let mut hbuf = [0u8; 160];
         let hash = hash_password(b"pw", b"0123456789abcdef", &config.policy, &mut hbuf).unwrap();
+        let hash = StoredHash::parse(hash).unwrap();
         let account = Account {
-            stored_hash: hash,
+            stored_hash: &hash,
             active: true,
         };
         let mut fbuf = [0u8; 64];

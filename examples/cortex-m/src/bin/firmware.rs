@@ -9,7 +9,7 @@
 
 use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
 use auth_core::form::parse_login_form;
-use auth_core::password::{Policy, verify_password};
+use auth_core::password::{Policy, StoredHash, verify_password};
 use auth_core::{Claims, Hs256Key, KeyRing, ParseError, UntrustedToken, Validation};
 
 #[path = "../harness.rs"]
@@ -118,8 +118,11 @@ fn login_authorize() -> bool {
         policy: Policy::new().with_rounds(1000),
         ..FlowConfig::new()
     };
+    let Ok(hash) = StoredHash::parse(PHC_1000) else {
+        return false;
+    };
     let account = Account {
-        stored_hash: PHC_1000,
+        stored_hash: &hash,
         active: true,
     };
     let mut fbuf = [0u8; 64];
