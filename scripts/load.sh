@@ -15,12 +15,12 @@ WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 export AUTH_SECRET=load-test-secret-load-test-secret-0123
-printf 'load-pass\n' | "$BIN" user add alice --password-stdin --users "$WORK/users" >/dev/null
+printf 'load-pass\n' | "$BIN" user add alice --password-stdin --store "sqlite:$WORK/auth.db" >/dev/null
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 start() { # extra serve args
-  RUST_LOG=error "$BIN" --listen 127.0.0.1:$PORT --users "$WORK/users" "$@" >/dev/null 2>&1 &
+  RUST_LOG=error "$BIN" --listen 127.0.0.1:$PORT --store "sqlite:$WORK/auth.db" "$@" >/dev/null 2>&1 &
   PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$URL/x" && return 0; sleep 0.1; done
   echo "server did not start"; exit 1

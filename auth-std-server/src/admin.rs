@@ -1,30 +1,33 @@
-//! The `user …` commands: accounts in the users file, changed under its writers' lock while a
-//! server may be running (it picks changes up on its next request).
+//! The `user …` commands: accounts in the store, changed while servers run (each sees a change
+//! within a second, through the store's change feed).
 
 use std::fmt;
 use std::io::{IsTerminal as _, Read as _};
-use std::path::{Path, PathBuf};
 
 use auth_core::password::{Policy, StoredHash};
 use auth_core::{HashError, StoredHashError};
 
-use crate::cli::UserCommand;
-use crate::users::{self, User, UserStore, UsersError, validate_username};
+use crate::cli::{UserCommand, UsersArg};
+use crate::store::{Store, StoreError, StoreUrl};
+use crate::users::{User, UsernameError, UsersError, validate_username};
 
 /// Why a `user …` command failed. `Display` is the one line the CLI prints.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AdminError {
-    /// The users file could not be read or changed, or the command names a bad or unknown
-    /// account.
+    /// The store failed, or the command names an unknown or existing account.
+    Store(StoreError),
+    /// The file to import is bad.
     Users(UsersError),
+    /// The username is not valid.
+    Username(UsernameError),
     /// `--hash` is not a usable stored hash.
     ImportedHash(StoredHashError),
     /// A new hash could not be made.
     Hash(HashError),
     /// A hash just made does not parse back: a bug, reported rather than stored.
     NewHash(StoredHashError),
-    /// Standard input or the terminal could not be read.
+    /// Standard input or the terminal could not be read, or standard output written.
     Input(std::io::Error),
     /// No terminal to prompt on, and no `--password-stdin` or `--hash`.
     NoTerminal,
@@ -37,7 +40,9 @@ pub enum AdminError {
 impl fmt::Display for AdminError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            AdminError::Store(e) => e.fmt(f),
             AdminError::Users(e) => e.fmt(f),
+            AdminError::Username(e) => e.fmt(f),
             AdminError::ImportedHash(e) => write!(f, "--hash: {e}"),
             AdminError::Hash(e) => write!(f, "cannot hash the password: {e}"),
             AdminError::NewHash(e) => write!(f, "the new hash does not parse back: {e}"),
@@ -54,13 +59,21 @@ impl fmt::Display for AdminError {
 impl std::error::Error for AdminError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            AdminError::Store(e) => Some(e),
             AdminError::Users(e) => Some(e),
+            AdminError::Username(e) => Some(e),
             AdminError::ImportedHash(e) => Some(e),
             AdminError::Hash(e) => Some(e),
             AdminError::NewHash(e) => Some(e),
             AdminError::Input(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Store(e)
     }
 }
 
@@ -98,25 +111,16 @@ fn new_password(from_stdin: bool) -> Result<String, AdminError> {
     Ok(password)
 }
 
-/// Where the first run leaves the `admin` password: beside the users file, mode 0600.
-pub(crate) fn first_run_password_path(users: &Path) -> PathBuf {
-    users
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(FIRST_RUN_PASSWORD_FILE)
-}
-
-/// The file name of the first-run `admin` password.
+/// The file name of the first-run `admin` password, in the data directory.
 pub const FIRST_RUN_PASSWORD_FILE: &str = "admin.password";
 
 /// The first-run password file is for the first `admin` password only: once that password is
 /// changed, or the account removed, it is deleted.
-fn forget_first_run_password(users: &Path, name: &str) {
+fn forget_first_run_password(url: &StoreUrl, name: &str) {
     if name != "admin" {
         return;
     }
-    let path = first_run_password_path(users);
+    let path = url.data_dir().join(FIRST_RUN_PASSWORD_FILE);
     match std::fs::remove_file(&path) {
         Ok(()) => println!(
             "removed {} (it held the first-run password)",
@@ -139,7 +143,25 @@ fn read_password() -> Result<String, AdminError> {
     Ok(a)
 }
 
+/// Accounts per page for `list` and `export`: memory stays flat with any number of accounts.
+const PAGE: u32 = 1000;
+
 pub(crate) fn run(cmd: UserCommand) -> Result<(), AdminError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AdminError::Input)?;
+    rt.block_on(run_async(cmd))
+}
+
+async fn open(users: &UsersArg) -> Result<(Store, StoreUrl), AdminError> {
+    let url = users.url()?;
+    let store = Store::open(&url, users.limits()).await?;
+    Ok((store, url))
+}
+
+async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
+    let now = crate::now();
     match cmd {
         UserCommand::Add {
             name,
@@ -149,7 +171,7 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), AdminError> {
             pbkdf2_rounds,
             users,
         } => {
-            validate_username(&name).map_err(|e| AdminError::Users(UsersError::Username(e)))?;
+            validate_username(&name).map_err(AdminError::Username)?;
             let mut user = match hash {
                 Some(h) => {
                     let user = User::new(&h, true).map_err(AdminError::ImportedHash)?;
@@ -167,65 +189,82 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), AdminError> {
                 None => new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
             };
             user.set_active(!disabled);
-            users::modify_file(&users.users, |all| {
-                if all.contains_key(&name) {
-                    return Err(UsersError::Exists(name.clone()));
-                }
-                all.insert(name.clone(), user);
-                Ok(())
-            })?;
+            let (store, _) = open(&users).await?;
+            store.add(&name, &user, now).await?;
             println!("added {name}");
         }
-        UserCommand::Disable { name, users } => set_active(&users.users, &name, false)?,
-        UserCommand::Enable { name, users } => set_active(&users.users, &name, true)?,
+        UserCommand::Disable { name, users } => set_active(&users, &name, false).await?,
+        UserCommand::Enable { name, users } => set_active(&users, &name, true).await?,
         UserCommand::Passwd {
             name,
             password_stdin,
             pbkdf2_rounds,
             users,
         } => {
-            let mut user = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
-            users::modify_file(&users.users, |all| {
-                let u = all
-                    .get_mut(&name)
-                    .ok_or_else(|| UsersError::NoSuchUser(name.clone()))?;
-                user.set_active(u.active());
-                *u = user;
-                Ok(())
-            })?;
+            let user = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
+            let (store, url) = open(&users).await?;
+            store.set_password(&name, &user, now).await?;
             println!("password changed for {name}");
-            forget_first_run_password(&users.users, &name);
+            forget_first_run_password(&url, &name);
         }
         UserCommand::Remove { name, users } => {
-            users::modify_file(&users.users, |all| {
-                all.remove(&name)
-                    .map(|_| ())
-                    .ok_or_else(|| UsersError::NoSuchUser(name.clone()))
-            })?;
+            let (store, url) = open(&users).await?;
+            store.remove(&name).await?;
             println!("removed {name}");
-            forget_first_run_password(&users.users, &name);
+            forget_first_run_password(&url, &name);
         }
         UserCommand::List { users } => {
-            let store = UserStore::open(&users.users)?;
-            for (name, u) in store.snapshot().iter() {
+            let (store, _) = open(&users).await?;
+            pages(&store, |name, u| {
                 let h: &StoredHash = u.stored_hash();
-                let (format, rounds) = (format!("{:?}", h.format()).to_lowercase(), h.rounds());
+                let format = format!("{:?}", h.format()).to_lowercase();
                 let status = if u.active() { "active" } else { "disabled" };
-                println!("{name}\t{status}\t{format}\t{rounds}");
-            }
+                format!("{name}\t{status}\t{format}\t{}\n", h.rounds())
+            })
+            .await?;
+        }
+        UserCommand::Import { file, users } => {
+            let parsed = crate::users::read_file(&file)?;
+            let list: Vec<_> = parsed.into_iter().collect();
+            let (store, url) = open(&users).await?;
+            let added = store.import(&list, now).await?;
+            println!(
+                "imported {added} of {} accounts from {} into {url} (names already there were kept)",
+                list.len(),
+                file.display()
+            );
+        }
+        UserCommand::Export { users } => {
+            let (store, _) = open(&users).await?;
+            print!("{}", crate::users::HEADER);
+            pages(&store, crate::users::render_line).await?;
         }
     }
     Ok(())
 }
 
-fn set_active(path: &Path, name: &str, active: bool) -> Result<(), AdminError> {
-    users::modify_file(path, |all| {
-        let u = all
-            .get_mut(name)
-            .ok_or_else(|| UsersError::NoSuchUser(name.to_owned()))?;
-        u.set_active(active);
-        Ok(())
-    })?;
+/// Writes every account through `line`, a page at a time, to standard output.
+async fn pages(store: &Store, line: impl Fn(&str, &User) -> String) -> Result<(), AdminError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let mut after = String::new();
+    loop {
+        let page = store.page(&after, PAGE).await?;
+        for (name, u) in &page {
+            out.write_all(line(name, u).as_bytes())
+                .map_err(AdminError::Input)?;
+        }
+        match page.last() {
+            Some((name, _)) if page.len() == PAGE as usize => after.clone_from(name),
+            _ => break,
+        }
+    }
+    out.flush().map_err(AdminError::Input)
+}
+
+async fn set_active(users: &UsersArg, name: &str, active: bool) -> Result<(), AdminError> {
+    let (store, _) = open(users).await?;
+    store.set_active(name, active, crate::now()).await?;
     println!("{} {name}", if active { "enabled" } else { "disabled" });
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! validation (all `auth-core`), then the account's status. Its rejections are the contract's:
 //! 401 with `WWW-Authenticate: Bearer` (no credentials) or `Bearer error="invalid_token"` (a
 //! bad token), 403 `Access restricted` (a disabled or unknown account), each with a JSON
-//! `detail`.
+//! `detail`; and 503 with `Retry-After` when the account store cannot answer.
 //!
 //! An app puts an `Arc<BearerAuth>` in its state (anything that implements
 //! `FromRef<S> for Arc<BearerAuth>`, or the `Arc` itself) and takes `Authenticated` as a handler
@@ -16,6 +16,8 @@
 //! from [`BearerAuth::issue`].
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use auth_core::flow::{self, AuthError, FlowClaims, FlowConfig, SubjectClaim};
@@ -40,21 +42,34 @@ pub enum AccountStatus {
     Disabled,
     /// No such account (removed, or never existed): its tokens get 403.
     Unknown,
+    /// The account store cannot say now: 503 with `Retry-After`.
+    Unavailable,
 }
 
-/// Where [`Authenticated`] looks accounts up. It is asked on every protected request, so
-/// answer from memory.
+/// Where [`Authenticated`] looks accounts up. It is asked on every protected request: answer
+/// from memory in [`Accounts::cached`], and read the store in [`Accounts::load`] only when
+/// memory does not know.
 pub trait Accounts: Send + Sync + 'static {
-    /// The status of the account a token's subject names.
-    fn status(&self, subject: &str) -> AccountStatus;
+    /// The status of the account a token's subject names, if known without I/O.
+    fn cached(&self, subject: &str) -> Option<AccountStatus>;
+
+    /// The status when [`Accounts::cached`] did not know it. The default says `Unknown`.
+    fn load<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> Pin<Box<dyn Future<Output = AccountStatus> + Send + 'a>> {
+        let status = self.cached(subject).unwrap_or(AccountStatus::Unknown);
+        Box::pin(std::future::ready(status))
+    }
 }
 
+/// Any `Fn(&str) -> AccountStatus` answers from memory.
 impl<F> Accounts for F
 where
     F: Fn(&str) -> AccountStatus + Send + Sync + 'static,
 {
-    fn status(&self, subject: &str) -> AccountStatus {
-        self(subject)
+    fn cached(&self, subject: &str) -> Option<AccountStatus> {
+        Some(self(subject))
     }
 }
 
@@ -170,7 +185,7 @@ impl BearerAuth {
     ///
     /// # Errors
     /// The [`Rejection`] the contract answers with.
-    pub fn authenticate<C: FromVerified>(
+    pub async fn authenticate<C: FromVerified>(
         &self,
         authorization: Option<&HeaderValue>,
         now: u64,
@@ -178,28 +193,38 @@ impl BearerAuth {
         let header = authorization.map(HeaderValue::as_bytes);
         let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
         let config = self.flow_config();
-        let ok = flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection)?;
+        let ok =
+            flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
-        // Disabled and unknown get the one answer, as `flow::check_account` gives them.
-        if self.accounts.status(&subject) != AccountStatus::Active {
-            return Err(Rejection(AuthError::AccessRestricted));
-        }
         let claims = if C::NEEDS_CLAIMS {
-            let untrusted =
-                UntrustedToken::parse(ok.token).map_err(|_| Rejection(AuthError::InvalidToken))?;
+            let untrusted = UntrustedToken::parse(ok.token)
+                .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
             let verified = self
                 .keys
                 .verify(&untrusted)
-                .map_err(|_| Rejection(AuthError::InvalidToken))?;
+                .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
             C::from_verified(Some(&verified))
         } else {
             C::from_verified(None)
         }
-        .map_err(|_| Rejection(AuthError::InvalidToken))?;
+        .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
         // The token is the header's suffix (RFC 6750 b64token): keep the header value, a
         // reference-counted handle on the request's bytes, and where the token starts.
         let token_start = header.map_or(0, <[u8]>::len).saturating_sub(ok.token.len());
+        drop(buf);
+        let status = match self.accounts.cached(&subject) {
+            Some(status) => status,
+            None => self.accounts.load(&subject).await,
+        };
+        match status {
+            AccountStatus::Active => {}
+            // Disabled and unknown get the one answer, as `flow::check_account` gives them.
+            AccountStatus::Disabled | AccountStatus::Unknown => {
+                return Err(Rejection::Auth(AuthError::AccessRestricted));
+            }
+            AccountStatus::Unavailable => return Err(Rejection::Unavailable),
+        }
         Ok(Authenticated {
             subject,
             authorization: authorization
@@ -288,17 +313,38 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
         let auth = Arc::<BearerAuth>::from_ref(state);
         auth.authenticate(parts.headers.get(header::AUTHORIZATION), crate::now())
+            .await
     }
 }
 
 /// Why a request was refused: answered as the contract says (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejection(pub AuthError);
+#[non_exhaustive]
+pub enum Rejection {
+    /// The token or the account: 401 or 403.
+    Auth(AuthError),
+    /// The account store cannot answer now: 503 with `Retry-After`.
+    Unavailable,
+}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        error_reply(self.0.reply())
+        match self {
+            Rejection::Auth(e) => error_reply(e.reply()),
+            Rejection::Unavailable => unavailable(),
+        }
     }
+}
+
+/// What the store's outages get: 503, a JSON `detail` and `Retry-After`.
+pub(crate) fn unavailable() -> Response {
+    let mut res = detail(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service temporarily unavailable; retry shortly",
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    res
 }
 
 /// A JSON response from bytes auth-core wrote, with the reply's status and headers.

@@ -1,6 +1,6 @@
 //! The command line's schema: `serve` (the default) and
-//! `user add|passwd|disable|enable|remove|list`. Account commands run in the `admin` module, the
-//! start-up steps in [`crate::startup`].
+//! `user add|passwd|disable|enable|remove|list|import|export`. Account commands run in the
+//! `admin` module, the start-up steps in [`crate::startup`].
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -14,14 +14,15 @@ use auth_core::password::{Policy, RECOMMENDED_ROUNDS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::startup::StartupError;
+use crate::store::{DEFAULT_STORE, PoolLimits, StoreError, StoreUrl};
 use crate::throttle::{Throttle, ThrottleLimits};
-use crate::users::UserStore;
 use crate::{HashPool, Settings, State};
 
 /// The OAuth2 password-flow server (HS256 tokens, PBKDF2 passwords).
 ///
-/// With no subcommand it serves. On first start it creates ./auth-data/ with a signing key and
-/// an `admin` user whose password is printed once.
+/// With no subcommand it serves. On first start it creates ./auth-data/ with the store
+/// (auth.db), a signing key and an `admin` user whose password goes to
+/// auth-data/admin.password.
 #[derive(Debug, Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -35,16 +36,54 @@ pub struct Cli {
 enum Command {
     /// Serve HTTP (the default).
     Serve(ServeArgs),
-    /// Manage accounts in the users file; a running server sees changes on its next request.
+    /// Manage accounts in the store; every running server sees a change within a second.
     #[command(subcommand)]
     User(UserCommand),
 }
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct UsersArg {
-    /// Users file.
-    #[arg(long, env = "AUTH_USERS", default_value = "auth-data/users")]
-    pub(crate) users: PathBuf,
+    /// Where accounts live: `sqlite:PATH` or a `postgres://` URL (DATABASE_URL is read when
+    /// this is not set) [default: sqlite:auth-data/auth.db].
+    #[arg(long, env = "AUTH_STORE")]
+    store: Option<String>,
+    /// Removed in 0.2: the accounts live in the store. Refused with a message naming
+    /// `--store` and `user import`.
+    #[arg(long, env = "AUTH_USERS", hide = true)]
+    users: Option<PathBuf>,
+    /// Most database connections this process opens.
+    #[arg(long, env = "AUTH_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    db_max_connections: u32,
+    /// Seconds a query waits for a database connection before the request gets 503.
+    #[arg(long, env = "AUTH_DB_ACQUIRE_TIMEOUT", default_value_t = 3)]
+    db_acquire_timeout: u64,
+}
+
+impl UsersArg {
+    /// The store the options name.
+    pub(crate) fn url(&self) -> Result<StoreUrl, StoreError> {
+        if let Some(path) = &self.users {
+            return Err(StoreError::Url(format!(
+                "--users ({}) was removed in 0.2: accounts live in the store (--store, default \
+                 {DEFAULT_STORE}); an old users file is imported with `auth-std-server user \
+                 import FILE`, and auth-data/users is imported once at first start",
+                path.display()
+            )));
+        }
+        let text = match &self.store {
+            Some(s) => s.clone(),
+            None => std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_STORE.to_owned()),
+        };
+        text.parse()
+    }
+
+    /// The pool's bounds.
+    pub(crate) fn limits(&self) -> PoolLimits {
+        PoolLimits {
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -104,6 +143,10 @@ struct ServeArgs {
     /// Failed logins per username before lock-outs start (1 s, doubling, up to 60 s).
     #[arg(long, env = "AUTH_USER_FAILURES", default_value_t = ThrottleLimits::USERNAME.threshold)]
     user_failures: u32,
+    /// Seconds protected requests are still answered from the cached account state after
+    /// the store stops answering; 503 after that.
+    #[arg(long, env = "AUTH_STORE_STALENESS", default_value_t = 30)]
+    store_staleness: u64,
     /// Failed logins per client IP before lock-outs start (1 s, doubling, up to 15 min).
     #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = ThrottleLimits::IP.threshold)]
     ip_failures: u32,
@@ -166,8 +209,22 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         users: UsersArg,
     },
-    /// List accounts (never hashes).
+    /// List accounts (never hashes), a page at a time.
     List {
+        #[command(flatten)]
+        users: UsersArg,
+    },
+    /// Add the accounts of a users file (`<name>\t<active|disabled>\t<hash>` lines; PHC,
+    /// passlib and Django hashes). Names that exist are skipped.
+    Import {
+        /// The users file.
+        file: PathBuf,
+        #[command(flatten)]
+        users: UsersArg,
+    },
+    /// Write every account to standard output in the users-file format (hashes included:
+    /// keep the output private).
+    Export {
         #[command(flatten)]
         users: UsersArg,
     },
@@ -185,7 +242,8 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
-            ExitCode::FAILURE
+            // 2, as for a bad option: nothing was done.
+            ExitCode::from(2)
         }
     }
 }
@@ -200,15 +258,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         // Colour codes only for a person at a terminal, never into files or log collectors.
         .with_ansi(std::io::stdout().is_terminal())
         .init();
-    let users_path = args.users.users.clone();
-    let (keys, source) = crate::startup::prepare(
-        &users_path,
-        args.key_file.as_deref(),
-        args.pbkdf2_rounds,
-        crate::now(),
-    )?;
-    let store = UserStore::open(&users_path)?;
-
+    let url = args.users.url().map_err(StartupError::Store)?;
     let settings = Settings {
         subject_claim: match args.subject_claim {
             SubjectArg::Sub => SubjectClaim::Sub,
@@ -219,11 +269,12 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         audience: args.audience,
         policy: Policy::new().with_rounds(args.pbkdf2_rounds),
         request_timeout: Duration::from_secs(args.request_timeout),
+        staleness: Duration::from_secs(args.store_staleness),
+        ..Settings::default()
     };
     let workers = args
         .login_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let user_count = store.snapshot().len();
     let throttle = Throttle::new(
         ThrottleLimits {
             threshold: args.user_failures,
@@ -234,13 +285,6 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
             ..ThrottleLimits::IP
         },
     );
-    let state = Arc::new(State::new(
-        keys,
-        settings,
-        store,
-        HashPool::new(workers, args.login_queue),
-        throttle,
-    ));
     let limits = crate::server::Limits {
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,
@@ -255,6 +299,22 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         .build()
         .map_err(StartupError::Io)?;
     rt.block_on(async move {
+        let (keys, source, store) = crate::startup::prepare(
+            &url,
+            args.users.limits(),
+            args.key_file.as_deref(),
+            args.pbkdf2_rounds,
+            crate::now(),
+        )
+        .await?;
+        let user_count = store.count().await.map_err(StartupError::Store)?;
+        let state = Arc::new(State::new(
+            keys,
+            settings,
+            store,
+            HashPool::new(workers, args.login_queue),
+            throttle,
+        ));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|source| StartupError::Listen {
@@ -262,7 +322,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
                 source,
             })?;
         let addr = listener.local_addr().map_err(StartupError::Io)?;
-        tracing::info!(%addr, users = user_count, keys = %source, login_workers = workers, "listening");
+        tracing::info!(%addr, store = %url, users = user_count, keys = %source, login_workers = workers, "listening");
         println!("Listening on http://{addr}");
         crate::server::serve(listener, crate::app(state), limits, shutdown_signal())
             .await

@@ -1,4 +1,4 @@
-//! The files the server owns (the users file, the key file, the first-run password): written
+//! The files the server owns (the key file, the first-run password, a new SQLite store): written
 //! atomically and privately, and checked at start for permissions that would let another local
 //! user read or replace them.
 //!
@@ -34,18 +34,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     File::open(dir)?.sync_all()
-}
-
-/// Opens (creating, mode 0600) a lock file. The lock is taken on the descriptor by the caller.
-///
-/// # Errors
-/// Any I/O error.
-pub fn open_lock_file(path: &Path) -> io::Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)
 }
 
 /// Writes a new private (0600) file that must not exist yet.
@@ -284,12 +272,6 @@ mod tests {
                 );
             }
         }
-        let lock = d.join("users.lock");
-        drop(open_lock_file(&lock).unwrap());
-        assert_eq!(
-            fs::metadata(&lock).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
         create_private(&d.join("admin.password"), b"pw\n").unwrap();
         assert!(
             create_private(&d.join("admin.password"), b"pw\n").is_err(),

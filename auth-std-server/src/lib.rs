@@ -1,10 +1,11 @@
 //! The OAuth2 password-flow HTTP server: a thin tokio/axum adapter over `auth-core`.
 //!
-//! Every auth decision comes from [`auth_core::flow`]; this crate moves bytes, keeps the users
-//! file and the keys, and bounds the PBKDF2 work. See the workspace README for the HTTP
+//! Every auth decision comes from [`auth_core::flow`]; this crate moves bytes, keeps the
+//! accounts in the store (SQLite or PostgreSQL) and the keys, and bounds the PBKDF2 work. See the workspace README for the HTTP
 //! contract and the configuration.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 mod admin;
 pub mod auth;
 pub mod cli;
@@ -17,6 +18,7 @@ mod routes;
 pub mod server;
 pub mod startup;
 mod state;
+pub mod store;
 pub mod throttle;
 pub mod users;
 
@@ -34,7 +36,7 @@ pub use keys::Keys;
 pub use pool::HashPool;
 pub(crate) use state::RouterState;
 pub use state::{AppState, Settings, State, now};
-pub use users::UserStore;
+pub use store::{Store, StoreUrl};
 
 /// Largest request body accepted (16 KiB); larger ones get 413.
 pub const MAX_BODY: usize = 16 * 1024;

@@ -12,8 +12,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use crate::RouterState as AppState;
-use crate::auth::{Authenticated, detail, error_reply, json};
-use crate::users::{User, UsersError};
+use crate::auth::{Authenticated, detail, error_reply, json, unavailable};
+use crate::store::StoreError;
+use crate::users::User;
 
 pub async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
@@ -94,26 +95,42 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     // Counted as a failure from here on, unless settled below: see `throttle`.
     let attempt = match state.throttle.admit(&username, ip, Instant::now()) {
         Ok(a) => a,
-        Err(wait) => {
-            // `?`: the username is untrusted; Debug escapes newlines and control characters.
-            tracing::info!(user = ?username, "login throttled");
-            let mut res = detail(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many failed login attempts; retry later",
-            );
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return res;
+        Err(wait) => return throttled(&username, wait),
+    };
+    let now_ms = now_ms();
+    // The counters every instance shares.
+    let user_counted = match state
+        .throttle
+        .check_shared(&state.store, &username, ip, now_ms)
+        .await
+    {
+        Ok((None, counted)) => counted,
+        Ok((Some(wait), _)) => {
+            attempt.refund();
+            return throttled(&username, wait);
+        }
+        Err(_) => {
+            attempt.refund();
+            return unavailable();
         }
     };
-    let user = state.users.get(&username);
+    let user = match state.store.account(&username).await {
+        Ok(row) => row.map(|r| r.user),
+        Err(StoreError::BadRow { name, source }) => {
+            // Costs and answers what an unknown user does; the operator is told.
+            tracing::error!(user = ?name, error = %source, "stored hash unusable");
+            None
+        }
+        Err(_) => {
+            attempt.refund();
+            return unavailable();
+        }
+    };
     let task_state = AppState::clone(&state);
     let outcome = state
         .hashing
         .run(move || {
-            // Parsed when the users file was loaded, not here (#11 item 6).
+            // Parsed when the account was read, not here (#11 item 6).
             let account = user.as_ref().map(User::account);
             let mut out = [0u8; 1024];
             let settings = &task_state.settings;
@@ -157,6 +174,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     match result {
         Ok((token, expires_in, needs_rehash)) => {
             attempt.succeed();
+            // Written only when there is a counter to clear, so a successful login writes
+            // nothing. A store error is logged once by the store's health; the login stands.
+            if user_counted {
+                let _ = state.throttle.succeed_shared(&state.store, &username).await;
+            }
             if needs_rehash && let Some(old) = old_hash {
                 tokio::spawn(rehash(state, username.clone(), password, old));
             }
@@ -172,6 +194,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                 attempt.refund();
             } else {
                 drop(attempt);
+                // Counted before the answer, so the next login on any instance sees it.
+                let _ = state
+                    .throttle
+                    .fail_shared(&state.store, &username, ip, now_ms)
+                    .await;
             }
             match e {
                 LoginError::Encode(err) => tracing::error!(error = %err, "token encoding failed"),
@@ -182,15 +209,31 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-/// How long the rehash waits for the users file's writers' lock before it gives up.
-const REHASH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+/// 429 with `Retry-After`, the whole seconds of `wait` rounded up.
+fn throttled(username: &str, wait: std::time::Duration) -> Response {
+    // `?`: the username is untrusted; Debug escapes newlines and control characters.
+    tracing::info!(user = ?username, "login throttled");
+    let mut res = detail(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed login attempts; retry later",
+    );
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Milliseconds since the Unix epoch, for the shared counters.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// Upgrades a stored hash after a successful login, off the request path. The new hash is made
-/// in the hashing pool; the write happens outside it, on a blocking thread, and waits at most
-/// [`REHASH_LOCK_WAIT`] for the writers' lock: when the lock is held (by the CLI, or by anyone
-/// who can open the lock file) the upgrade is skipped and tried again on the next login, so no
-/// hashing worker ever waits on a lock. The write only happens if the stored hash is still the
-/// one verified, so a concurrent CLI change wins.
+/// in the hashing pool; the write is one conditional `UPDATE`, made only if the stored hash is
+/// still the one verified, so a concurrent password change wins.
 async fn rehash(state: AppState, username: String, password: String, old_hash: String) {
     let policy = state.settings.policy;
     let hashed = state
@@ -206,26 +249,20 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
             );
         }
     };
-    let store_state = AppState::clone(&state);
-    let written = tokio::task::spawn_blocking(move || {
-        store_state.users.try_modify(REHASH_LOCK_WAIT, |users| {
-            Ok(match users.get_mut(&username) {
-                Some(u) if u.hash() == old_hash => {
-                    *u = User::new(&new_hash, u.active()).map_err(UsersError::Hash)?;
-                    true
-                }
-                _ => false,
-            })
-        })
-    })
-    .await;
-    match written {
-        Ok(Ok(true)) => tracing::info!("stored hash upgraded to the current policy"),
-        Ok(Ok(false)) => tracing::info!("stored hash changed meanwhile; upgrade skipped"),
-        Ok(Err(e)) => {
+    let new = match User::new(&new_hash, true) {
+        Ok(u) => u,
+        Err(e) => return tracing::error!(error = %e, "new hash does not parse back"),
+    };
+    match state
+        .store
+        .rehash(&username, &old_hash, &new, crate::now())
+        .await
+    {
+        Ok(true) => tracing::info!("stored hash upgraded to the current policy"),
+        Ok(false) => tracing::info!("stored hash changed meanwhile; upgrade skipped"),
+        Err(e) => {
             tracing::warn!(error = %e, "stored hash upgrade skipped; retried on the next login")
         }
-        Err(e) => tracing::error!(error = %e, "stored hash upgrade task failed"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Getting ready to serve: the data directory (created 0700, refused when others may write it),
-//! the signing keys (`AUTH_SECRET`, a key file, or one generated on first start), and the
-//! first-run `admin` account, whose password goes to a 0600 file, never to stdout.
+//! the signing keys (`AUTH_SECRET`, a key file, or one generated on first start), the store
+//! (opened and migrated; an old users file imported once), and the first-run `admin` account,
+//! whose password goes to a 0600 file, never to stdout.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use base64::Engine as _;
 use crate::admin::AdminError;
 use crate::fs::PermissionError;
 use crate::keys::{self, KeySource, Keys, KeysError};
-use crate::users::{self, UsersError};
+use crate::store::{PoolLimits, Store, StoreError, StoreUrl};
+use crate::users::UsersError;
 
 /// Why the server cannot start. `Display` is the one line it exits with.
 #[derive(Debug)]
@@ -27,13 +29,15 @@ pub enum StartupError {
     Permission(PermissionError),
     /// The keys could not be had.
     Keys(KeysError),
-    /// The users file could not be read or written.
+    /// An old users file could not be imported.
     Users(UsersError),
+    /// The store could not be opened, migrated or read.
+    Store(StoreError),
     /// The first-run `admin` password could not be made.
     Admin(AdminError),
     /// The system random generator failed.
     Rng(getrandom::Error),
-    /// The first-run password file could not be written.
+    /// The first-run password file could not be written, or the old users file renamed.
     WriteSecret {
         /// The file.
         path: PathBuf,
@@ -60,6 +64,7 @@ impl fmt::Display for StartupError {
             StartupError::Permission(e) => e.fmt(f),
             StartupError::Keys(e) => e.fmt(f),
             StartupError::Users(e) => e.fmt(f),
+            StartupError::Store(e) => e.fmt(f),
             StartupError::Admin(e) => e.fmt(f),
             StartupError::Rng(e) => write!(f, "random generator failed: {e}"),
             StartupError::WriteSecret { path, source } => {
@@ -80,6 +85,7 @@ impl std::error::Error for StartupError {
             StartupError::Permission(e) => Some(e),
             StartupError::Keys(e) => Some(e),
             StartupError::Users(e) => Some(e),
+            StartupError::Store(e) => Some(e),
             StartupError::Admin(e) => Some(e),
             StartupError::Rng(e) => Some(e),
             StartupError::Io(e) => Some(e),
@@ -105,22 +111,20 @@ impl From<UsersError> for StartupError {
     }
 }
 
-/// Prepares the data directory beside `users_path`, loads or makes the keys, and creates the
-/// users file with `admin` when there is none.
+/// Prepares the data directory, loads or makes the keys, opens the store (creating and
+/// migrating it when new), imports an old `users` file from the data directory once, and
+/// creates the `admin` account when the store holds none.
 ///
 /// # Errors
-/// [`StartupError`], whose message names the path and the problem.
-pub fn prepare(
-    users_path: &Path,
+/// [`StartupError`], whose message names the path or store and the problem.
+pub async fn prepare(
+    url: &StoreUrl,
+    limits: PoolLimits,
     key_file: Option<&Path>,
     rounds: u32,
     now: u64,
-) -> Result<(Keys, KeySource), StartupError> {
-    let data_dir = users_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_owned();
+) -> Result<(Keys, KeySource, Store), StartupError> {
+    let data_dir = url.data_dir();
     if !data_dir.exists() {
         let mut b = std::fs::DirBuilder::new();
         b.recursive(true);
@@ -163,32 +167,92 @@ pub fn prepare(
         },
     };
 
-    if !users_path.exists() {
-        // The password goes to a private file, never to stdout: stdout is the log stream that
-        // journald, docker and kubernetes keep (#10 item 12).
-        let password = random_password()?;
-        let admin = crate::admin::new_hash(&password, rounds).map_err(StartupError::Admin)?;
-        let secret = crate::admin::first_run_password_path(users_path);
-        crate::fs::create_private(&secret, format!("{password}\n").as_bytes()).map_err(
-            |source| StartupError::WriteSecret {
-                path: secret.clone(),
-                source,
-            },
-        )?;
-        users::modify_file(users_path, |all| {
-            all.insert("admin".into(), admin);
-            Ok(())
-        })?;
-        println!(
-            "First run: created {} with user 'admin'; its password is in {} (mode 0600).",
-            users_path.display(),
-            secret.display()
-        );
-        println!("  Change it with `auth-std-server user passwd admin`; that removes the file.");
-    } else {
-        users_writable_check(users_path)?;
+    if let StoreUrl::Sqlite(path) = url
+        && path.exists()
+    {
+        store_file_check(path)?;
     }
-    Ok((keys, source))
+    let store = Store::open(url, limits)
+        .await
+        .map_err(StartupError::Store)?;
+
+    let old = data_dir.join("users");
+    if old.exists() {
+        import_old_users(&store, &old, now).await?;
+    }
+
+    if store.count().await.map_err(StartupError::Store)? == 0 {
+        first_run(&store, &data_dir, rounds, now).await?;
+    }
+    Ok((keys, source, store))
+}
+
+/// Imports the 0.1 users file once, then renames it `users.imported`. A crash between the two
+/// imports it again at the next start, which adds nothing twice.
+async fn import_old_users(store: &Store, old: &Path, now: u64) -> Result<(), StartupError> {
+    let users = crate::users::read_file(old)?;
+    let list: Vec<_> = users.into_iter().collect();
+    let added = store
+        .import(&list, now)
+        .await
+        .map_err(StartupError::Store)?;
+    let mut renamed = old.as_os_str().to_owned();
+    renamed.push(".imported");
+    let renamed = PathBuf::from(renamed);
+    std::fs::rename(old, &renamed).map_err(|source| StartupError::WriteSecret {
+        path: renamed.clone(),
+        source,
+    })?;
+    println!(
+        "Imported {added} of {} accounts from {} into the store (names already there were kept); \
+         the file is now {}.",
+        list.len(),
+        old.display(),
+        renamed.display()
+    );
+    Ok(())
+}
+
+/// The first run: an `admin` account with a random password, which goes to a private file,
+/// never to stdout (stdout is the log stream that journald, docker and kubernetes keep; #10
+/// item 12). When several instances start on an empty store at once, one creates it.
+async fn first_run(
+    store: &Store,
+    data_dir: &Path,
+    rounds: u32,
+    now: u64,
+) -> Result<(), StartupError> {
+    let password = random_password()?;
+    let admin = crate::admin::new_hash(&password, rounds).map_err(StartupError::Admin)?;
+    let secret = data_dir.join(crate::admin::FIRST_RUN_PASSWORD_FILE);
+    // Written under a name of this process's own first, and moved into place only by the
+    // instance whose insert won: instances sharing a data directory never collide.
+    let pending = data_dir.join(format!(
+        "{}.{}",
+        crate::admin::FIRST_RUN_PASSWORD_FILE,
+        std::process::id()
+    ));
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StartupError::WriteSecret { path, source }
+    };
+    crate::fs::create_private(&pending, format!("{password}\n").as_bytes())
+        .map_err(write_err(&pending))?;
+    let won = store.add_first("admin", &admin, now).await;
+    if !matches!(won, Ok(true)) {
+        // Another instance created the first account meanwhile, or the store failed.
+        let _ = std::fs::remove_file(&pending);
+        won.map_err(StartupError::Store)?;
+        return Ok(());
+    }
+    std::fs::rename(&pending, &secret).map_err(write_err(&secret))?;
+    println!(
+        "First run: created user 'admin' in {}; its password is in {} (mode 0600).",
+        store.url(),
+        secret.display()
+    );
+    println!("  Change it with `auth-std-server user passwd admin`; that removes the file.");
+    Ok(())
 }
 
 fn random_password() -> Result<String, StartupError> {
@@ -197,15 +261,15 @@ fn random_password() -> Result<String, StartupError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
-/// A users file that group or others may write lets them add accounts: refused. One that
+/// A store file that group or others may write lets them add accounts: refused. One that
 /// others may read exposes hashes to offline guessing: warned about.
-fn users_writable_check(path: &Path) -> Result<(), StartupError> {
-    match crate::fs::check_secret_file(path, "users file") {
+fn store_file_check(path: &Path) -> Result<(), StartupError> {
+    match crate::fs::check_secret_file(path, "store file") {
         Err(crate::fs::PermissionError::ExposedFile { mode, .. })
             if mode & crate::fs::GROUP_OR_WORLD_WRITABLE == 0 =>
         {
             tracing::warn!(
-                "users file {} is readable by others (mode {mode:o})",
+                "store file {} is readable by others (mode {mode:o})",
                 path.display()
             );
         }

@@ -7,11 +7,12 @@ use std::time::Duration;
 use auth_core::flow::SubjectClaim;
 use auth_core::password::Policy;
 
+use crate::accounts::AccountCache;
 use crate::auth::{self, BearerAuth};
 use crate::keys::Keys;
 use crate::pool::HashPool;
+use crate::store::Store;
 use crate::throttle;
-use crate::users::UserStore;
 
 /// Token and password settings.
 #[derive(Debug, Clone)]
@@ -28,6 +29,11 @@ pub struct Settings {
     pub policy: Policy,
     /// Whole-request timeout.
     pub request_timeout: Duration,
+    /// How long protected requests are answered from the cached account state after the
+    /// store stops answering; 503 after that.
+    pub staleness: Duration,
+    /// Most accounts the cache holds.
+    pub cache_capacity: usize,
 }
 
 impl Default for Settings {
@@ -39,6 +45,8 @@ impl Default for Settings {
             audience: None,
             policy: Policy::new(),
             request_timeout: Duration::from_secs(30),
+            staleness: Duration::from_secs(30),
+            cache_capacity: 65_536,
         }
     }
 }
@@ -50,8 +58,10 @@ pub struct State {
     pub auth: Arc<BearerAuth>,
     /// Token and password settings.
     pub settings: Settings,
-    /// The accounts.
-    pub users: Arc<UserStore>,
+    /// The accounts and the shared counters.
+    pub store: Store,
+    /// Account statuses for protected requests, kept current by the store's change feed.
+    pub accounts: Arc<AccountCache>,
     /// Bounded PBKDF2 work.
     pub hashing: HashPool,
     /// Failed-login counters.
@@ -60,16 +70,22 @@ pub struct State {
 
 impl State {
     /// Builds the shared state; the [`BearerAuth`] is made here, once, from `keys`, the
-    /// settings' token rules and `users`.
+    /// settings' token rules and an account cache over `store`, whose follower task starts
+    /// here: call it inside a tokio runtime.
     pub fn new(
         keys: Keys,
         settings: Settings,
-        users: UserStore,
+        store: Store,
         hashing: HashPool,
         throttle: throttle::Throttle,
     ) -> Self {
-        let users = Arc::new(users);
-        let accounts: Arc<dyn auth::Accounts> = Arc::clone(&users) as _;
+        let cache = Arc::new(AccountCache::new(
+            store.clone(),
+            settings.cache_capacity,
+            settings.staleness,
+        ));
+        crate::accounts::follow(Arc::clone(&cache));
+        let accounts: Arc<dyn auth::Accounts> = Arc::clone(&cache) as _;
         let mut auth = BearerAuth::with_accounts(keys, accounts)
             .with_subject_claim(settings.subject_claim)
             .with_ttl(settings.ttl);
@@ -82,7 +98,8 @@ impl State {
         State {
             auth: Arc::new(auth),
             settings,
-            users,
+            store,
+            accounts: cache,
             hashing,
             throttle,
         }

@@ -37,6 +37,10 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest as _, Sha256};
+
+use crate::store::{Store, StoreError};
+
 /// Limits for one throttle table (per username or per address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
@@ -70,7 +74,7 @@ impl ThrottleLimits {
         capacity: 100_000,
     };
 
-    fn lockout(&self, failures: u32) -> Option<Duration> {
+    pub(crate) fn lockout(&self, failures: u32) -> Option<Duration> {
         let over = failures.checked_sub(self.threshold)?;
         let factor = 1u32.checked_shl(over.min(31)).unwrap_or(u32::MAX);
         Some(self.base.saturating_mul(factor).min(self.max))
@@ -230,6 +234,26 @@ pub fn client_group(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The store's keys for a username and an address group: SHA-256 in hex, so the shared table
+/// never holds the names people typed.
+fn shared_keys(username: &str, ip: Option<IpAddr>) -> (String, Option<String>) {
+    let hex = |kind: &str, value: &str| {
+        let digest = Sha256::new()
+            .chain_update(kind.as_bytes())
+            .chain_update([0u8])
+            .chain_update(value.as_bytes())
+            .finalize();
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    (
+        hex("user", username),
+        ip.map(|ip| hex("ip", &client_group(ip).to_string())),
+    )
+}
+
 /// One admitted login attempt, already counted as a failure. Settle it with
 /// [`Attempt::succeed`] or [`Attempt::refund`]; dropped unsettled (a wrong password, a client
 /// that hung up), it stays counted.
@@ -354,6 +378,77 @@ impl Throttle {
         if let Ok(mut t) = self.users.lock() {
             t.clear(self.user_key(username));
         }
+    }
+
+    fn limits(&self) -> (ThrottleLimits, ThrottleLimits) {
+        let u = self
+            .users
+            .lock()
+            .map_or(ThrottleLimits::USERNAME, |t| t.limits);
+        let i = self.ips.lock().map_or(ThrottleLimits::IP, |t| t.limits);
+        (u, i)
+    }
+
+    /// How long this login must wait by the counters every instance shares in the store
+    /// (the in-memory tables above hold this instance's own, and its reservations), and
+    /// whether the username has a shared counter to clear on success.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn check_shared(
+        &self,
+        store: &Store,
+        username: &str,
+        ip: Option<IpAddr>,
+        now_ms: i64,
+    ) -> Result<(Option<Duration>, bool), StoreError> {
+        let (user_key, ip_key) = shared_keys(username, ip);
+        let ip_key = ip_key.unwrap_or_default();
+        let [user, ip] = store.failures([&user_key, &ip_key]).await?;
+        let (user_limits, ip_limits) = self.limits();
+        let wait = |row: Option<(i64, i64)>, limits: ThrottleLimits| {
+            let (failures, last) = row?;
+            let since = Duration::from_millis(u64::try_from(now_ms.saturating_sub(last)).ok()?);
+            if since > limits.window {
+                return None;
+            }
+            let lock = limits.lockout(u32::try_from(failures).unwrap_or(u32::MAX))?;
+            lock.checked_sub(since).filter(|d| !d.is_zero())
+        };
+        Ok((
+            wait(user, user_limits).max(wait(ip, ip_limits)),
+            user.is_some(),
+        ))
+    }
+
+    /// Counts a failed login on the shared counters.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn fail_shared(
+        &self,
+        store: &Store,
+        username: &str,
+        ip: Option<IpAddr>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (user_key, ip_key) = shared_keys(username, ip);
+        let (user_limits, ip_limits) = self.limits();
+        let window = user_limits.window.min(ip_limits.window).as_millis();
+        let forget = now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
+        let mut keys = vec![user_key.as_str()];
+        if let Some(k) = &ip_key {
+            keys.push(k);
+        }
+        store.record_failure(&keys, now_ms, forget).await
+    }
+
+    /// A successful login clears its username's shared counter.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn succeed_shared(&self, store: &Store, username: &str) -> Result<(), StoreError> {
+        store.clear_failures(&shared_keys(username, None).0).await
     }
 
     /// Tracked (usernames, addresses).

@@ -1,34 +1,19 @@
-//! The users file: one account per line, `<name>\t<active|disabled>\t<stored hash>`.
+//! Accounts, and the users-file format: one account per line,
+//! `<name>\t<active|disabled>\t<stored hash>`.
 //!
-//! Writers (the CLI and the server's rehash task) take an exclusive lock on `<file>.lock`
-//! (mode 0600), re-read the file, change it, and replace it atomically ([`crate::fs`]). So
-//! concurrent writers never lose each other's updates, and a crash at any point leaves the old
-//! or the new file, never a partial one. Readers never lock: the server re-reads the file when
-//! its identity (inode, size, mtime) changes, and keeps the last good copy if the new one does
-//! not parse. Content and identity are always read together: a writer takes the identity of
-//! what it wrote while it still holds the lock, and a reader re-reads when the identity moved
-//! while it read.
-//!
-//! The CLI waits for the lock. The server never does on a request's behalf: its rehash tries
-//! the lock for a bounded time and otherwise skips the upgrade until the next login, so a
-//! process holding the lock (another user's, since `flock` works on any descriptor a user can
-//! open) cannot park the server's threads.
+//! The accounts live in the store ([`crate::store`]). The file format of version 0.1 is what
+//! `user import` reads and `user export` writes, and an old `auth-data/users` is imported from
+//! once, at first start.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
-use std::time::{Duration, Instant};
 
 use auth_core::StoredHashError;
 use auth_core::password::StoredHash;
 
 /// Longest username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
-
-const HEADER: &str = "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>\n";
 
 /// Why a username is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,25 +87,13 @@ pub enum UsersError {
         /// What is wrong with it.
         error: LineError,
     },
-    /// Reading, writing or locking the file failed.
+    /// The file could not be read.
     Io {
-        /// What was being done: "read", "write", "open lock file", "lock".
-        action: &'static str,
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
-    /// The file kept being replaced while it was read.
-    Unstable(PathBuf),
-    /// `user add` of a name that exists.
-    Exists(String),
-    /// A command named an account that does not exist.
-    NoSuchUser(String),
-    /// A username given on the command line is not valid.
-    Username(UsernameError),
-    /// A stored hash given on the command line does not parse.
-    Hash(StoredHashError),
 }
 
 impl fmt::Display for UsersError {
@@ -136,20 +109,9 @@ impl fmt::Display for UsersError {
                 line,
                 error,
             } => write!(f, "line {line}: {error}"),
-            UsersError::Io {
-                action,
-                path,
-                source,
-            } => write!(f, "cannot {action} {}: {source}", path.display()),
-            UsersError::Unstable(path) => write!(
-                f,
-                "users file {} kept changing while it was read",
-                path.display()
-            ),
-            UsersError::Exists(name) => write!(f, "user {name:?} already exists"),
-            UsersError::NoSuchUser(name) => write!(f, "no user {name:?}"),
-            UsersError::Username(e) => e.fmt(f),
-            UsersError::Hash(e) => write!(f, "stored hash: {e}"),
+            UsersError::Io { path, source } => {
+                write!(f, "cannot read users file {}: {source}", path.display())
+            }
         }
     }
 }
@@ -158,19 +120,21 @@ impl std::error::Error for UsersError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             UsersError::Io { source, .. } => Some(source),
-            _ => None,
+            UsersError::Line { .. } => None,
         }
     }
 }
 
-impl UsersError {
-    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
-        UsersError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
-    }
+/// Reads and parses a users file.
+///
+/// # Errors
+/// The file cannot be read, or its first bad line.
+pub fn read_file(path: &Path) -> Result<Users, UsersError> {
+    let text = std::fs::read_to_string(path).map_err(|source| UsersError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).map_err(in_file(path))
 }
 
 /// Usernames are 1 to 64 characters of ASCII letters, digits, `.`, `_`, `-` and `@`, not
@@ -319,258 +283,18 @@ fn in_file(path: &Path) -> impl FnOnce(UsersError) -> UsersError + '_ {
 pub fn render(users: &Users) -> String {
     let mut s = String::from(HEADER);
     for (name, u) in users {
-        let status = if u.active { "active" } else { "disabled" };
-        s.push_str(&format!("{name}\t{status}\t{}\n", u.text));
+        s.push_str(&render_line(name, u));
     }
     s
 }
 
-/// Identity of the file on disk, to notice replacement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    ino: u64,
-    len: u64,
-    modified: Option<SystemTime>,
-}
+/// The file's first line, a comment naming the format.
+pub const HEADER: &str = "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>\n";
 
-fn stamp(path: &Path) -> Option<Stamp> {
-    let m = fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(&m);
-    #[cfg(not(unix))]
-    let ino = 0;
-    Some(Stamp {
-        ino,
-        len: m.len(),
-        modified: m.modified().ok(),
-    })
-}
-
-/// The users file, cached in memory and refreshed when it changes on disk.
-#[derive(Debug)]
-pub struct UserStore {
-    path: PathBuf,
-    current: RwLock<Arc<Users>>,
-    /// The stamp of the file last read (good or bad), so a bad file is reported once. Read
-    /// under a shared lock on every request; written only when the file changed.
-    seen: RwLock<Option<Stamp>>,
-}
-
-impl UserStore {
-    /// Loads the file.
-    ///
-    /// # Errors
-    /// A missing, unreadable or corrupt file, naming the path and the bad line.
-    pub fn open(path: &Path) -> Result<Self, UsersError> {
-        let seen = stamp(path);
-        let text = fs::read_to_string(path).map_err(|e| UsersError::io("read", path, e))?;
-        let users = parse(&text).map_err(in_file(path))?;
-        Ok(UserStore {
-            path: path.to_owned(),
-            current: RwLock::new(Arc::new(users)),
-            seen: RwLock::new(seen),
-        })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The current accounts, after picking up any change on disk.
-    pub fn snapshot(&self) -> Arc<Users> {
-        self.refresh();
-        self.current
-            .read()
-            .map(|g| Arc::clone(&g))
-            .unwrap_or_default()
-    }
-
-    /// One account, after picking up any change on disk.
-    pub fn get(&self, name: &str) -> Option<User> {
-        self.snapshot().get(name).cloned()
-    }
-
-    /// Re-reads the file if it was replaced or changed. A file that does not parse is logged
-    /// and ignored: the last good copy stays in use.
-    pub fn refresh(&self) {
-        let now = stamp(&self.path);
-        // The common case, the file unchanged, takes only a shared lock.
-        if self.seen.read().is_ok_and(|seen| *seen == now) {
-            return;
-        }
-        let Ok(mut seen) = self.seen.write() else {
-            return;
-        };
-        if *seen == now {
-            return; // another request reloaded it meanwhile
-        }
-        // Read the content and check that the identity did not move meanwhile, so the stamp
-        // recorded always belongs to the content kept.
-        let (text, now) = match read_with_stamp(&self.path) {
-            Ok(r) => r,
-            Err(e) => {
-                *seen = now;
-                tracing::error!(path = %self.path.display(), error = %e, "users file unreadable; keeping the last good copy");
-                return;
-            }
-        };
-        *seen = now;
-        match parse(&text) {
-            Ok(users) => {
-                if let Ok(mut cur) = self.current.write() {
-                    *cur = Arc::new(users);
-                }
-                tracing::info!(path = %self.path.display(), "users file reloaded");
-            }
-            Err(e) => {
-                tracing::error!(path = %self.path.display(), error = %e, "users file changed but is invalid; keeping the last good copy");
-            }
-        }
-    }
-
-    /// Changes the file under the writers' lock: re-reads it, applies `f`, writes it atomically
-    /// and updates the cache. Blocking: call it off the async executor.
-    ///
-    /// # Errors
-    /// Lock or I/O failures, a corrupt file on disk, or `f`'s own error.
-    pub fn modify<R>(
-        &self,
-        f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
-    ) -> Result<R, UsersError> {
-        self.modify_locked(LockWait::Block, f)
-    }
-
-    /// [`UserStore::modify`], but waits at most `wait` for the writers' lock.
-    ///
-    /// # Errors
-    /// [`UsersError`] `"lock busy"` when the lock was not free in time; else as `modify`.
-    pub fn try_modify<R>(
-        &self,
-        wait: Duration,
-        f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
-    ) -> Result<R, UsersError> {
-        self.modify_locked(LockWait::AtMost(wait), f)
-    }
-
-    fn modify_locked<R>(
-        &self,
-        wait: LockWait,
-        f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
-    ) -> Result<R, UsersError> {
-        let (users, r, written) = modify_file_with(&self.path, wait, f)?;
-        self.record(users, written);
-        Ok(r)
-    }
-
-    /// Caches what a writer wrote with the stamp taken when it wrote it (under the file lock),
-    /// never a stamp read later: another writer may have replaced the file since, and its
-    /// content must then still be picked up by [`UserStore::refresh`].
-    fn record(&self, users: Users, written: Option<Stamp>) {
-        // Both under the cache's own locks, in refresh's order: a concurrent refresh sees the
-        // old stamp and content or the new ones.
-        let Ok(mut seen) = self.seen.write() else {
-            return;
-        };
-        if let Ok(mut cur) = self.current.write() {
-            *cur = Arc::new(users);
-        }
-        *seen = written;
-    }
-}
-
-/// How long a writer waits for the lock.
-#[derive(Debug, Clone, Copy)]
-enum LockWait {
-    Block,
-    AtMost(Duration),
-}
-
-/// The file's text and the stamp that belongs to it: retried while the file moves under us.
-fn read_with_stamp(path: &Path) -> Result<(String, Option<Stamp>), UsersError> {
-    let mut before = stamp(path);
-    for _ in 0..8 {
-        let text = fs::read_to_string(path).map_err(|e| UsersError::io("read", path, e))?;
-        let after = stamp(path);
-        if after == before {
-            return Ok((text, after));
-        }
-        before = after;
-    }
-    Err(UsersError::Unstable(path.to_owned()))
-}
-
-impl crate::auth::Accounts for UserStore {
-    fn status(&self, subject: &str) -> crate::auth::AccountStatus {
-        use crate::auth::AccountStatus;
-        match self.snapshot().get(subject) {
-            Some(u) if u.active => AccountStatus::Active,
-            Some(_) => AccountStatus::Disabled,
-            None => AccountStatus::Unknown,
-        }
-    }
-}
-
-/// Read-modify-write of a users file under `<file>.lock`; creates the file when missing.
-///
-/// # Errors
-/// As [`UserStore::modify`].
-pub fn modify_file<R>(
-    path: &Path,
-    f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
-) -> Result<(Users, R), UsersError> {
-    modify_file_with(path, LockWait::Block, f).map(|(users, r, _)| (users, r))
-}
-
-fn modify_file_with<R>(
-    path: &Path,
-    wait: LockWait,
-    f: impl FnOnce(&mut Users) -> Result<R, UsersError>,
-) -> Result<(Users, R, Option<Stamp>), UsersError> {
-    let lock_path = lock_path(path);
-    let lock = crate::fs::open_lock_file(&lock_path)
-        .map_err(|e| UsersError::io("open lock file", &lock_path, e))?;
-    lock_with(&lock, wait).map_err(|e| UsersError::io("lock", &lock_path, e))?;
-    let mut users = match fs::read_to_string(path) {
-        Ok(text) => parse(&text).map_err(in_file(path))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Users::new(),
-        Err(e) => return Err(UsersError::io("read", path, e)),
-    };
-    let r = f(&mut users)?;
-    crate::fs::write_atomic(path, render(&users).as_bytes())
-        .map_err(|e| UsersError::io("write", path, e))?;
-    // Still under the lock: no other writer can have replaced the file since.
-    let written = stamp(path);
-    drop(lock);
-    Ok((users, r, written))
-}
-
-fn lock_with(lock: &File, wait: LockWait) -> std::io::Result<()> {
-    let LockWait::AtMost(wait) = wait else {
-        return lock.lock();
-    };
-    let deadline = Instant::now() + wait;
-    loop {
-        match lock.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::WouldBlock,
-                    "lock busy",
-                ));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(e),
-        }
-    }
-}
-
-fn lock_path(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".lock");
-    PathBuf::from(p)
+/// One account's line, newline included.
+pub fn render_line(name: &str, user: &User) -> String {
+    let status = if user.active { "active" } else { "disabled" };
+    format!("{name}\t{status}\t{}\n", user.text)
 }
 
 #[cfg(test)]
@@ -622,30 +346,5 @@ mod tests {
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.starts_with(msg), "{e}");
         }
-    }
-
-    /// #10 item 13: the stamp used to be taken after the lock was released, so a CLI write in
-    /// that window left the server with the new stamp and the old content, for good. The three
-    /// steps in the losing order: the server writes, the CLI writes, the server records.
-    #[test]
-    fn a_write_between_the_servers_write_and_its_record_is_not_lost() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("users");
-        std::fs::write(&path, format!("a\tactive\t{H}\nb\tactive\t{H}\n")).unwrap();
-        let store = UserStore::open(&path).unwrap();
-        let (users, (), written) = modify_file_with(&path, LockWait::Block, |u| {
-            u.get_mut("a").unwrap().active = false;
-            Ok(())
-        })
-        .unwrap();
-        modify_file(&path, |u| {
-            u.get_mut("b").unwrap().active = false;
-            Ok(())
-        })
-        .unwrap();
-        store.record(users, written);
-        let seen = store.snapshot();
-        assert!(!seen["a"].active, "the server's own write");
-        assert!(!seen["b"].active, "the CLI's write was lost");
     }
 }

@@ -78,12 +78,14 @@ async fn reads_the_apps_own_claims() {
     let now = auth_std_server::now();
     let token = auth.issue("bob", now).unwrap();
     let header = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
-    let got: Authenticated<Owned<Mine>> = auth.authenticate(Some(&header), now).unwrap();
+    let got: Authenticated<Owned<Mine>> = auth.authenticate(Some(&header), now).await.unwrap();
     assert_eq!(got.subject(), "bob");
     assert_eq!(got.token(), token, "the token as sent");
     assert_eq!(got.claims().0.exp, now + 60);
     assert!(
-        auth.authenticate::<()>(Some(&header), now + 61).is_err(),
+        auth.authenticate::<()>(Some(&header), now + 61)
+            .await
+            .is_err(),
         "expired"
     );
 }

@@ -1,4 +1,8 @@
-//! Issue #8: every limit and response code, faults in the users file, graceful shutdown.
+//! Issue #8: every limit and response code, faults in the store, graceful shutdown. On SQLite,
+//! or on PostgreSQL with `AUTH_TEST_STORE=postgres`.
+
+mod common;
+use common::FullUrl as _;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -9,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use auth_core::password::{Policy, hash_password};
 use auth_core::{Hs256Key, KeyRing};
+use auth_std_server::store::{PoolLimits, Store, StoreUrl};
 use auth_std_server::throttle::{Throttle, ThrottleLimits};
-use auth_std_server::{HashPool, Settings, State, UserStore, app};
+use auth_std_server::{HashPool, Settings, State, app};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
@@ -31,16 +36,15 @@ fn phc(password: &str, rounds: u32) -> String {
     .to_owned()
 }
 
-fn state(dir: &Path, users: &str, hashing: HashPool, throttle: Throttle) -> Arc<State> {
-    let path = dir.join("users");
-    std::fs::write(&path, users).unwrap();
+async fn state(dir: &Path, users: &str, hashing: HashPool, throttle: Throttle) -> Arc<State> {
+    let store = common::store_with(dir, users).await;
     Arc::new(State::new(
         KeyRing::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap()).unwrap(),
         Settings {
             policy: Policy::new().with_rounds(1000),
             ..Settings::default()
         },
-        UserStore::open(&path).unwrap(),
+        store,
         hashing,
         throttle,
     ))
@@ -80,7 +84,7 @@ async fn brute_force_gets_429_with_retry_after_and_success_resets() {
             ..ThrottleLimits::IP
         },
     );
-    let s = state(dir.path(), &users, HashPool::new(2, 8), throttle);
+    let s = state(dir.path(), &users, HashPool::new(2, 8), throttle).await;
     for _ in 0..3 {
         assert_eq!(
             call(&s, login_req("alice", "wrong", [10, 0, 0, 1])).await.0,
@@ -137,7 +141,7 @@ async fn full_hashing_queue_gets_503_at_once_and_token_routes_do_not_wait() {
         phc("pw", 3_000_000),
         phc("pw", 1000)
     );
-    let s = state(dir.path(), &users, HashPool::new(1, 0), Throttle::default());
+    let s = state(dir.path(), &users, HashPool::new(1, 0), Throttle::default()).await;
     let token = {
         let (status, _, body) = call(&s, login_req("alice", "pw", [127, 0, 0, 1])).await;
         assert_eq!(status, StatusCode::OK);
@@ -187,7 +191,7 @@ async fn queued_logins_that_hang_up_give_their_place_back() {
         ..ThrottleLimits::USERNAME
     };
     let throttle = Throttle::new(lenient, ThrottleLimits::IP);
-    let s = state(dir.path(), &users, HashPool::new(1, 4), throttle);
+    let s = state(dir.path(), &users, HashPool::new(1, 4), throttle).await;
     let spawn = |user: &'static str, last: u8| {
         let s = Arc::clone(&s);
         tokio::spawn(async move { call(&s, login_req(user, "pw", [10, 0, 1, last])).await.0 })
@@ -244,7 +248,7 @@ async fn concurrent_wrong_passwords_beyond_the_limit_are_not_evaluated() {
             ..ThrottleLimits::IP
         },
     );
-    let s = state(dir.path(), &users, HashPool::new(2, 64), throttle);
+    let s = state(dir.path(), &users, HashPool::new(2, 64), throttle).await;
     let guesses: Vec<_> = (0..34u8)
         .map(|i| {
             let s = Arc::clone(&s);
@@ -274,7 +278,7 @@ async fn concurrent_wrong_passwords_beyond_the_limit_are_not_evaluated() {
 async fn an_over_long_password_is_a_422_that_counts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let users = format!("alice\tactive\t{}\n", phc("right", 1000));
-    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default());
+    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default()).await;
     let long = "x".repeat(4097);
     for _ in 0..30 {
         let (status, headers, body) = call(&s, login_req("alice", &long, [10, 0, 3, 1])).await;
@@ -301,10 +305,11 @@ async fn an_over_long_password_is_a_422_that_counts_nothing() {
     );
 }
 
-/// #10 item 7: a process holding the users file's lock (anyone can `flock` a file they can
-/// open) used to park the rehash inside a hashing worker, and then every login waited.
+/// #10 item 7, on the store: another writer holding the database's write lock (a long
+/// transaction, or on SQLite anyone who can open the file) must not park logins. The rehash
+/// write waits for the lock outside the hashing pool and lands once it is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_held_users_lock_never_parks_logins() {
+async fn a_held_write_lock_never_parks_logins() {
     let dir = tempfile::tempdir().unwrap();
     // `old` is above the test policy (1000 rounds): its login asks for a rehash.
     let users = format!(
@@ -312,14 +317,9 @@ async fn a_held_users_lock_never_parks_logins() {
         phc("pw", 2000),
         phc("pw", 1000)
     );
-    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default());
-    let lock = std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.path().join("users.lock"))
-        .unwrap();
-    lock.lock().unwrap();
+    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default()).await;
+    // A second connection holds the write lock.
+    let lock = common::hold_write_lock(s.store.url()).await;
     let login = |user: &'static str, last: u8| {
         let s = Arc::clone(&s);
         async move {
@@ -337,28 +337,34 @@ async fn a_held_users_lock_never_parks_logins() {
         assert_eq!(login("alice", 10 + i).await, StatusCode::OK);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let on_disk = std::fs::read_to_string(dir.path().join("users")).unwrap();
-    assert!(
-        on_disk.contains("i=2000"),
-        "not upgraded while the lock was held"
-    );
-    lock.unlock().unwrap();
-    // The next login retries the upgrade.
+    let hash = |s: &Arc<State>| {
+        let store = s.store.clone();
+        async move {
+            store
+                .account("old")
+                .await
+                .unwrap()
+                .unwrap()
+                .user
+                .hash()
+                .to_owned()
+        }
+    };
+    assert!(hash(&s).await.contains("i=2000"), "upgraded under the lock");
+    drop(lock);
+    // The waiting upgrade (or the next login's) lands once the lock is free.
     assert_eq!(login("old", 2).await, StatusCode::OK);
     let t0 = Instant::now();
-    while std::fs::read_to_string(dir.path().join("users"))
-        .unwrap()
-        .contains("i=2000")
-    {
-        assert!(t0.elapsed() < Duration::from_secs(5), "never upgraded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    while hash(&s).await.contains("i=2000") {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never upgraded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 #[tokio::test]
 async fn too_many_or_too_large_headers_get_431_json() {
     let dir = tempfile::tempdir().unwrap();
-    let s = state(dir.path(), "", HashPool::new(1, 1), Throttle::default());
+    let s = state(dir.path(), "", HashPool::new(1, 1), Throttle::default()).await;
     let mut many = Request::get("/dashboard/metrics");
     for i in 0..70 {
         many = many.header(format!("x-h{i}"), "v");
@@ -407,35 +413,86 @@ fn a_corrupt_users_file_at_start_names_the_line() {
     assert!(text.contains("not-a-hash"));
 }
 
-#[tokio::test]
-async fn a_corrupt_file_while_running_keeps_the_last_good_copy() {
+/// A store file that is not a database is named at start, with exit code 2, and left as it
+/// is: never re-created over.
+#[test]
+fn a_corrupt_store_file_at_start_is_named_and_kept() {
+    if common::engine() != common::Engine::Sqlite {
+        return; // a SQLite file's fault
+    }
     let dir = tempfile::tempdir().unwrap();
-    let users = format!("alice\tactive\t{}\n", phc("pw", 1000));
-    let s = state(dir.path(), &users, HashPool::new(1, 4), Throttle::default());
-    assert_eq!(
-        call(&s, login_req("alice", "pw", [1, 1, 1, 1])).await.0,
-        StatusCode::OK
+    let data = dir.path().join("auth-data");
+    std::fs::create_dir(&data).unwrap();
+    set_mode(&data, 0o700);
+    let garbage = b"this is not a database, but somebody's notes\n".repeat(100);
+    std::fs::write(data.join("auth.db"), &garbage).unwrap();
+    set_mode(&data.join("auth.db"), 0o600);
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("AUTH_SECRET")
+        .env_remove("AUTH_STORE")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("store auth-data/auth.db is not a usable SQLite database"),
+        "{err}"
     );
-    // Replace the file with garbage (as a broken editor would): logins keep working.
-    std::fs::write(dir.path().join("users.new"), "garbage without tabs\n").unwrap();
-    std::fs::rename(dir.path().join("users.new"), dir.path().join("users")).unwrap();
-    assert_eq!(
-        call(&s, login_req("alice", "pw", [1, 1, 1, 1])).await.0,
-        StatusCode::OK
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read(data.join("auth.db")).unwrap(), garbage);
+}
+
+/// A wrong store URL, an unreachable database or wrong credentials: one line naming the
+/// problem, exit code 2.
+#[test]
+fn a_bad_or_unreachable_store_at_start_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // nothing listens there once the listener is dropped
+    let cases = [
+        ("mysql://x", "is not a store"),
+        (
+            &*format!("postgres://u:hunter2@127.0.0.1:{port}/db"),
+            "cannot open store postgres://u:***@127.0.0.1",
+        ),
+    ];
+    for (url, want) in cases {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--listen", "127.0.0.1:0", "--store", url])
+            .args(["--db-acquire-timeout", "2"])
+            .env_remove("AUTH_SECRET")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{url}: {err}");
+        assert!(!err.contains("hunter2"), "the password leaked: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    // --users is gone, with a message that names what replaced it.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--users", "auth-data/users"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--store") && err.contains("user import"),
+        "{err}"
     );
-    assert!(s.users.get("alice").is_some());
-    // A good file later is picked up again.
-    std::fs::write(
-        dir.path().join("users.new"),
-        format!("bob\tactive\t{}\n", phc("pw2", 1000)),
-    )
-    .unwrap();
-    std::fs::rename(dir.path().join("users.new"), dir.path().join("users")).unwrap();
-    assert_eq!(
-        call(&s, login_req("bob", "pw2", [1, 1, 1, 1])).await.0,
-        StatusCode::OK
-    );
-    assert!(s.users.get("alice").is_none());
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 struct Server {
@@ -464,6 +521,7 @@ fn start(dir: &Path, args: &[&str]) -> Server {
         .args(args)
         .env("RUST_LOG", "warn")
         .env_remove("AUTH_SECRET")
+        .envs(common::dir_env(dir))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -578,125 +636,101 @@ fn graceful_shutdown_finishes_in_flight_requests_then_exits() {
     assert!(status.success());
 }
 
+/// Runs the CLI against `url`.
+fn user_cmd(url: &StoreUrl, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("user")
+        .args(args)
+        .env("AUTH_STORE", url.to_string_with_password())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 #[test]
 fn sigkill_during_writes_never_loses_a_committed_change() {
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users");
-    let p = users.to_str().unwrap();
-    // Start from a file with one user, then add/disable/enable in a loop, SIGKILLing each
-    // writer at a different moment.
+    let url = common::store_url(dir.path());
+    if let StoreUrl::Sqlite(p) = &url {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    }
+    let seed = phc("x", 1000);
     assert!(
-        Command::new(BIN)
-            .args([
-                "user",
-                "add",
-                "seed",
-                "--hash",
-                &phc("x", 1000),
-                "--users",
-                p
-            ])
+        user_cmd(&url, &["add", "seed", "--hash", &seed])
             .status()
             .unwrap()
             .success()
     );
+    // add/disable/enable in a loop, SIGKILLing each writer at a different moment. Whatever
+    // reported success must be in the store, and the store must open every time.
     let mut expect: std::collections::BTreeMap<String, bool> = [("seed".to_owned(), true)].into();
     let mut completed = 0;
-    for i in 0..200u64 {
-        let (args, name, effect): (Vec<String>, String, Option<bool>) = match i % 3 {
-            0 => (
-                vec![
-                    "add".into(),
-                    format!("u{i}"),
-                    "--hash".into(),
-                    phc("x", 1000),
-                ],
-                format!("u{i}"),
-                Some(true),
-            ),
-            1 => (
-                vec!["disable".into(), "seed".into()],
-                "seed".into(),
-                Some(false),
-            ),
-            _ => (
-                vec!["enable".into(), "seed".into()],
-                "seed".into(),
-                Some(true),
-            ),
+    for i in 0..120u64 {
+        let name = format!("u{i}");
+        let (args, who, effect): (Vec<&str>, &str, bool) = match i % 3 {
+            0 => (vec!["add", &name, "--hash", &seed], &name, true),
+            1 => (vec!["disable", "seed"], "seed", false),
+            _ => (vec!["enable", "seed"], "seed", true),
         };
-        let mut child = Command::new(BIN)
-            .arg("user")
-            .args(&args)
-            .args(["--users", p])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros((i * 613) % 9000));
+        let mut child = user_cmd(&url, &args).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros((i * 613) % 20_000));
         let _ = child.kill();
-        if child.wait().unwrap().success() {
+        let done = child.wait().unwrap().success();
+        if done {
             completed += 1;
-            if let Some(active) = effect {
-                expect.insert(name, active);
-            }
+            expect.insert(who.to_owned(), effect);
         }
-        let store = UserStore::open(&users).unwrap_or_else(|e| panic!("iteration {i}: {e}"));
-        let snap = store.snapshot();
+        let store = block_on(Store::open(&url, PoolLimits::default()))
+            .unwrap_or_else(|e| panic!("iteration {i}: {e}"));
         for (name, active) in &expect {
+            let row = block_on(store.account(name)).unwrap();
             if name.starts_with('u') {
-                assert!(
-                    snap.contains_key(name),
-                    "iteration {i}: committed add of {name} lost"
+                assert!(row.is_some(), "iteration {i}: committed add of {name} lost");
+            } else if done && name == who {
+                assert_eq!(
+                    row.map(|r| r.user.active()),
+                    Some(*active),
+                    "iteration {i}: committed {args:?} lost"
                 );
             }
-            let _ = active;
         }
-        // The last committed enable/disable of `seed` holds unless a later, killed writer
-        // got as far as its rename (then its change is there, whole).
-        assert!(snap.contains_key("seed"));
     }
-    eprintln!("{completed} of 200 writes completed before SIGKILL; the file parsed every time");
+    eprintln!("{completed} of 120 writes completed before SIGKILL; the store opened every time");
     assert!(
-        completed > 0 && completed < 200,
+        completed > 0 && completed < 120,
         "kills should straddle the writes ({completed})"
     );
 }
 
 #[test]
 fn concurrent_writers_never_lose_an_update() {
-    // Twelve CLI writers at once, plus a server-style modify from this process, all on one
-    // file: the lock serializes them, so every add is there at the end.
+    // Twelve CLI writers at once, plus a write from this process, on one store: every add is
+    // there at the end.
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users");
-    let p = users.to_str().unwrap().to_owned();
+    let url = common::store_url(dir.path());
+    if let StoreUrl::Sqlite(p) = &url {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    }
     let hash = phc("x", 1000);
+    // Create the schema first, so the writers race on rows, not on the first migration.
+    let store = block_on(Store::open(&url, PoolLimits::default())).unwrap();
     let children: Vec<Child> = (0..12)
         .map(|i| {
-            Command::new(BIN)
-                .args([
-                    "user",
-                    "add",
-                    &format!("c{i}"),
-                    "--hash",
-                    &hash,
-                    "--users",
-                    &p,
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+            user_cmd(&url, &["add", &format!("c{i}"), "--hash", &hash])
                 .spawn()
                 .unwrap()
         })
         .collect();
-    auth_std_server::users::modify_file(&users, |all| {
-        all.insert(
-            "server".into(),
-            auth_std_server::users::User::new(&hash, true).unwrap(),
-        );
-        Ok(())
-    })
-    .unwrap();
+    let user = auth_std_server::users::User::new(&hash, true).unwrap();
+    block_on(store.add("server", &user, 1)).unwrap();
     for c in children {
         let out = c.wait_with_output().unwrap();
         assert!(
@@ -705,8 +739,7 @@ fn concurrent_writers_never_lose_an_update() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let snap = UserStore::open(&users).unwrap().snapshot();
-    assert_eq!(snap.len(), 13, "{:?}", snap.keys().collect::<Vec<_>>());
+    assert_eq!(block_on(store.count()).unwrap(), 13);
 }
 
 /// A blocking connection to `to` from the local address `from`.

@@ -1,4 +1,7 @@
-//! One `oneshot` test per row of the HTTP contract (issue #5).
+//! One `oneshot` test per row of the HTTP contract (issue #5), on SQLite, or on PostgreSQL
+//! with `AUTH_TEST_STORE=postgres`.
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,7 +9,7 @@ use std::time::Duration;
 use auth_core::flow::{FlowClaims, SubjectClaim};
 use auth_core::password::{Policy, hash_password};
 use auth_core::{Claims, Hs256Key, JsonStr, KeyRing};
-use auth_std_server::{AppState, HashPool, Settings, State, UserStore, app};
+use auth_std_server::{AppState, HashPool, Settings, State, app};
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -33,20 +36,19 @@ fn phc(password: &str) -> String {
     .to_owned()
 }
 
-fn server_with(settings: Settings) -> Server {
+async fn server_with(settings: Settings) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("users");
     let text = format!(
         "alice\tactive\t{}\nbob\tdisabled\t{}\nlegacy\tactive\t{PASSLIB_WONDERLAND}\n",
         phc("wonderland"),
         phc("builder")
     );
-    std::fs::write(&path, text).unwrap();
+    let store = common::store_with(dir.path(), &text).await;
     let keys = KeyRing::new(Hs256Key::with_kid(SECRET, "k1").unwrap()).unwrap();
     let state = Arc::new(State::new(
         keys,
         settings,
-        UserStore::open(&path).unwrap(),
+        store,
         HashPool::new(2, 8),
         auth_std_server::throttle::Throttle::default(),
     ));
@@ -60,8 +62,8 @@ fn settings() -> Settings {
     }
 }
 
-fn server() -> Server {
-    server_with(settings())
+async fn server() -> Server {
+    server_with(settings()).await
 }
 
 struct Reply {
@@ -125,7 +127,7 @@ async fn login(s: &Server, user: &str, pw: &str) -> String {
 
 #[tokio::test]
 async fn login_ok() {
-    let s = server();
+    let s = server().await;
     let r = send(&s, form("grant_type=password&username=alice&password=wonderland&scope=a+b&client_id=c&client_secret=d")).await;
     assert_eq!(r.status, StatusCode::OK);
     let j = r.json();
@@ -158,7 +160,7 @@ fn multipart(fields: &[(&str, &str)]) -> Request<Body> {
 
 #[tokio::test]
 async fn login_multipart() {
-    let s = server();
+    let s = server().await;
     let r = send(
         &s,
         multipart(&[("username", "alice"), ("password", "wonderland")]),
@@ -182,7 +184,7 @@ async fn login_multipart() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user() {
-    let s = server();
+    let s = server().await;
     for body in [
         "username=alice&password=nope",
         "username=nobody&password=wonderland",
@@ -196,7 +198,7 @@ async fn wrong_password_and_unknown_user() {
 
 #[tokio::test]
 async fn disabled_account_with_right_password() {
-    let s = server();
+    let s = server().await;
     let r = send(&s, form("username=bob&password=builder")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.body, r#"{"detail":"Access restricted"}"#);
@@ -208,7 +210,7 @@ async fn disabled_account_with_right_password() {
 
 #[tokio::test]
 async fn unprocessable_forms() {
-    let s = server();
+    let s = server().await;
     let missing_both = serde_json::json!({"detail": [
         {"type":"missing","loc":["body","username"],"msg":"Field required","input":null},
         {"type":"missing","loc":["body","password"],"msg":"Field required","input":null}]});
@@ -258,7 +260,7 @@ async fn unprocessable_forms() {
 
 #[tokio::test]
 async fn protected_routes_with_a_valid_token() {
-    let s = server();
+    let s = server().await;
     let token = login(&s, "alice", "wonderland").await;
     let r = send(
         &s,
@@ -281,7 +283,7 @@ async fn protected_routes_with_a_valid_token() {
 
 #[tokio::test]
 async fn not_authenticated() {
-    let s = server();
+    let s = server().await;
     for auth in [
         None,
         Some("Basic YWxpY2U6d29uZGVybGFuZA=="),
@@ -304,7 +306,7 @@ fn sign(key: &Hs256Key, claims: &impl serde::Serialize) -> String {
 
 #[tokio::test]
 async fn invalid_tokens() {
-    let s = server();
+    let s = server().await;
     let now = auth_std_server::now();
     let key = Hs256Key::with_kid(SECRET, "k1").unwrap();
     let good = login(&s, "alice", "wonderland").await;
@@ -371,7 +373,7 @@ async fn invalid_tokens() {
 
 #[tokio::test]
 async fn valid_token_for_disabled_removed_or_unknown_account() {
-    let s = server();
+    let s = server().await;
     let now = auth_std_server::now();
     let key = Hs256Key::with_kid(SECRET, "k1").unwrap();
     let token = login(&s, "alice", "wonderland").await;
@@ -384,38 +386,40 @@ async fn valid_token_for_disabled_removed_or_unknown_account() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{name}");
         assert_eq!(r.body, r#"{"detail":"Access restricted"}"#);
     }
-    // Disable alice on disk (as the CLI would): her next request is refused.
-    s.state
-        .users
-        .modify(|u| {
-            u.get_mut("alice").unwrap().set_active(false);
-            Ok(())
-        })
-        .unwrap();
-    let r = send(
-        &s,
-        get("/dashboard/metrics", Some(&format!("Bearer {token}"))),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    s.state
-        .users
-        .modify(|u| {
-            u.remove("alice");
-            Ok(())
-        })
-        .unwrap();
-    let r = send(
-        &s,
-        get("/dashboard/metrics", Some(&format!("Bearer {token}"))),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let dashboard = || get("/dashboard/metrics", Some(&format!("Bearer {token}")));
+    assert_eq!(send(&s, dashboard()).await.status, StatusCode::OK);
+    // Disable alice in the store (as the CLI would): refused within a second.
+    let now = auth_std_server::now();
+    s.state.store.set_active("alice", false, now).await.unwrap();
+    let forbidden = StatusCode::FORBIDDEN;
+    assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
+    s.state.store.set_active("alice", true, now).await.unwrap();
+    let ok = StatusCode::OK;
+    assert_eq!(within_a_second(&s, dashboard, ok).await, ok);
+    s.state.store.remove("alice").await.unwrap();
+    let forbidden = StatusCode::FORBIDDEN;
+    assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
+}
+
+/// Sends `req()` until it gets `want`, for at most one second; the last status.
+async fn within_a_second(
+    s: &Server,
+    req: impl Fn() -> Request<Body>,
+    want: StatusCode,
+) -> StatusCode {
+    let t0 = std::time::Instant::now();
+    loop {
+        let got = send(s, req()).await.status;
+        if got == want || t0.elapsed() > Duration::from_secs(1) {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
 async fn not_found_method_not_allowed_and_too_large() {
-    let s = server();
+    let s = server().await;
     let r = send(&s, get("/nope", None)).await;
     assert_eq!(
         (r.status, r.body.as_str()),
@@ -452,7 +456,8 @@ async fn uid_subject_claim() {
     let s = server_with(Settings {
         subject_claim: SubjectClaim::Uid,
         ..settings()
-    });
+    })
+    .await;
     let token = login(&s, "alice", "wonderland").await;
     use base64::Engine;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -475,21 +480,27 @@ async fn uid_subject_claim() {
 
 #[tokio::test]
 async fn legacy_hash_is_upgraded_after_login() {
-    let s = server();
-    let before = s.state.users.get("legacy").unwrap().hash().to_owned();
+    let s = server().await;
+    let stored = |s: &Server| {
+        let store = s.state.store.clone();
+        async move {
+            let row = store.account("legacy").await.unwrap().unwrap();
+            row.user.hash().to_owned()
+        }
+    };
+    let before = stored(&s).await;
     assert!(before.starts_with("$pbkdf2-sha256$29000$"));
     login(&s, "legacy", "wonderland-42").await;
     let mut after = before.clone();
     for _ in 0..200 {
-        after = s.state.users.get("legacy").unwrap().hash().to_owned();
+        after = stored(&s).await;
         if after != before {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(after.starts_with("$pbkdf2-sha256$i=1000,l=32$"), "{after}");
-    // The upgraded hash still logs in, and the file on disk has it.
+    // The upgraded hash still logs in, and the store has it.
     login(&s, "legacy", "wonderland-42").await;
-    let on_disk = std::fs::read_to_string(s.state.users.path()).unwrap();
-    assert!(on_disk.contains(&after));
+    assert_eq!(stored(&s).await, after);
 }

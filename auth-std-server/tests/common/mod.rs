@@ -1,0 +1,388 @@
+//! What the server's test suites share: the store they run against, and a throwaway
+//! PostgreSQL cluster.
+//!
+//! `AUTH_TEST_STORE=postgres` runs a suite against PostgreSQL instead of SQLite: a fresh
+//! database per test on a cluster started once per test process (`initdb` in a temp dir, as the
+//! `postgres` user when the tests run as root, on a free loopback port, stopped and removed when
+//! the process exits). `AUTH_TEST_DATABASE_URL` names an existing server to use instead. Without
+//! PostgreSQL installed, [`postgres`] prints SKIP and returns `None`, which fails under
+//! `CI=true`.
+#![allow(dead_code)] // reason: each suite uses its own part of this module.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use auth_std_server::store::{PoolLimits, Store, StoreUrl};
+
+/// Which engine the suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// From `AUTH_TEST_STORE` (`sqlite`, the default, or `postgres`).
+pub fn engine() -> Engine {
+    match std::env::var("AUTH_TEST_STORE").as_deref() {
+        Ok("postgres") => Engine::Postgres,
+        _ => Engine::Sqlite,
+    }
+}
+
+/// A store URL for one test: `dir/auth-data/auth.db`, or a fresh PostgreSQL database.
+pub fn store_url(dir: &Path) -> StoreUrl {
+    match engine() {
+        Engine::Sqlite => StoreUrl::Sqlite(dir.join("auth-data/auth.db")),
+        Engine::Postgres => StoreUrl::Postgres(
+            postgres()
+                .expect("AUTH_TEST_STORE=postgres needs PostgreSQL")
+                .fresh_database(),
+        ),
+    }
+}
+
+/// Opens a store for one test and fills it from users-file text.
+pub async fn store_with(dir: &Path, users: &str) -> Store {
+    let url = store_url(dir);
+    if let StoreUrl::Sqlite(path) = &url {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    }
+    let store = Store::open(&url, PoolLimits::default()).await.unwrap();
+    let parsed: Vec<_> = auth_std_server::users::parse(users)
+        .unwrap()
+        .into_iter()
+        .collect();
+    store.import(&parsed, 1_764_331_200).await.unwrap();
+    store
+}
+
+/// The environment a spawned server or CLI needs to use the same store as `url`.
+pub fn store_env(url: &StoreUrl) -> Vec<(String, String)> {
+    vec![("AUTH_STORE".to_owned(), url.to_string_with_password())]
+}
+
+/// Extends [`StoreUrl`] with the form a child process needs.
+pub trait FullUrl {
+    fn to_string_with_password(&self) -> String;
+}
+
+impl FullUrl for StoreUrl {
+    fn to_string_with_password(&self) -> String {
+        match self {
+            StoreUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+            StoreUrl::Postgres(u) => u.clone(),
+        }
+    }
+}
+
+/// A running throwaway cluster.
+pub struct Cluster {
+    /// `postgres://postgres@127.0.0.1:PORT`, without a database.
+    base: String,
+    /// The directory of its Unix socket.
+    pub socket_dir: PathBuf,
+    pub port: u16,
+    counter: AtomicU32,
+    /// `pg_ctl` and the data directory, when this process started it.
+    control: Option<(PathBuf, PathBuf, bool)>,
+}
+
+impl Cluster {
+    /// A new, empty database; its URL.
+    pub fn fresh_database(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("t{}_{n}", std::process::id());
+        psql(self, &format!("CREATE DATABASE {name}"));
+        format!("{}/{name}", self.base)
+    }
+
+    /// The URL of database `name` over the Unix socket.
+    pub fn socket_url(&self, name: &str) -> String {
+        format!(
+            "postgres://postgres@localhost/{name}?host={}&port={}",
+            self.socket_dir.display(),
+            self.port
+        )
+    }
+
+    /// Runs SQL as the superuser on database `postgres`.
+    pub fn sql(&self, sql: &str) -> String {
+        psql(self, sql)
+    }
+
+    /// Stops the server (fast shutdown: sessions are cut).
+    pub fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"]);
+    }
+
+    /// Starts it again, on the same port and data.
+    pub fn start(&self) {
+        self.pg_ctl(&["start", "-w", "-l"]);
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let (pg_ctl, data, root) = self
+            .control
+            .as_ref()
+            .expect("a cluster this process started");
+        let mut c = as_postgres(pg_ctl, *root);
+        c.args(args);
+        if args.contains(&"-l") {
+            c.arg(data.with_file_name("log"));
+        }
+        c.arg("-D")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        assert!(c.status().unwrap().success(), "pg_ctl {args:?}");
+    }
+}
+
+fn as_postgres(program: &Path, root: bool) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn psql(c: &Cluster, sql: &str) -> String {
+    let out = Command::new(bin("psql").unwrap_or_else(|| PathBuf::from("psql")))
+        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &c.port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "postgres", "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A PostgreSQL binary: on PATH, or in Debian's versioned directory.
+fn bin(name: &str) -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+        .filter(|p| p.is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The shared cluster, started on first use; `None` (after printing SKIP) when PostgreSQL is
+/// not installed. Under `CI=true` that is a failure.
+pub fn postgres() -> Option<&'static Cluster> {
+    static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("AUTH_TEST_DATABASE_URL") {
+                let base = url
+                    .rsplit_once('/')
+                    .map_or(url.clone(), |(b, _)| b.to_owned());
+                let port = base
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| p.parse().ok())
+                    .unwrap_or(5432);
+                return Some(Cluster {
+                    base,
+                    socket_dir: PathBuf::from("/var/run/postgresql"),
+                    port,
+                    counter: AtomicU32::new(0),
+                    control: None,
+                });
+            }
+            private_cluster()
+        })
+        .as_ref()
+}
+
+/// A cluster of this test's own, which it may stop and start; `None` as for [`postgres`].
+pub fn private_cluster() -> Option<Cluster> {
+    let (Some(initdb), Some(pg_ctl)) = (bin("initdb"), bin("pg_ctl")) else {
+        println!("SKIP: PostgreSQL is not installed (initdb/pg_ctl not found)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "SKIP is a failure under CI=true: install postgresql"
+        );
+        return None;
+    };
+    let root = is_root();
+    let port = free_port();
+    let tmp = std::env::temp_dir().join(format!("auth-pg-{}-{port}", std::process::id()));
+    let data = tmp.join("data");
+    let sock = tmp.join("sock");
+    std::fs::create_dir_all(&sock).unwrap();
+    if root {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&tmp)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chown the cluster directory to postgres");
+    }
+    let out = as_postgres(&initdb, root)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "initdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conf = format!(
+        "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+         fsync = off\nmax_connections = 200\n",
+        sock.display()
+    );
+    let auto = data.join("postgresql.auto.conf");
+    let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+    text.push_str(&conf);
+    std::fs::write(&auto, text).unwrap();
+    let cluster = Cluster {
+        base: format!("postgres://postgres@127.0.0.1:{port}"),
+        socket_dir: sock,
+        port,
+        counter: AtomicU32::new(0),
+        control: Some((pg_ctl.clone(), data.clone(), root)),
+    };
+    cluster.start();
+    // A watchdog stops the server and removes its directory once this test process is gone
+    // (passed, failed or killed).
+    let stop = as_postgres(&pg_ctl, root);
+    let mut words: Vec<String> = std::iter::once(stop.get_program())
+        .chain(stop.get_args())
+        .map(|a| shell_quote(&a.to_string_lossy()))
+        .collect();
+    words.extend(["stop", "-m", "immediate", "-D"].map(String::from));
+    words.push(shell_quote(&data.to_string_lossy()));
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done\n{} >/dev/null 2>&1\nrm -rf {}\n",
+        words.join(" "),
+        shell_quote(&tmp.to_string_lossy()),
+        parent = std::process::id(),
+    );
+    // Never waited for, on purpose: it outlives this process to clean up after it.
+    #[allow(clippy::zombie_processes)] // reason: see above
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !Command::new(bin("pg_isready").unwrap_or_else(|| PathBuf::from("pg_isready")))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "PostgreSQL did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(cluster)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Holds the store's write lock from another connection until dropped: on SQLite an
+/// `IMMEDIATE` transaction, on PostgreSQL `LOCK TABLE accounts IN EXCLUSIVE MODE` (reads go on,
+/// writes to accounts wait).
+pub async fn hold_write_lock(url: &StoreUrl) -> Box<dyn std::any::Any + Send> {
+    use sqlx::Connection as _;
+    match url {
+        StoreUrl::Sqlite(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            Box::new(c)
+        }
+        StoreUrl::Postgres(u) => {
+            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+            sqlx::query("LOCK TABLE accounts IN EXCLUSIVE MODE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            Box::new(c)
+        }
+    }
+}
+
+/// The environment a spawned server or CLI run in `dir` needs: nothing on SQLite (the default
+/// store, `auth-data/auth.db` under `dir`), or `AUTH_STORE` naming this directory's own
+/// PostgreSQL database, the same one every time.
+pub fn dir_env(dir: &Path) -> Vec<(String, String)> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static URLS: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+    match engine() {
+        Engine::Sqlite => Vec::new(),
+        Engine::Postgres => {
+            let mut urls = URLS.get_or_init(Default::default).lock().unwrap();
+            let url = urls
+                .entry(dir.to_owned())
+                .or_insert_with(|| postgres().expect("PostgreSQL").fresh_database())
+                .clone();
+            vec![("AUTH_STORE".to_owned(), url)]
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! #12 item 6: several instances, one PostgreSQL. Two real server processes against a
+//! throwaway cluster: tokens cross instances, a CLI disable shows everywhere within a second,
+//! failed logins count across instances, a killed instance loses nothing, a database outage is
+//! answered with 503 and recovers without a restart, and keys rotate one instance at a time.
+//!
+//! Needs PostgreSQL (`initdb`, `pg_ctl`); without it every test prints SKIP (a failure under
+//! `CI=true`).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_auth-std-server");
+const SECRET: &str = "several-instances-share-this-secret-0123";
+
+struct Instance {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(clippy::zombie_processes)] // reason: the child moves into `Instance`, whose Drop kills and waits.
+fn instance(dir: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Instance {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .args(["--store", url])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .env("AUTH_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("exited before listening").unwrap();
+        if let Some(addr) = line.strip_prefix("Listening on http://") {
+            std::thread::spawn(move || for _ in lines {});
+            return Instance {
+                child,
+                addr: addr.parse().unwrap(),
+            };
+        }
+    }
+}
+
+struct Http {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+fn request(addr: SocketAddr, raw: &str) -> Http {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(raw.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    Http {
+        status: head[9..12].parse().unwrap(),
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+fn login(addr: SocketAddr, user: &str, pw: &str) -> Http {
+    let body = format!("username={user}&password={pw}");
+    request(
+        addr,
+        &format!(
+            "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+fn token(r: &Http) -> String {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+fn dashboard(addr: SocketAddr, token: &str) -> Http {
+    request(
+        addr,
+        &format!(
+            "GET /dashboard/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
+        ),
+    )
+}
+
+fn cli(dir: &Path, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .arg("user")
+        .args(args)
+        .args(["--store", url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.unwrap_or("").as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn add_user(dir: &Path, url: &str, name: &str, pw: &str) {
+    let (ok, out) = cli(
+        dir,
+        url,
+        &["add", name, "--password-stdin", "--pbkdf2-rounds", "1000"],
+        Some(pw),
+    );
+    assert!(ok, "{out}");
+}
+
+/// Polls `f` until it answers `want`, for at most `limit`; how long it took.
+fn until(limit: Duration, want: u16, f: impl Fn() -> Http) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let r = f();
+        if r.status == want {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "still {} after {limit:?}: {}",
+            r.status,
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_instances_share_tokens_disables_and_failure_counts() {
+    let Some(pg) = common::postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    // Started together on an empty database: the migration runs once, one admin is made.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| instance(dir.path(), &url, &["--user-failures", "3"], &[]));
+        let b = s.spawn(|| instance(dir.path(), &url, &["--user-failures", "3"], &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    add_user(dir.path(), &url, "carol", "c4rol");
+
+    // A token issued by A is accepted by B.
+    let t = token(&login(a.addr, "carol", "c4rol"));
+    assert_eq!(dashboard(b.addr, &t).status, 200);
+
+    // `user disable` through the CLI shows on both within a second.
+    let (ok, out) = cli(dir.path(), &url, &["disable", "carol"], None);
+    assert!(ok, "{out}");
+    let t0 = Instant::now();
+    for inst in [&a, &b] {
+        until(Duration::from_secs(1), 403, || dashboard(inst.addr, &t));
+    }
+    eprintln!("disable visible on both instances after {:?}", t0.elapsed());
+    let (ok, out) = cli(dir.path(), &url, &["enable", "carol"], None);
+    assert!(ok, "{out}");
+    for inst in [&a, &b] {
+        until(Duration::from_secs(1), 200, || dashboard(inst.addr, &t));
+    }
+
+    // Failed logins on A count on B: three wrong passwords on A, and B locks carol out.
+    for _ in 0..3 {
+        assert_eq!(login(a.addr, "carol", "wrong").status, 401);
+    }
+    let r = login(b.addr, "carol", "c4rol");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(
+        r.head.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        r.head
+    );
+    // And the lock-out ends: 1 s base.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(login(b.addr, "carol", "c4rol").status, 200);
+}
+
+#[test]
+fn a_killed_instance_loses_nothing_and_the_other_keeps_serving() {
+    let Some(pg) = common::postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    let mut a = instance(dir.path(), &url, &[], &[]);
+    let b = instance(dir.path(), &url, &[], &[]);
+    // An account whose hash is below the policy: every login writes (a rehash) on A.
+    let passlib =
+        "$pbkdf2-sha256$29000$ABEiM0RVZneImaq7zN3u/w$t.ewNkTwQ38Rdza3x3Vlsk6UGpwPiXMhh77TbhLEvBA";
+    let (ok, out) = cli(
+        dir.path(),
+        &url,
+        &["add", "legacy", "--hash", passlib],
+        None,
+    );
+    assert!(ok, "{out}");
+    add_user(dir.path(), &url, "dave", "d4ve");
+    let addr_a = a.addr;
+    let logins = std::thread::spawn(move || {
+        let mut answered = 0;
+        for _ in 0..40 {
+            match std::panic::catch_unwind(|| login(addr_a, "legacy", "wonderland-42").status) {
+                Ok(200) => answered += 1,
+                _ => break, // A is gone
+            }
+        }
+        answered
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    a.child.kill().unwrap(); // SIGKILL, mid-logins
+    a.child.wait().unwrap();
+    let answered = logins.join().unwrap();
+    eprintln!("{answered} logins answered by A before SIGKILL");
+    // B serves, and everything committed is there: both accounts, and the rehash if A
+    // answered its first login (a half-written hash would not parse and would fail here).
+    let t = token(&login(b.addr, "legacy", "wonderland-42"));
+    assert_eq!(dashboard(b.addr, &t).status, 200);
+    assert_eq!(login(b.addr, "dave", "d4ve").status, 200);
+    let (ok, list) = cli(dir.path(), &url, &["list"], None);
+    assert!(
+        ok && list.contains("legacy\tactive") && list.contains("dave\tactive"),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_database_outage_gets_503_then_recovers_without_a_restart() {
+    let Some(pg) = common::private_cluster() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    let a = instance(
+        dir.path(),
+        &url,
+        &["--store-staleness", "3", "--db-acquire-timeout", "1"],
+        &[],
+    );
+    add_user(dir.path(), &url, "erin", "3rin");
+    let t = token(&login(a.addr, "erin", "3rin"));
+    assert_eq!(dashboard(a.addr, &t).status, 200); // now cached
+
+    pg.stop();
+    let down = Instant::now();
+    // Logins: 503 with a JSON detail and Retry-After.
+    let r = login(a.addr, "erin", "3rin");
+    assert_eq!(r.status, 503, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(v["detail"].is_string(), "{}", r.body);
+    assert!(
+        r.head.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        r.head
+    );
+    // Protected requests: answered from the cache within the staleness bound...
+    if down.elapsed() < Duration::from_secs(2) {
+        assert_eq!(dashboard(a.addr, &t).status, 200);
+    }
+    // ...then 503.
+    until(Duration::from_secs(8), 503, || dashboard(a.addr, &t));
+    let r = dashboard(a.addr, &t);
+    assert!(r.body.contains("detail"), "{}", r.body);
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(down.elapsed()));
+
+    pg.start();
+    // Everything recovers without a restart.
+    until(Duration::from_secs(15), 200, || {
+        login(a.addr, "erin", "3rin")
+    });
+    until(Duration::from_secs(5), 200, || dashboard(a.addr, &t));
+    // Nothing was lost: a write after recovery works, and the account is still there.
+    add_user(dir.path(), &url, "frank", "fr4nk");
+    assert_eq!(login(a.addr, "frank", "fr4nk").status, 200);
+}
+
+#[test]
+fn rolling_key_rotation_across_two_instances() {
+    use base64::Engine;
+    let Some(pg) = common::postgres() else { return };
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    add_user(dir.path(), &url, "gail", "g4il");
+    let old = format!("old {}", e.encode([1u8; 32]));
+    let new = format!("new {}", e.encode([2u8; 32]));
+    let keys = |name: &str, lines: &[&str]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    // The key file: every line verifies, the last one signs. No AUTH_SECRET here.
+    let start = |file: &str| {
+        instance(
+            dir.path(),
+            &url,
+            &["--key-file", file],
+            &[("AUTH_SECRET", "")],
+        )
+    };
+    let k0 = keys("k0", &[&old]);
+    let (a, b) = (start(&k0), start(&k0));
+    let t_old = token(&login(a.addr, "gail", "g4il"));
+
+    // 1. The new key, verify-only, everywhere (it is not last), one instance at a time.
+    let k1 = keys("k1", &[&new, &old]);
+    drop(a);
+    let a = start(&k1);
+    drop(b);
+    let b = start(&k1);
+    assert_eq!(dashboard(b.addr, &t_old).status, 200);
+    // 2. The new key signs, one instance at a time: B still only verifies with it, and
+    //    accepts what A now signs.
+    let k2 = keys("k2", &[&old, &new]);
+    drop(a);
+    let a = start(&k2);
+    let t_new = token(&login(a.addr, "gail", "g4il"));
+    assert!(
+        t_new.starts_with("eyJhbGciOiJIUzI1NiIsImtpZCI6Im5ldyIs"),
+        "{t_new}"
+    );
+    assert_eq!(dashboard(b.addr, &t_new).status, 200);
+    assert_eq!(dashboard(a.addr, &t_old).status, 200);
+    drop(b);
+    let b = start(&k2);
+    // 3. After one token lifetime, the old key goes.
+    let k3 = keys("k3", &[&new]);
+    drop(a);
+    drop(b);
+    let (a, b) = (start(&k3), start(&k3));
+    for inst in [&a, &b] {
+        assert_eq!(dashboard(inst.addr, &t_old).status, 401);
+        assert_eq!(dashboard(inst.addr, &t_new).status, 200);
+    }
+}
+
+#[test]
+fn unix_socket_urls_work() {
+    let Some(pg) = common::postgres() else { return };
+    let url = pg.fresh_database();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let socket = pg.socket_url(&name);
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), &socket, "hank", "h4nk");
+    let a = instance(dir.path(), &socket, &[], &[]);
+    assert_eq!(login(a.addr, "hank", "h4nk").status, 200);
+}
