@@ -20,6 +20,8 @@ const SECRET: &str = "several-instances-share-this-secret-0123";
 struct Instance {
     child: Child,
     addr: SocketAddr,
+    /// Its output after "Listening on" (the log), and its stderr.
+    log: std::path::PathBuf,
 }
 
 impl Drop for Instance {
@@ -31,6 +33,11 @@ impl Drop for Instance {
 
 #[allow(clippy::zombie_processes)] // reason: the child moves into `Instance`, whose Drop kills and waits.
 fn instance(dir: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Instance {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let log = dir.join(format!(
+        "instance-{}.log",
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
@@ -39,7 +46,7 @@ fn instance(dir: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Inst
         .env("RUST_LOG", "warn")
         .env("AUTH_SECRET", SECRET)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(std::fs::File::create(&log).unwrap());
     for (k, v) in env {
         if v.is_empty() {
             cmd.env_remove(k);
@@ -52,10 +59,19 @@ fn instance(dir: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Inst
     loop {
         let line = lines.next().expect("exited before listening").unwrap();
         if let Some(addr) = line.strip_prefix("Listening on http://") {
-            std::thread::spawn(move || for _ in lines {});
+            let mut file = std::fs::File::options()
+                .append(true)
+                .open(&log)
+                .unwrap();
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    let _ = writeln!(file, "{line}");
+                }
+            });
             return Instance {
                 child,
                 addr: addr.parse().unwrap(),
+                log,
             };
         }
     }
@@ -305,6 +321,11 @@ fn a_database_outage_gets_503_then_recovers_without_a_restart() {
     // Nothing was lost: a write after recovery works, and the account is still there.
     add_user(dir.path(), &url, "frank", "fr4nk");
     assert_eq!(login(a.addr, "frank", "fr4nk").status, 200);
+    // The outage was logged once, not per request or per poll, and so was its end.
+    let log = std::fs::read_to_string(&a.log).unwrap();
+    let count = |s: &str| log.lines().filter(|l| l.contains(s)).count();
+    assert_eq!(count("store unavailable"), 1, "{log}");
+    assert_eq!(count("store available again"), 1, "{log}");
 }
 
 #[test]
