@@ -59,10 +59,7 @@ fn instance(dir: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Inst
     loop {
         let line = lines.next().expect("exited before listening").unwrap();
         if let Some(addr) = line.strip_prefix("Listening on http://") {
-            let mut file = std::fs::File::options()
-                .append(true)
-                .open(&log)
-                .unwrap();
+            let mut file = std::fs::File::options().append(true).open(&log).unwrap();
             std::thread::spawn(move || {
                 for line in lines.map_while(Result::ok) {
                     let _ = writeln!(file, "{line}");

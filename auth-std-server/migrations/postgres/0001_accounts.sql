@@ -12,6 +12,7 @@ CREATE TABLE accounts (
 -- One row per change to an account, written by the trigger below, so that a change made by any
 -- writer (any instance, the CLI, an operator's own SQL) reaches every cache. The trigger also
 -- notifies `auth_accounts`, delivered at commit, so instances that LISTEN see it at once.
+-- Inserts need none: the caches never hold names that do not exist.
 CREATE TABLE account_changes (
     seq BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
@@ -23,18 +24,14 @@ CREATE FUNCTION auth_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     changed TEXT;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        changed := OLD.name;
-    ELSE
-        changed := NEW.name;
-    END IF;
+    changed := OLD.name;
     INSERT INTO account_changes (name, at) VALUES (changed, EXTRACT(EPOCH FROM now())::BIGINT);
     PERFORM pg_notify('auth_accounts', changed);
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER accounts_changed AFTER INSERT OR UPDATE OR DELETE ON accounts
+CREATE TRIGGER accounts_changed AFTER UPDATE OR DELETE ON accounts
     FOR EACH ROW EXECUTE FUNCTION auth_account_changed();
 
 -- Failed logins per username and per client address, shared by every instance. `key` is a

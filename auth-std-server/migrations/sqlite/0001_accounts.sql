@@ -10,7 +10,8 @@ CREATE TABLE accounts (
 );
 
 -- One row per change to an account, written by the triggers below, so that a change made by
--- any writer (this server, the CLI, an operator's own SQL) reaches every cache.
+-- any writer (this server, the CLI, an operator's own SQL) reaches every cache. Inserts need
+-- none: the caches never hold names that do not exist.
 CREATE TABLE account_changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -18,9 +19,6 @@ CREATE TABLE account_changes (
 );
 CREATE INDEX account_changes_at ON account_changes (at);
 
-CREATE TRIGGER accounts_inserted AFTER INSERT ON accounts BEGIN
-    INSERT INTO account_changes (name, at) VALUES (NEW.name, CAST(strftime('%s', 'now') AS INTEGER));
-END;
 CREATE TRIGGER accounts_updated AFTER UPDATE ON accounts BEGIN
     INSERT INTO account_changes (name, at) VALUES (OLD.name, CAST(strftime('%s', 'now') AS INTEGER));
 END;
