@@ -358,6 +358,9 @@ impl Store {
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
+                    // No ping before each query: a broken connection fails its query (503)
+                    // and is dropped, and the next one is new.
+                    .test_before_acquire(false)
                     .max_connections(limits.max_connections)
                     .acquire_timeout(limits.acquire_timeout)
                     .connect_with(options)
@@ -386,6 +389,9 @@ impl Store {
             StoreUrl::Postgres(text) => {
                 let options = PgConnectOptions::from_str(text).map_err(opening)?;
                 let pool = PgPoolOptions::new()
+                    // No ping before each query (one round trip saved per query): a broken
+                    // connection fails its query (503) and is dropped, and the next one is new.
+                    .test_before_acquire(false)
                     .max_connections(limits.max_connections)
                     .acquire_timeout(limits.acquire_timeout)
                     .connect_with(options)
@@ -795,7 +801,8 @@ impl Store {
     }
 
     /// Counts one failure on each key at `now_ms`; a counter whose last failure is older than
-    /// `forget_before_ms` starts again from one.
+    /// `forget_before_ms` starts again from one. The write runs in a task of its own, so it
+    /// completes even when the caller is dropped (a client that hangs up still counts).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
@@ -805,25 +812,95 @@ impl Store {
         now_ms: i64,
         forget_before_ms: i64,
     ) -> Result<(), StoreError> {
+        let store = self.clone();
+        let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        let task = tokio::spawn(async move {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            store.write_failures(&keys, now_ms, forget_before_ms).await
+        });
+        match task.await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Unavailable(sqlx::Error::Io(
+                std::io::Error::other(e),
+            ))),
+        }
+    }
+
+    async fn write_failures(
+        &self,
+        keys: &[&str],
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<(), StoreError> {
+        // One statement for every key.
+        let mut sql =
+            String::from("INSERT INTO login_failures (key, failures, last_failure) VALUES ");
+        for i in 0..keys.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, 1, $1)", i + 3));
+        }
+        sql.push_str(
+            " ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN login_failures.last_failure < $2 THEN 1 \
+                             ELSE login_failures.failures + 1 END, \
+             last_failure = $1",
+        );
+        // Counters are not accounts: their commit does not wait for the disk flush (on SQLite,
+        // synchronous=NORMAL for this statement: durable against a killed process, not a power
+        // cut; on PostgreSQL, synchronous_commit off for this transaction). A crash can lose
+        // the last moments of counts, never an account change.
         self.tracked(async {
-            on_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
-                for key in keys {
-                    sqlx::query(
-                        "INSERT INTO login_failures (key, failures, last_failure) VALUES ($1, 1, $2) \
-                         ON CONFLICT (key) DO UPDATE SET \
-                         failures = CASE WHEN login_failures.last_failure < $3 THEN 1 \
-                                         ELSE login_failures.failures + 1 END, \
-                         last_failure = $2",
-                    )
-                    .bind(*key)
-                    .bind(now_ms)
-                    .bind(forget_before_ms)
-                    .execute(&mut *tx)
-                    .await?;
+            match &self.inner.backend {
+                Backend::Sqlite(pool) => {
+                    let mut conn = pool.acquire().await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    let mut q = sqlx::query(&sql).bind(now_ms).bind(forget_before_ms);
+                    for key in keys {
+                        q = q.bind(*key);
+                    }
+                    let r = q.execute(&mut *conn).await;
+                    // Back to FULL before the connection serves anything else; a connection
+                    // that cannot be reset is closed rather than returned to the pool.
+                    if sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await
+                        .is_err()
+                    {
+                        let _ = conn.detach();
+                    }
+                    r?;
                 }
-                tx.commit().await?;
-            });
+                Backend::Postgres(pool) => {
+                    // One round trip: the setting is made inside the statement's own
+                    // transaction (set_config(…, true) is SET LOCAL), and read at its commit.
+                    let mut sql = String::from(
+                        "INSERT INTO login_failures (key, failures, last_failure) \
+                         SELECT k, 1, $1 FROM (VALUES ",
+                    );
+                    for i in 0..keys.len() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!("(${}::text)", i + 3));
+                    }
+                    sql.push_str(
+                        ") AS v(k), (SELECT set_config('synchronous_commit', 'off', true)) AS s \
+                         ON CONFLICT (key) DO UPDATE SET \
+                         failures = CASE WHEN login_failures.last_failure < $2 THEN 1 \
+                                         ELSE login_failures.failures + 1 END, \
+                         last_failure = $1",
+                    );
+                    let mut q = sqlx::query(&sql).bind(now_ms).bind(forget_before_ms);
+                    for key in keys {
+                        q = q.bind(*key);
+                    }
+                    q.execute(pool).await?;
+                }
+            }
             Ok(())
         })
         .await
