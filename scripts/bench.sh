@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for every performance number: criterion benches against the peers, heap
 # allocations per operation, OpenSSL's PBKDF2 via Python, and the server load runs. Writes
-# BENCHMARKS.md. Needs a quiet machine; takes about 5 minutes. Nothing here runs in CI.
+# BENCHMARKS.md. Needs a quiet machine; takes about 15 minutes (the store's million-account runs are most of it). Nothing here runs in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEASURE=${MEASURE:-5}
@@ -9,6 +9,7 @@ cargo bench --locked --manifest-path bench/Cargo.toml --bench peers -- --warm-up
 cargo run --locked --release --manifest-path bench/Cargo.toml --bin allocs > /tmp/allocs.txt
 python3 scripts/pbkdf2_openssl.py > /tmp/openssl.txt
 bash scripts/load.sh "${LOAD_SECONDS:-10}" > /tmp/load.md
+python3 scripts/store_bench.py > /tmp/store.md
 python3 scripts/login_timing.py "${LOGIN_ROUNDS:-15}" > /tmp/login_timing.md
 python3 scripts/bench_report.py > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

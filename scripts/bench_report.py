@@ -79,6 +79,8 @@ if m:
     p(f"\nDerived key, identical for all: `{our_dk}`.")
 p("")
 p(open("/tmp/load.md").read())
+if os.path.exists("/tmp/store.md"):
+    p(open("/tmp/store.md").read())
 p("## Login time per account kind (`scripts/login_timing.py`)\n")
 p("Can a client tell from the response time (or from `X-Duration-MS`) whether an account exists, or what kind of hash it has? Every login now costs at least the policy's PBKDF2 work: cheaper stored hashes are padded up to it, unknown users cost a dummy verify at the policy, and hashes above it are rewritten at the policy on their next successful login (SECURITY.md).\n")
 p(open("/tmp/login_timing.md").read())
