@@ -398,3 +398,42 @@ fn unix_socket_urls_work() {
     let a = instance(dir.path(), &socket, &[], &[]);
     assert_eq!(login(a.addr, "hank", "h4nk").status, 200);
 }
+
+/// #12 item 9: a database that turns read-only at run time. Logins and protected requests go
+/// on (they only read), a failed login is still answered (its counter write fails, logged
+/// once), and a CLI write fails with one line and exit code 2. Writable again, all is back.
+#[test]
+fn a_read_only_database_keeps_serving_reads_and_refuses_writes_in_one_line() {
+    let Some(pg) = common::postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    add_user(dir.path(), &url, "ivy", "1vy");
+    let a = instance(dir.path(), &url, &[], &[]);
+    let t = token(&login(a.addr, "ivy", "1vy"));
+    pg.sql(&format!(
+        "ALTER DATABASE {db} SET default_transaction_read_only = on"
+    ));
+    // Existing sessions keep their setting: end them, so the pool reconnects read-only.
+    pg.sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"
+    ));
+    until(Duration::from_secs(5), 200, || login(a.addr, "ivy", "1vy"));
+    assert_eq!(dashboard(a.addr, &t).status, 200);
+    assert_eq!(login(a.addr, "ivy", "wrong").status, 401);
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["user", "disable", "ivy", "--store", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    pg.sql(&format!(
+        "ALTER DATABASE {db} SET default_transaction_read_only = off"
+    ));
+    let (ok, out) = cli(dir.path(), &url, &["disable", "ivy"], None);
+    assert!(ok, "{out}");
+    until(Duration::from_secs(1), 403, || dashboard(a.addr, &t));
+}
