@@ -13,6 +13,7 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
 }
 
 /// Encodes `input` as unpadded base64url into `out`, returning the encoded length.
+#[cfg(feature = "sign")]
 pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     URL_SAFE_NO_PAD.encode_slice(input, out).ok()
 }
@@ -53,6 +54,7 @@ pub(crate) fn is_canonical(seg: &[u8]) -> bool {
 }
 
 /// Length of the unpadded base64 encoding of `n` bytes, or `None` on overflow.
+#[cfg(feature = "sign")]
 pub(crate) const fn encoded_len(n: usize) -> Option<usize> {
     let full = n / 3;
     let tail = match n % 3 {

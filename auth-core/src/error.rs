@@ -180,6 +180,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "sign")]
 error_enum! {
     /// Producing a token, hash or response failed.
     pub enum EncodeError {
@@ -192,6 +193,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "password")]
 error_enum! {
     /// A stored hash string is not usable: not PHC, passlib or Django PBKDF2-SHA256, or outside
     /// the safety caps. Found when the hash is parsed ([`crate::password::StoredHash::parse`]).
@@ -221,6 +223,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "password")]
 error_enum! {
     /// Hashing a new password failed ([`crate::password::hash_password`]).
     pub enum HashError {
@@ -237,6 +240,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "password")]
 error_enum! {
     /// Verifying a password failed ([`crate::password::verify_password`]).
     pub enum PasswordError {
@@ -249,6 +253,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "password")]
 impl From<StoredHashError> for PasswordError {
     fn from(e: StoredHashError) -> Self {
         PasswordError::StoredHash(e)
@@ -279,6 +284,7 @@ macro_rules! from_phase {
 }
 from_phase!(ParseError => Parse, VerifyError => Verify, ClaimsError => Claims, ValidationError => Validation);
 
+#[cfg(feature = "flow")]
 error_enum! {
     /// Why a request carries no usable bearer token.
     pub enum BearerError {
@@ -289,6 +295,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "flow")]
 error_enum! {
     /// Why a login failed. Every variant maps to one outward answer
     /// ([`LoginError::reply`](crate::flow::LoginError::reply)).
@@ -302,6 +309,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "flow")]
 error_enum! {
     /// Why a protected request is refused. Every variant maps to one outward answer
     /// ([`AuthError::reply`](crate::flow::AuthError::reply)).
@@ -315,6 +323,7 @@ error_enum! {
     }
 }
 
+#[cfg(feature = "flow")]
 impl From<BearerError> for AuthError {
     fn from(e: BearerError) -> Self {
         match e {

@@ -13,10 +13,14 @@
 )]
 
 mod b64;
+#[cfg(feature = "flow")]
 pub mod bearer;
+#[cfg(feature = "flow")]
 pub mod contract;
 pub mod error;
+#[cfg(feature = "flow")]
 pub mod flow;
+#[cfg(feature = "flow")]
 pub mod form;
 #[doc(hidden)]
 #[cfg(feature = "fuzzing")]
@@ -25,13 +29,18 @@ mod json;
 mod json_check;
 pub mod jwt;
 mod mac;
+#[cfg(feature = "password")]
 pub mod password;
+#[cfg(feature = "flow")]
 pub mod response;
 
+#[cfg(feature = "sign")]
+pub use error::EncodeError;
 pub use error::{
-    Claim, ClaimsError, DecodeError, EncodeError, HashError, KeyError, ParseError, PasswordError,
-    StoredHashError, ValidationError, VerifyError,
+    Claim, ClaimsError, DecodeError, KeyError, ParseError, ValidationError, VerifyError,
 };
+#[cfg(feature = "password")]
+pub use error::{HashError, PasswordError, StoredHashError};
 pub use json::JsonStr;
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};
 pub use jwt::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN, Validation};

@@ -5,17 +5,25 @@
 #![no_std]
 #![no_main]
 
+#[cfg(feature = "password")]
+use auth_core::PasswordError;
+#[cfg(feature = "flow")]
 use auth_core::contract::{write_dashboard, write_secure_resource};
+#[cfg(feature = "flow")]
 use auth_core::flow::{
     Account, AuthError, FlowConfig, LoginError, authorize, check_account, login,
 };
+#[cfg(feature = "flow")]
 use auth_core::form::parse_login_form;
-use auth_core::password::{Policy, StoredHash, hash_password, verify_dummy, verify_password};
+#[cfg(feature = "flow")]
+use auth_core::password::StoredHash;
+#[cfg(feature = "password")]
+use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
+#[cfg(feature = "flow")]
 use auth_core::response::write_token;
-use auth_core::{
-    Claims, DecodeError, Hs256Key, KeyRing, ParseError, PasswordError, UntrustedToken, Validation,
-    VerifyError,
-};
+use auth_core::{Claims, Hs256Key, ParseError, UntrustedToken, Validation};
+#[cfg(feature = "sign")]
+use auth_core::{DecodeError, KeyRing, VerifyError};
 
 #[link(name = "c")]
 unsafe extern "C" {
@@ -38,10 +46,24 @@ const RFC7515_KEY: [u8; 64] = [
     0x3d, 0x2e, 0x21, 0x72, 0x05, 0x2e, 0x4f, 0x08, 0xc0, 0xcd, 0x9a, 0xf5, 0x67, 0xd0, 0x80, 0xa3,
 ];
 const RFC7515_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+#[cfg(feature = "sign")]
 const NOW: u64 = 1_764_331_200;
 
-/// Each check returns its step number on failure.
+/// Each check returns its step number on failure. Verification always runs; the rest runs in
+/// the profiles that link it (`--features sign`, `password`, `flow`).
 fn run() -> Result<(), i32> {
+    verify()?;
+    #[cfg(feature = "sign")]
+    sign()?;
+    #[cfg(feature = "password")]
+    passwords()?;
+    #[cfg(feature = "flow")]
+    flow()?;
+    Ok(())
+}
+
+/// Verification and validation: in every profile.
+fn verify() -> Result<(), i32> {
     // RFC 7515 A.1 with a fixed clock, through the typestate.
     let key = Hs256Key::new(&RFC7515_KEY).map_err(|_| 1)?;
     let untrusted = UntrustedToken::parse(RFC7515_TOKEN).map_err(|_| 2)?;
@@ -58,42 +80,14 @@ fn run() -> Result<(), i32> {
         return Err(7);
     }
 
-    // Sign into a buffer and through embedded-io, verify, rotate.
-    let mut ring = KeyRing::<2>::new(
-        Hs256Key::with_kid(b"0123456789abcdef0123456789abcdef", "old").map_err(|_| 8)?,
-    )
-    .map_err(|_| 9)?;
-    let c = Claims::new().with_subject("alice").with_lifetime(NOW, 2700);
-    let mut out = [0u8; 256];
-    let old = ring.sign(&c, &mut out).map_err(|_| 10)?;
-    let mut copy = [0u8; 256];
-    let mut scratch = [0u8; 128];
-    let mut sink: &mut [u8] = &mut copy;
-    let n = ring.sign_to(&c, &mut scratch, &mut sink).map_err(|_| 11)?;
-    if copy.get(..n) != Some(old.as_bytes()) {
-        return Err(12);
-    }
-    ring.rotate(Hs256Key::with_kid(b"fedcba9876543210fedcba9876543210", "new").map_err(|_| 13)?)
-        .map_err(|_| 14)?;
-    let mut buf = [0u8; 256];
-    let back: Claims<'_> = ring
-        .decode(old, &mut buf, &Validation::new(), NOW + 1)
-        .map_err(|_| 15)?;
-    if back.sub.map(|s| s == "alice") != Some(true) {
-        return Err(16);
-    }
-    ring.remove("old").map_err(|_| 17)?;
-    let mut buf = [0u8; 256];
-    if ring.decode::<Claims<'_>>(old, &mut buf, &Validation::new(), NOW + 1)
-        != Err(DecodeError::Verify(VerifyError::UnknownKid))
-    {
-        return Err(18);
-    }
     if UntrustedToken::parse("a.b").err() != Some(ParseError::Malformed) {
         return Err(19);
     }
     if Hs256Key::new(b"short").is_ok() {
         return Err(20);
+    }
+    if Hs256Key::with_kid(b"0123456789abcdef0123456789abcdef", "k1").is_err() {
+        return Err(24);
     }
     // The pre-MAC bounds: a header nested 5 deep (`{"alg":"HS256","x":[[[[1]]]]}`), a header with
     // invalid JSON in an ignored member (`{"alg":"HS256","x":tru!!e}`), a payload segment that
@@ -130,11 +124,47 @@ fn run() -> Result<(), i32> {
             return Err(step);
         }
     }
-    passwords()?;
-    flow()
+    Ok(())
+}
+
+/// Signing: into a buffer and through embedded-io, then verify, rotate, remove.
+#[cfg(feature = "sign")]
+fn sign() -> Result<(), i32> {
+    let mut ring = KeyRing::<2>::new(
+        Hs256Key::with_kid(b"0123456789abcdef0123456789abcdef", "old").map_err(|_| 8)?,
+    )
+    .map_err(|_| 9)?;
+    let c = Claims::new().with_subject("alice").with_lifetime(NOW, 2700);
+    let mut out = [0u8; 256];
+    let old = ring.sign(&c, &mut out).map_err(|_| 10)?;
+    let mut copy = [0u8; 256];
+    let mut scratch = [0u8; 128];
+    let mut sink: &mut [u8] = &mut copy;
+    let n = ring.sign_to(&c, &mut scratch, &mut sink).map_err(|_| 11)?;
+    if copy.get(..n) != Some(old.as_bytes()) {
+        return Err(12);
+    }
+    ring.rotate(Hs256Key::with_kid(b"fedcba9876543210fedcba9876543210", "new").map_err(|_| 13)?)
+        .map_err(|_| 14)?;
+    let mut buf = [0u8; 256];
+    let back: Claims<'_> = ring
+        .decode(old, &mut buf, &Validation::new(), NOW + 1)
+        .map_err(|_| 15)?;
+    if back.sub.map(|s| s == "alice") != Some(true) {
+        return Err(16);
+    }
+    ring.remove("old").map_err(|_| 17)?;
+    let mut buf = [0u8; 256];
+    if ring.decode::<Claims<'_>>(old, &mut buf, &Validation::new(), NOW + 1)
+        != Err(DecodeError::Verify(VerifyError::UnknownKid))
+    {
+        return Err(18);
+    }
+    Ok(())
 }
 
 /// Hash and verify all three stored formats, with low rounds.
+#[cfg(feature = "password")]
 fn passwords() -> Result<(), i32> {
     if Policy::new().with_rounds(1000).work() != 1000 {
         return Err(30);
@@ -171,6 +201,7 @@ fn passwords() -> Result<(), i32> {
 }
 
 /// A full login -> authorize cycle, with the response bodies.
+#[cfg(feature = "flow")]
 fn flow() -> Result<(), i32> {
     let ring =
         KeyRing::<1>::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").map_err(|_| 40)?)

@@ -287,6 +287,7 @@ macro_rules! registered_claims_from_fields {
         }
     };
 }
+#[cfg(feature = "flow")]
 pub(crate) use registered_claims_from_fields;
 
 registered_claims_from_fields!(Claims);

@@ -4,6 +4,7 @@ use core::fmt;
 
 use hmac::KeyInit;
 
+#[cfg(feature = "sign")]
 use crate::b64;
 use crate::error::KeyError;
 
@@ -18,6 +19,7 @@ pub const MAX_KID_LEN: usize = 64;
 pub(crate) type Kid = heapless::String<MAX_KID_LEN>;
 
 /// `{"alg":"HS256","kid":"<64 bytes>","typ":"JWT"}` is 103 bytes; 140 base64 characters hold it.
+#[cfg(feature = "sign")]
 const MAX_SIGN_HEADER_B64: usize = 140;
 
 use crate::mac::HmacSha256;
@@ -47,6 +49,7 @@ pub struct Hs256Key {
     mac: HmacSha256,
     kid: Option<Kid>,
     /// base64url of the header this key signs with.
+    #[cfg(feature = "sign")]
     header: heapless::String<MAX_SIGN_HEADER_B64>,
 }
 
@@ -73,8 +76,14 @@ impl Hs256Key {
             return Err(KeyError::TooShort);
         }
         let mac = HmacSha256::new_from_slice(secret).map_err(|_| KeyError::TooShort)?;
+        #[cfg(feature = "sign")]
         let header = signing_header(kid.as_deref()).ok_or(KeyError::InvalidKid)?;
-        Ok(Hs256Key { mac, kid, header })
+        Ok(Hs256Key {
+            mac,
+            kid,
+            #[cfg(feature = "sign")]
+            header,
+        })
     }
 
     /// The key id, if any.
@@ -88,11 +97,13 @@ impl Hs256Key {
     }
 
     /// The base64url header this key signs with.
+    #[cfg(feature = "sign")]
     pub(crate) fn header_b64(&self) -> &str {
         &self.header
     }
 }
 
+#[cfg(feature = "sign")]
 fn signing_header(kid: Option<&str>) -> Option<heapless::String<MAX_SIGN_HEADER_B64>> {
     let mut json = heapless::Vec::<u8, 112>::new();
     json.extend_from_slice(br#"{"alg":"HS256","#).ok()?;

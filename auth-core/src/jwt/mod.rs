@@ -9,10 +9,12 @@
 mod claims;
 mod header;
 mod key;
+#[cfg(feature = "sign")]
 mod sign;
 mod validate;
 mod verify;
 
+#[cfg(feature = "flow")]
 pub(crate) use claims::registered_claims_from_fields;
 pub use claims::{
     Audience, Claims, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate, RegisteredClaims,
