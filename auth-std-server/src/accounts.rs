@@ -10,7 +10,7 @@
 //! (default 30 s); after that, protected requests get 503 until the store is back. When it is
 //! back, the whole cache is dropped, since changes made meanwhile may be missing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,9 +25,12 @@ use crate::store::Store;
 /// How often the change feed is polled when no notification arrives.
 pub const POLL: Duration = Duration::from_millis(250);
 
-/// How far below the newest position the follower looks again: on PostgreSQL a change can
-/// commit after one with a higher position.
-const LOOKBACK: i64 = 1024;
+/// How long a gap in the feed's positions is looked for again before it is taken for a
+/// rolled-back change.
+const HOLE_WAIT: Duration = Duration::from_secs(30);
+
+/// Most gaps remembered at once.
+const MAX_HOLES: usize = 4096;
 
 /// Most changes read per poll.
 const BATCH: u32 = 1000;
@@ -183,36 +186,25 @@ pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
             }
             Err(_) => 0,
         };
-        let mut seen: BTreeSet<i64> = BTreeSet::new();
+        // Positions below `last` not seen yet: on PostgreSQL a change can commit after one
+        // with a higher position, so a gap may fill in later. Each is looked for again on
+        // every poll until it shows up or `HOLE_WAIT` passes (a rolled-back change never
+        // shows up).
+        let mut holes: BTreeMap<i64, Instant> = BTreeMap::new();
         let mut failing = false;
         let mut last_prune = Instant::now();
         let prune_every = Duration::from_secs(60);
         loop {
             let _ = tokio::time::timeout(POLL, cache.wake.notified()).await;
-            let from = last.saturating_sub(LOOKBACK);
-            match cache.store.changes(from, BATCH).await {
-                Ok(changes) => {
+            match poll(&cache, &mut last, &mut holes).await {
+                Ok(more) => {
                     if failing {
                         // Changes made while the feed was unreadable may be missing.
                         cache.clear();
                         failing = false;
                     }
-                    let fresh: Vec<&str> = changes
-                        .iter()
-                        .filter(|c| !seen.contains(&c.seq))
-                        .map(|c| c.name.as_str())
-                        .collect();
-                    if !fresh.is_empty() {
-                        cache.invalidate(fresh);
-                    }
-                    for c in &changes {
-                        seen.insert(c.seq);
-                        last = last.max(c.seq);
-                    }
-                    let floor = last.saturating_sub(LOOKBACK);
-                    seen = seen.split_off(&floor);
                     cache.mark_synced();
-                    if changes.len() == BATCH as usize {
+                    if more {
                         cache.wake();
                     }
                 }
@@ -236,6 +228,40 @@ pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Reads the changes after `last` and any holes below it; drops the accounts they name from
+/// the cache. `Ok(true)` when a full batch came back (there may be more).
+async fn poll(
+    cache: &AccountCache,
+    last: &mut i64,
+    holes: &mut BTreeMap<i64, Instant>,
+) -> Result<bool, crate::store::StoreError> {
+    let now = Instant::now();
+    let mut names: Vec<String> = Vec::new();
+    if let (Some(&lo), Some(&hi)) = (holes.keys().next(), holes.keys().next_back()) {
+        for c in cache.store.changes_between(lo, hi).await? {
+            if holes.remove(&c.seq).is_some() {
+                names.push(c.name);
+            }
+        }
+        holes.retain(|_, since| now.duration_since(*since) < HOLE_WAIT);
+    }
+    let fresh = cache.store.changes(*last, BATCH).await?;
+    let full = fresh.len() == BATCH as usize;
+    for c in fresh {
+        for missing in last.saturating_add(1)..c.seq {
+            if holes.len() < MAX_HOLES {
+                holes.insert(missing, now);
+            }
+        }
+        *last = (*last).max(c.seq);
+        names.push(c.name);
+    }
+    if !names.is_empty() {
+        cache.invalidate(names.iter().map(String::as_str));
+    }
+    Ok(full)
 }
 
 /// PostgreSQL: LISTEN on `auth_accounts` and wake the follower on every notification.

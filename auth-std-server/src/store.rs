@@ -755,6 +755,27 @@ impl Store {
         .await
     }
 
+    /// Changes at positions `lo..=hi` (at most 10,000).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn changes_between(&self, lo: i64, hi: i64) -> Result<Vec<Change>, StoreError> {
+        self.tracked(async {
+            Ok(on_pool!(self, pool => sqlx::query(
+                "SELECT seq, name FROM account_changes WHERE seq >= $1 AND seq <= $2 \
+                 ORDER BY seq LIMIT 10000",
+            )
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| Ok(Change { seq: r.try_get(0)?, name: r.try_get(1)? }))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?))
+        })
+        .await
+    }
+
     /// Drops change-feed rows older than `before` (Unix seconds) and login-failure counters
     /// whose last failure is older than `failures_before` (Unix milliseconds).
     ///

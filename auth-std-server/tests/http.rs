@@ -504,3 +504,25 @@ async fn legacy_hash_is_upgraded_after_login() {
     login(&s, "legacy", "wonderland-42").await;
     assert_eq!(stored(&s).await, after);
 }
+
+/// The cache follows the change feed past any number of changes: a follower that looked back
+/// over a fixed window once stopped seeing new changes after about a thousand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disable_after_thousands_of_changes_is_still_seen() {
+    let s = server().await;
+    let token = login(&s, "alice", "wonderland").await;
+    let dashboard = || get("/dashboard/metrics", Some(&format!("Bearer {token}")));
+    let ok = StatusCode::OK;
+    assert_eq!(within_a_second(&s, dashboard, ok).await, ok);
+    let now = auth_std_server::now();
+    for i in 0..2_500 {
+        s.state
+            .store
+            .set_active("bob", i % 2 == 0, now)
+            .await
+            .unwrap();
+    }
+    s.state.store.set_active("alice", false, now).await.unwrap();
+    let forbidden = StatusCode::FORBIDDEN;
+    assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
+}
