@@ -4,7 +4,9 @@
 //! memory does not grow with the store. A miss reads the one account from the store. Entries
 //! are dropped when the store's change feed names them ([`follow`]): PostgreSQL's `NOTIFY
 //! auth_accounts` wakes the follower at once, and a poll every [`POLL`] is the fallback in case
-//! a notification is lost (and SQLite's only mechanism, which costs one indexed query).
+//! a notification is lost (and SQLite's only mechanism, which costs one indexed query). The
+//! follower reads the positions after the last one it saw, and looks again for any gap below
+//! it: on PostgreSQL a change can commit after one with a higher position.
 //!
 //! When the feed cannot be read, the cache keeps answering from what it knows for `staleness`
 //! (default 30 s); after that, protected requests get 503 until the store is back. When it is
