@@ -296,6 +296,22 @@ def main():
         imp, st, r0, r1, lp, add, vis = large[b.name]
         imp_s = "—" if imp is None else f"{imp:.1f}"
         print(f"| {b.name} | {imp_s} | {st:.2f} | {r0:.0f} | {r1:.0f} | {lp:.2f} | {add:.3f} | {vis:.3f} |")
+    print("\nAgainst #12's goals (computed from the tables above; PBKDF2 at 1,000 rounds counted as 0.1 ms):\n")
+    print("| goal | SQLite | PostgreSQL |")
+    print("|---|---|---|")
+    stores = [b.name for b in backends[1:]]
+    def row(goal, value, ok):
+        cells = " | ".join(f"{value(n)} ({'met' if ok(n) else 'missed'})" for n in stores)
+        print(f"| {goal} | {cells} |")
+    ratio = lambda n: med(rps[n]) / med(rps[base])
+    row("token route ≥ 0.9× the users file", lambda n: f"{ratio(n):.2f}×", lambda n: ratio(n) >= 0.9)
+    row("login overhead above PBKDF2 ≤ 2 ms (p50)", lambda n: f"{med(login[n]) - 0.1:.2f} ms", lambda n: med(login[n]) - 0.1 <= 2)
+    row("failed login's throttle write ≤ 1 ms", lambda n: f"{med(fail[n]) - med(login[n]):.2f} ms", lambda n: med(fail[n]) - med(login[n]) <= 1)
+    row(f"{ACCOUNTS:,} accounts: start ≤ 2 s", lambda n: f"{large[n][1]:.2f} s", lambda n: large[n][1] <= 2)
+    row(f"{ACCOUNTS:,} accounts: RSS ≤ 64 MiB", lambda n: f"{max(large[n][2], large[n][3]):.0f} MiB", lambda n: max(large[n][2], large[n][3]) <= 64)
+    row(f"{ACCOUNTS:,} accounts: login p50 unchanged (within 0.5 ms of 100 accounts)", lambda n: f"{large[n][4]:.2f} vs {med(login[n]):.2f} ms", lambda n: large[n][4] - med(login[n]) <= 0.5)
+    row(f"{ACCOUNTS:,} accounts: `user add` ≤ 50 ms", lambda n: f"{large[n][5] * 1000:.0f} ms", lambda n: large[n][5] <= 0.05)
+    row(f"{ACCOUNTS:,} accounts: a disable seen by another instance ≤ 1 s", lambda n: f"{large[n][6]:.2f} s", lambda n: large[n][6] <= 1)
     print()
 
 
