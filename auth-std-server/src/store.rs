@@ -500,20 +500,13 @@ impl Store {
 
     /// Adds an account unless one of that name exists; `true` when added.
     async fn insert(&self, name: &str, user: &User, now: u64) -> Result<bool, StoreError> {
-        self.tracked(async {
-            let done = on_pool!(self, pool => sqlx::query(
-                "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
-                 VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(name)
-            .bind(user.active())
-            .bind(user.hash())
-            .bind(secs(now))
-            .execute(pool)
-            .await?
-            .rows_affected());
-            Ok(done == 1)
-        })
+        self.insert_with(
+            "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
+             VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT (name) DO NOTHING",
+            name,
+            user,
+            now,
+        )
         .await
     }
 
@@ -523,19 +516,34 @@ impl Store {
     /// # Errors
     /// [`StoreError::Unavailable`].
     pub async fn add_first(&self, name: &str, user: &User, now: u64) -> Result<bool, StoreError> {
+        self.insert_with(
+            "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
+             SELECT $1, $2, $3, $4, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM accounts) \
+             ON CONFLICT (name) DO NOTHING",
+            name,
+            user,
+            now,
+        )
+        .await
+    }
+
+    /// Runs an insert of one account whose parameters are name, active, hash and time.
+    async fn insert_with(
+        &self,
+        sql: &'static str,
+        name: &str,
+        user: &User,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         self.tracked(async {
-            let done = on_pool!(self, pool => sqlx::query(
-                "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
-                 SELECT $1, $2, $3, $4, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM accounts) \
-                 ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(name)
-            .bind(user.active())
-            .bind(user.hash())
-            .bind(secs(now))
-            .execute(pool)
-            .await?
-            .rows_affected());
+            let done = on_pool!(self, pool => sqlx::query(sql)
+                .bind(name)
+                .bind(user.active())
+                .bind(user.hash())
+                .bind(secs(now))
+                .execute(pool)
+                .await?
+                .rows_affected());
             Ok(done == 1)
         })
         .await
