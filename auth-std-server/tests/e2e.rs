@@ -643,3 +643,36 @@ fn untrusted_names_cannot_forge_log_lines_and_no_colour_off_a_terminal() {
         "a forged line: {all}"
     );
 }
+
+/// #12 item 5: `user list` and `user export` page through the store (1,000 rows at a time):
+/// with more accounts than a page, every account appears once, in name order.
+#[test]
+fn list_and_export_page_through_more_than_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2_345;
+    let text: String = (0..n)
+        .map(|i| format!("u{i:05}\tactive\t{PASSLIB}\n"))
+        .collect();
+    let file = dir.path().join("many.txt");
+    std::fs::write(&file, text).unwrap();
+    let (ok, out, err) = cli(
+        dir.path(),
+        &["user", "import", file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        ok && out.contains(&format!("imported {n} of {n}")),
+        "{out}{err}"
+    );
+    let (ok, list, err) = cli(dir.path(), &["user", "list"], None);
+    assert!(ok, "{err}");
+    let names: Vec<&str> = list
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    let want: Vec<String> = (0..n).map(|i| format!("u{i:05}")).collect();
+    assert_eq!(names, want);
+    let (ok, exported, _) = cli(dir.path(), &["user", "export"], None);
+    assert!(ok);
+    assert_eq!(exported.lines().filter(|l| !l.starts_with('#')).count(), n);
+}
