@@ -183,9 +183,13 @@ pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = match cache.store.last_change().await {
             Ok(seq) => {
+                // Anything cached before this read may predate a change at or below `seq`,
+                // which the polls will not see again: start from an empty cache.
+                cache.clear();
                 cache.mark_synced();
                 seq
             }
+            // Unknown: the first poll then reads the whole feed.
             Err(_) => 0,
         };
         // Positions below `last` not seen yet: on PostgreSQL a change can commit after one

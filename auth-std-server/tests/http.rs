@@ -526,3 +526,42 @@ async fn a_disable_after_thousands_of_changes_is_still_seen() {
     let forbidden = StatusCode::FORBIDDEN;
     assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
 }
+
+/// A change committed after an account was cached but before the follower read its starting
+/// position was never seen: the follower now starts from an empty cache.
+#[tokio::test]
+async fn a_change_made_before_the_follower_starts_is_not_missed() {
+    use auth_std_server::accounts::{AccountCache, follow};
+    use auth_std_server::auth::{AccountStatus, Accounts};
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store_with(
+        dir.path(),
+        &format!("alice\tactive\t{}\n", phc("wonderland")),
+    )
+    .await;
+    let cache = std::sync::Arc::new(AccountCache::new(
+        store.clone(),
+        16,
+        Duration::from_secs(30),
+    ));
+    assert_eq!(cache.load("alice").await, AccountStatus::Active);
+    assert_eq!(cache.cached("alice"), Some(AccountStatus::Active));
+    store
+        .set_active("alice", false, auth_std_server::now())
+        .await
+        .unwrap();
+    let _follower = follow(std::sync::Arc::clone(&cache));
+    let t0 = std::time::Instant::now();
+    while cache.cached("alice") == Some(AccountStatus::Active) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "the disable was missed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = match cache.cached("alice") {
+        Some(s) => s,
+        None => cache.load("alice").await,
+    };
+    assert_eq!(status, AccountStatus::Disabled);
+}
