@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -101,16 +101,6 @@ impl AccountCache {
         if let Ok(mut e) = self.entries.write() {
             e.clear();
         }
-    }
-
-    /// How many accounts are cached.
-    pub fn len(&self) -> usize {
-        self.entries.read().map_or(0, |e| e.len())
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Wakes the follower now (a notification arrived, or this process changed an account).
@@ -218,14 +208,12 @@ pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
             }
             if last_prune.elapsed() >= prune_every {
                 last_prune = Instant::now();
-                let now = crate::now();
                 let window = crate::throttle::ThrottleLimits::IP.window.as_millis();
-                let now_ms = i64::try_from(u128::from(now) * 1000).unwrap_or(i64::MAX);
                 let _ = cache
                     .store
                     .prune(
-                        now.saturating_sub(3600),
-                        now_ms.saturating_sub(i64::try_from(window).unwrap_or(0)),
+                        crate::now().saturating_sub(3600),
+                        crate::state::now_ms().saturating_sub(i64::try_from(window).unwrap_or(0)),
                     )
                     .await;
             }
@@ -273,15 +261,13 @@ async fn poll(
 /// PostgreSQL: LISTEN on `auth_accounts` and wake the follower on every notification.
 /// Reconnects after a second when the connection drops; the poll covers the gap.
 async fn listen(cache: std::sync::Weak<AccountCache>, pool: sqlx::PgPool) {
-    let logged = Mutex::new(false);
+    let mut logged = false;
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(l) => l,
             Err(e) => {
-                if let Ok(mut l) = logged.lock()
-                    && !*l
-                {
-                    *l = true;
+                if !logged {
+                    logged = true;
                     tracing::warn!(error = %e, "cannot LISTEN for account changes; polling only");
                 }
                 if cache.strong_count() == 0 {

@@ -7,7 +7,7 @@ use std::io::{IsTerminal as _, Read as _};
 use auth_core::password::{Policy, StoredHash};
 use auth_core::{HashError, StoredHashError};
 
-use crate::cli::{UserCommand, UsersArg};
+use crate::cli::{StoreArgs, UserCommand};
 use crate::store::{Store, StoreError, StoreUrl};
 use crate::users::{User, UsernameError, UsersError, validate_username};
 
@@ -154,9 +154,9 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), AdminError> {
     rt.block_on(run_async(cmd))
 }
 
-async fn open(users: &UsersArg) -> Result<(Store, StoreUrl), AdminError> {
-    let url = users.url()?;
-    let store = Store::open(&url, users.limits()).await?;
+async fn open(args: &StoreArgs) -> Result<(Store, StoreUrl), AdminError> {
+    let url = args.url()?;
+    let store = Store::open(&url, args.limits()).await?;
     Ok((store, url))
 }
 
@@ -169,7 +169,7 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
             hash,
             disabled,
             pbkdf2_rounds,
-            users,
+            store: args,
         } => {
             validate_username(&name).map_err(AdminError::Username)?;
             let mut user = match hash {
@@ -189,32 +189,32 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
                 None => new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
             };
             user.set_active(!disabled);
-            let (store, _) = open(&users).await?;
+            let (store, _) = open(&args).await?;
             store.add(&name, &user, now).await?;
             println!("added {name}");
         }
-        UserCommand::Disable { name, users } => set_active(&users, &name, false).await?,
-        UserCommand::Enable { name, users } => set_active(&users, &name, true).await?,
+        UserCommand::Disable { name, store: args } => set_active(&args, &name, false).await?,
+        UserCommand::Enable { name, store: args } => set_active(&args, &name, true).await?,
         UserCommand::Passwd {
             name,
             password_stdin,
             pbkdf2_rounds,
-            users,
+            store: args,
         } => {
             let user = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
-            let (store, url) = open(&users).await?;
+            let (store, url) = open(&args).await?;
             store.set_password(&name, &user, now).await?;
             println!("password changed for {name}");
             forget_first_run_password(&url, &name);
         }
-        UserCommand::Remove { name, users } => {
-            let (store, url) = open(&users).await?;
+        UserCommand::Remove { name, store: args } => {
+            let (store, url) = open(&args).await?;
             store.remove(&name).await?;
             println!("removed {name}");
             forget_first_run_password(&url, &name);
         }
-        UserCommand::List { users } => {
-            let (store, _) = open(&users).await?;
+        UserCommand::List { store: args } => {
+            let (store, _) = open(&args).await?;
             pages(&store, |name, u| {
                 let h: &StoredHash = u.stored_hash();
                 let format = format!("{:?}", h.format()).to_lowercase();
@@ -223,10 +223,10 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
             })
             .await?;
         }
-        UserCommand::Import { file, users } => {
+        UserCommand::Import { file, store: args } => {
             let parsed = crate::users::read_file(&file)?;
             let list: Vec<_> = parsed.into_iter().collect();
-            let (store, url) = open(&users).await?;
+            let (store, url) = open(&args).await?;
             let added = store.import(&list, now).await?;
             println!(
                 "imported {added} of {} accounts from {} into {url} (names already there were kept)",
@@ -234,8 +234,8 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
                 file.display()
             );
         }
-        UserCommand::Export { users } => {
-            let (store, _) = open(&users).await?;
+        UserCommand::Export { store: args } => {
+            let (store, _) = open(&args).await?;
             print!("{}", crate::users::HEADER);
             pages(&store, crate::users::render_line).await?;
         }
@@ -262,8 +262,8 @@ async fn pages(store: &Store, line: impl Fn(&str, &User) -> String) -> Result<()
     out.flush().map_err(AdminError::Input)
 }
 
-async fn set_active(users: &UsersArg, name: &str, active: bool) -> Result<(), AdminError> {
-    let (store, _) = open(users).await?;
+async fn set_active(args: &StoreArgs, name: &str, active: bool) -> Result<(), AdminError> {
+    let (store, _) = open(args).await?;
     store.set_active(name, active, crate::now()).await?;
     println!("{} {name}", if active { "enabled" } else { "disabled" });
     Ok(())

@@ -338,12 +338,18 @@ impl IntoResponse for Rejection {
 
 /// What the store's outages get: 503, a JSON `detail` and `Retry-After`.
 pub(crate) fn unavailable() -> Response {
-    let mut res = detail(
+    retry_later(
         StatusCode::SERVICE_UNAVAILABLE,
         "Service temporarily unavailable; retry shortly",
-    );
+        2,
+    )
+}
+
+/// `{"detail": …}` with `status` and `Retry-After: secs`: the one way 429 and 503 are written.
+pub(crate) fn retry_later(status: StatusCode, message: &str, secs: u64) -> Response {
+    let mut res = detail(status, message);
     res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     res
 }
 

@@ -42,7 +42,7 @@ enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub(crate) struct UsersArg {
+pub(crate) struct StoreArgs {
     /// Where accounts live: `sqlite:PATH` or a `postgres://` URL (DATABASE_URL is read when
     /// this is not set) [default: sqlite:auth-data/auth.db].
     #[arg(long, env = "AUTH_STORE")]
@@ -59,7 +59,7 @@ pub(crate) struct UsersArg {
     db_acquire_timeout: u64,
 }
 
-impl UsersArg {
+impl StoreArgs {
     /// The store the options name.
     pub(crate) fn url(&self) -> Result<StoreUrl, StoreError> {
         if let Some(path) = &self.users {
@@ -98,7 +98,7 @@ struct ServeArgs {
     #[arg(long, env = "AUTH_LISTEN", default_value = "127.0.0.1:8000")]
     listen: SocketAddr,
     #[command(flatten)]
-    users: UsersArg,
+    store: StoreArgs,
     /// Key file ('<kid> <base64url secret>' per line; the last signs). Ignored when AUTH_SECRET
     /// is set; generated at the default path on first start.
     #[arg(long, env = "AUTH_KEY_FILE")]
@@ -172,21 +172,21 @@ pub(crate) enum UserCommand {
               value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
         pbkdf2_rounds: u32,
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// Disable an account: its tokens get 403 from the next request on.
     Disable {
         /// Username.
         name: String,
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// Enable a disabled account.
     Enable {
         /// Username.
         name: String,
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// Set a new password for an account. Prompts twice on a terminal.
     Passwd {
@@ -200,19 +200,19 @@ pub(crate) enum UserCommand {
               value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
         pbkdf2_rounds: u32,
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// Remove an account.
     Remove {
         /// Username.
         name: String,
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// List accounts (never hashes), a page at a time.
     List {
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// Add the accounts of a users file (`<name>\t<active|disabled>\t<hash>` lines; PHC,
     /// passlib and Django hashes). Names that exist are skipped.
@@ -220,13 +220,13 @@ pub(crate) enum UserCommand {
         /// The users file.
         file: PathBuf,
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
     /// Write every account to standard output in the users-file format (hashes included:
     /// keep the output private).
     Export {
         #[command(flatten)]
-        users: UsersArg,
+        store: StoreArgs,
     },
 }
 
@@ -258,7 +258,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         // Colour codes only for a person at a terminal, never into files or log collectors.
         .with_ansi(std::io::stdout().is_terminal())
         .init();
-    let url = args.users.url().map_err(StartupError::Store)?;
+    let url = args.store.url().map_err(StartupError::Store)?;
     let settings = Settings {
         subject_claim: match args.subject_claim {
             SubjectArg::Sub => SubjectClaim::Sub,
@@ -301,7 +301,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
     rt.block_on(async move {
         let (keys, source, store) = crate::startup::prepare(
             &url,
-            args.users.limits(),
+            args.store.limits(),
             args.key_file.as_deref(),
             args.pbkdf2_rounds,
             crate::now(),

@@ -8,12 +8,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use crate::RouterState as AppState;
-use crate::auth::{Authenticated, detail, error_reply, json, unavailable};
+use crate::auth::{Authenticated, detail, error_reply, json, retry_later, unavailable};
 use crate::store::StoreError;
+use crate::throttle::SharedKeys;
 use crate::users::User;
 
 pub async fn not_found() -> Response {
@@ -97,11 +98,12 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         Ok(a) => a,
         Err(wait) => return throttled(&username, wait),
     };
-    let now_ms = now_ms();
+    let now_ms = crate::state::now_ms();
     // The counters every instance shares.
+    let shared = SharedKeys::new(&username, ip);
     let user_counted = match state
         .throttle
-        .check_shared(&state.store, &username, ip, now_ms)
+        .check_shared(&state.store, &shared, now_ms)
         .await
     {
         Ok((None, counted)) => counted,
@@ -153,23 +155,16 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                     issued.needs_rehash,
                 )
             });
-            (
-                result,
-                username,
-                password,
-                user.map(|u| u.hash().to_owned()),
-            )
+            (result, username, password, user)
         })
         .await;
-    let Ok((result, username, password, old_hash)) = outcome else {
+    let Ok((result, username, password, user)) = outcome else {
         attempt.refund();
-        let mut res = detail(
+        return retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many logins in progress; retry shortly",
+            1,
         );
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return res;
     };
     match result {
         Ok((token, expires_in, needs_rehash)) => {
@@ -177,10 +172,15 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             // Written only when there is a counter to clear, so a successful login writes
             // nothing. A store error is logged once by the store's health; the login stands.
             if user_counted {
-                let _ = state.throttle.succeed_shared(&state.store, &username).await;
+                let _ = state.throttle.succeed_shared(&state.store, &shared).await;
             }
-            if needs_rehash && let Some(old) = old_hash {
-                tokio::spawn(rehash(state, username.clone(), password, old));
+            if needs_rehash && let Some(old) = user {
+                tokio::spawn(rehash(
+                    state,
+                    username.clone(),
+                    password,
+                    old.hash().to_owned(),
+                ));
             }
             tracing::info!(user = ?username, "login succeeded");
             let mut out = Vec::new();
@@ -197,7 +197,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                 // Counted before the answer, so the next login on any instance sees it.
                 let _ = state
                     .throttle
-                    .fail_shared(&state.store, &username, ip, now_ms)
+                    .fail_shared(&state.store, &shared, now_ms)
                     .await;
             }
             match e {
@@ -213,22 +213,12 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
 fn throttled(username: &str, wait: std::time::Duration) -> Response {
     // `?`: the username is untrusted; Debug escapes newlines and control characters.
     tracing::info!(user = ?username, "login throttled");
-    let mut res = detail(
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    retry_later(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many failed login attempts; retry later",
-    );
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
-}
-
-/// Milliseconds since the Unix epoch, for the shared counters.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        secs,
+    )
 }
 
 /// Upgrades a stored hash after a successful login, off the request path. The new hash is made

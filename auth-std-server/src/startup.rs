@@ -37,9 +37,16 @@ pub enum StartupError {
     Admin(AdminError),
     /// The system random generator failed.
     Rng(getrandom::Error),
-    /// The first-run password file could not be written, or the old users file renamed.
+    /// The first-run password file could not be written.
     WriteSecret {
         /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The imported users file could not be renamed `users.imported`.
+    Rename {
+        /// The imported file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
@@ -70,6 +77,11 @@ impl fmt::Display for StartupError {
             StartupError::WriteSecret { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
             }
+            StartupError::Rename { path, source } => write!(
+                f,
+                "imported {} but cannot rename it: {source}",
+                path.display()
+            ),
             StartupError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartupError::Io(e) => e.fmt(f),
         }
@@ -81,6 +93,7 @@ impl std::error::Error for StartupError {
         match self {
             StartupError::CreateDir { source, .. }
             | StartupError::WriteSecret { source, .. }
+            | StartupError::Rename { source, .. }
             | StartupError::Listen { source, .. } => Some(source),
             StartupError::Permission(e) => Some(e),
             StartupError::Keys(e) => Some(e),
@@ -199,8 +212,8 @@ async fn import_old_users(store: &Store, old: &Path, now: u64) -> Result<(), Sta
     let mut renamed = old.as_os_str().to_owned();
     renamed.push(".imported");
     let renamed = PathBuf::from(renamed);
-    std::fs::rename(old, &renamed).map_err(|source| StartupError::WriteSecret {
-        path: renamed.clone(),
+    std::fs::rename(old, &renamed).map_err(|source| StartupError::Rename {
+        path: old.to_owned(),
         source,
     })?;
     println!(

@@ -129,7 +129,16 @@ impl axum::extract::FromRef<RouterState> for Arc<BearerAuth> {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
+    since_epoch().as_secs()
+}
+
+/// Milliseconds since the Unix epoch, as the store's failure counters keep them.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(since_epoch().as_millis()).unwrap_or(i64::MAX)
+}
+
+fn since_epoch() -> Duration {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .unwrap_or_default()
 }

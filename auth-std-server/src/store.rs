@@ -309,6 +309,14 @@ fn user_from(name: &str, hash: &str, active: bool) -> Result<User, StoreError> {
     })
 }
 
+/// An update or delete of `name` that touched no row names no account.
+fn one_row(rows: u64, name: &str) -> Result<(), StoreError> {
+    match rows {
+        0 => Err(StoreError::NoSuchUser(name.to_owned())),
+        _ => Ok(()),
+    }
+}
+
 /// SQLite's "file is not a database" and "database disk image is malformed".
 fn is_corrupt(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("26" | "11")))
@@ -567,10 +575,7 @@ impl Store {
             .rows_affected()))
             })
             .await;
-        match r? {
-            0 => Err(StoreError::NoSuchUser(name.to_owned())),
-            _ => Ok(()),
-        }
+        one_row(r?, name)
     }
 
     /// Sets a new password hash: a password change (its time is recorded).
@@ -592,10 +597,7 @@ impl Store {
             .rows_affected()))
             })
             .await;
-        match r? {
-            0 => Err(StoreError::NoSuchUser(name.to_owned())),
-            _ => Ok(()),
-        }
+        one_row(r?, name)
     }
 
     /// Replaces the stored hash with one of the same password at the current policy, only if
@@ -644,10 +646,7 @@ impl Store {
                 )
             })
             .await;
-        match r? {
-            0 => Err(StoreError::NoSuchUser(name.to_owned())),
-            _ => Ok(()),
-        }
+        one_row(r?, name)
     }
 
     /// How many accounts there are.
@@ -843,10 +842,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let store = self.clone();
         let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
-        let task = tokio::spawn(async move {
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            store.write_failures(&keys, now_ms, forget_before_ms).await
-        });
+        let task =
+            tokio::spawn(
+                async move { store.write_failures(&keys, now_ms, forget_before_ms).await },
+            );
         match task.await {
             Ok(r) => r,
             Err(e) => Err(StoreError::Unavailable(sqlx::Error::Io(
@@ -855,31 +854,54 @@ impl Store {
         }
     }
 
+    /// One upsert for every key. Counters are not accounts: their commit does not wait for the
+    /// disk flush (on SQLite, synchronous=NORMAL for this statement: durable against a killed
+    /// process, not a power cut; on PostgreSQL, synchronous_commit off for this statement's
+    /// transaction, in the same round trip). A crash can lose the last moments of counts,
+    /// never an account change.
     async fn write_failures(
         &self,
-        keys: &[&str],
+        keys: &[String],
         now_ms: i64,
         forget_before_ms: i64,
     ) -> Result<(), StoreError> {
-        // One statement for every key.
-        let mut sql =
-            String::from("INSERT INTO login_failures (key, failures, last_failure) VALUES ");
-        for i in 0..keys.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, 1, $1)", i + 3));
-        }
-        sql.push_str(
-            " ON CONFLICT (key) DO UPDATE SET \
+        // The keys are $3, $4, …; $1 is now, $2 the forgetting horizon.
+        let slots: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
+        let rows = match &self.inner.backend {
+            Backend::Sqlite(_) => format!(
+                "VALUES {}",
+                slots
+                    .iter()
+                    .map(|k| format!("({k}, 1, $1)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Backend::Postgres(_) => format!(
+                "SELECT k, 1, $1 FROM (VALUES {}) AS v(k), \
+                 (SELECT set_config('synchronous_commit', 'off', true)) AS s",
+                slots
+                    .iter()
+                    .map(|k| format!("({k}::text)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let sql = format!(
+            "INSERT INTO login_failures (key, failures, last_failure) {rows} \
+             ON CONFLICT (key) DO UPDATE SET \
              failures = CASE WHEN login_failures.last_failure < $2 THEN 1 \
                              ELSE login_failures.failures + 1 END, \
-             last_failure = $1",
+             last_failure = $1"
         );
-        // Counters are not accounts: their commit does not wait for the disk flush (on SQLite,
-        // synchronous=NORMAL for this statement: durable against a killed process, not a power
-        // cut; on PostgreSQL, synchronous_commit off for this transaction). A crash can lose
-        // the last moments of counts, never an account change.
+        // A macro, not a closure: each engine's arm needs its own query type.
+        macro_rules! query {
+            () => {
+                keys.iter().fold(
+                    sqlx::query(&sql).bind(now_ms).bind(forget_before_ms),
+                    |q, k| q.bind(k.as_str()),
+                )
+            };
+        }
         self.tracked(async {
             match &self.inner.backend {
                 Backend::Sqlite(pool) => {
@@ -887,11 +909,7 @@ impl Store {
                     sqlx::query("PRAGMA synchronous = NORMAL")
                         .execute(&mut *conn)
                         .await?;
-                    let mut q = sqlx::query(&sql).bind(now_ms).bind(forget_before_ms);
-                    for key in keys {
-                        q = q.bind(*key);
-                    }
-                    let r = q.execute(&mut *conn).await;
+                    let r = query!().execute(&mut *conn).await;
                     // Back to FULL before the connection serves anything else; a connection
                     // that cannot be reset is closed rather than returned to the pool.
                     if sqlx::query("PRAGMA synchronous = FULL")
@@ -904,30 +922,7 @@ impl Store {
                     r?;
                 }
                 Backend::Postgres(pool) => {
-                    // One round trip: the setting is made inside the statement's own
-                    // transaction (set_config(…, true) is SET LOCAL), and read at its commit.
-                    let mut sql = String::from(
-                        "INSERT INTO login_failures (key, failures, last_failure) \
-                         SELECT k, 1, $1 FROM (VALUES ",
-                    );
-                    for i in 0..keys.len() {
-                        if i > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push_str(&format!("(${}::text)", i + 3));
-                    }
-                    sql.push_str(
-                        ") AS v(k), (SELECT set_config('synchronous_commit', 'off', true)) AS s \
-                         ON CONFLICT (key) DO UPDATE SET \
-                         failures = CASE WHEN login_failures.last_failure < $2 THEN 1 \
-                                         ELSE login_failures.failures + 1 END, \
-                         last_failure = $1",
-                    );
-                    let mut q = sqlx::query(&sql).bind(now_ms).bind(forget_before_ms);
-                    for key in keys {
-                        q = q.bind(*key);
-                    }
-                    q.execute(pool).await?;
+                    query!().execute(pool).await?;
                 }
             }
             Ok(())

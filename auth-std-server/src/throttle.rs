@@ -37,6 +37,8 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use std::fmt::Write as _;
+
 use sha2::{Digest as _, Sha256};
 
 use crate::store::{Store, StoreError};
@@ -234,24 +236,35 @@ pub fn client_group(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The store's keys for a username and an address group: SHA-256 in hex, so the shared table
-/// never holds the names people typed.
-fn shared_keys(username: &str, ip: Option<IpAddr>) -> (String, Option<String>) {
-    let hex = |kind: &str, value: &str| {
-        let digest = Sha256::new()
-            .chain_update(kind.as_bytes())
-            .chain_update([0u8])
-            .chain_update(value.as_bytes())
-            .finalize();
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    (
-        hex("user", username),
-        ip.map(|ip| hex("ip", &client_group(ip).to_string())),
-    )
+/// One login's keys in the store's shared counters: SHA-256 in hex of the username and of the
+/// address group, so the shared table never holds the names people typed. Made once per login
+/// ([`SharedKeys::new`]) and used to check, count and clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKeys {
+    user: String,
+    ip: Option<String>,
+}
+
+impl SharedKeys {
+    /// The keys for `username` from `ip`.
+    pub fn new(username: &str, ip: Option<IpAddr>) -> Self {
+        fn hex(kind: &str, value: &str) -> String {
+            let digest = Sha256::new()
+                .chain_update(kind.as_bytes())
+                .chain_update([0u8])
+                .chain_update(value.as_bytes())
+                .finalize();
+            let mut s = String::with_capacity(2 * digest.len());
+            for b in digest.iter() {
+                let _ = write!(s, "{b:02x}");
+            }
+            s
+        }
+        SharedKeys {
+            user: hex("user", username),
+            ip: ip.map(|ip| hex("ip", &client_group(ip).to_string())),
+        }
+    }
 }
 
 /// One admitted login attempt, already counted as a failure. Settle it with
@@ -398,13 +411,12 @@ impl Throttle {
     pub async fn check_shared(
         &self,
         store: &Store,
-        username: &str,
-        ip: Option<IpAddr>,
+        keys: &SharedKeys,
         now_ms: i64,
     ) -> Result<(Option<Duration>, bool), StoreError> {
-        let (user_key, ip_key) = shared_keys(username, ip);
-        let ip_key = ip_key.unwrap_or_default();
-        let [user, ip] = store.failures([&user_key, &ip_key]).await?;
+        let [user, ip] = store
+            .failures([&keys.user, keys.ip.as_deref().unwrap_or_default()])
+            .await?;
         let (user_limits, ip_limits) = self.limits();
         let wait = |row: Option<(i64, i64)>, limits: ThrottleLimits| {
             let (failures, last) = row?;
@@ -428,27 +440,23 @@ impl Throttle {
     pub async fn fail_shared(
         &self,
         store: &Store,
-        username: &str,
-        ip: Option<IpAddr>,
+        keys: &SharedKeys,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (user_key, ip_key) = shared_keys(username, ip);
         let (user_limits, ip_limits) = self.limits();
         let window = user_limits.window.min(ip_limits.window).as_millis();
         let forget = now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
-        let mut keys = vec![user_key.as_str()];
-        if let Some(k) = &ip_key {
-            keys.push(k);
-        }
-        store.record_failure(&keys, now_ms, forget).await
+        let mut list = vec![keys.user.as_str()];
+        list.extend(keys.ip.as_deref());
+        store.record_failure(&list, now_ms, forget).await
     }
 
     /// A successful login clears its username's shared counter.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
-    pub async fn succeed_shared(&self, store: &Store, username: &str) -> Result<(), StoreError> {
-        store.clear_failures(&shared_keys(username, None).0).await
+    pub async fn succeed_shared(&self, store: &Store, keys: &SharedKeys) -> Result<(), StoreError> {
+        store.clear_failures(&keys.user).await
     }
 
     /// Tracked (usernames, addresses).

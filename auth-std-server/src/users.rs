@@ -279,15 +279,6 @@ fn in_file(path: &Path) -> impl FnOnce(UsersError) -> UsersError + '_ {
     }
 }
 
-/// Renders a users file.
-pub fn render(users: &Users) -> String {
-    let mut s = String::from(HEADER);
-    for (name, u) in users {
-        s.push_str(&render_line(name, u));
-    }
-    s
-}
-
 /// The file's first line, a comment naming the format.
 pub const HEADER: &str = "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>\n";
 
@@ -300,6 +291,15 @@ pub fn render_line(name: &str, user: &User) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole file, as `user export` writes it.
+    fn render(users: &Users) -> String {
+        let mut s = String::from(HEADER);
+        for (name, u) in users {
+            s.push_str(&render_line(name, u));
+        }
+        s
+    }
 
     const H: &str = "$pbkdf2-sha256$i=600000,l=32$obLD1OX2BxgpOktcbX6PkA$tiuDoyFplz7RtbK706Kl0d9DxyZt8xqNe0y6uzZoj58";
 

@@ -2,7 +2,6 @@
 //! or on PostgreSQL with `AUTH_TEST_STORE=postgres`.
 
 mod common;
-use common::FullUrl as _;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -641,7 +640,7 @@ fn user_cmd(url: &StoreUrl, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.arg("user")
         .args(args)
-        .env("AUTH_STORE", url.to_string_with_password())
+        .env("AUTH_STORE", common::url_text(url))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     c

@@ -59,22 +59,11 @@ pub async fn store_with(dir: &Path, users: &str) -> Store {
     store
 }
 
-/// The environment a spawned server or CLI needs to use the same store as `url`.
-pub fn store_env(url: &StoreUrl) -> Vec<(String, String)> {
-    vec![("AUTH_STORE".to_owned(), url.to_string_with_password())]
-}
-
-/// Extends [`StoreUrl`] with the form a child process needs.
-pub trait FullUrl {
-    fn to_string_with_password(&self) -> String;
-}
-
-impl FullUrl for StoreUrl {
-    fn to_string_with_password(&self) -> String {
-        match self {
-            StoreUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
-            StoreUrl::Postgres(u) => u.clone(),
-        }
+/// `url` as a child process's `AUTH_STORE` needs it: with its password (`Display` hides it).
+pub fn url_text(url: &StoreUrl) -> String {
+    match url {
+        StoreUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+        StoreUrl::Postgres(u) => u.clone(),
     }
 }
 
