@@ -23,10 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use auth_core::StoredHashError;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{Row as _, migrate::Migrator};
 
 use crate::users::User;
@@ -309,6 +307,15 @@ fn user_from(name: &str, hash: &str, active: bool) -> Result<User, StoreError> {
     })
 }
 
+/// The pool's bounds, the same on both engines. No ping before each query (a round trip saved
+/// per query): a broken connection fails its query (503) and is dropped, and the next is new.
+fn pool_options<DB: sqlx::Database>(limits: PoolLimits) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .test_before_acquire(false)
+        .max_connections(limits.max_connections)
+        .acquire_timeout(limits.acquire_timeout)
+}
+
 /// An update or delete of `name` that touched no row names no account.
 fn one_row(rows: u64, name: &str) -> Result<(), StoreError> {
     match rows {
@@ -365,12 +372,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
-                let pool = SqlitePoolOptions::new()
-                    // No ping before each query: a broken connection fails its query (503)
-                    // and is dropped, and the next one is new.
-                    .test_before_acquire(false)
-                    .max_connections(limits.max_connections)
-                    .acquire_timeout(limits.acquire_timeout)
+                let pool = pool_options::<sqlx::Sqlite>(limits)
                     .connect_with(options)
                     .await
                     .map_err(|source| {
@@ -396,12 +398,7 @@ impl Store {
             }
             StoreUrl::Postgres(text) => {
                 let options = PgConnectOptions::from_str(text).map_err(opening)?;
-                let pool = PgPoolOptions::new()
-                    // No ping before each query (one round trip saved per query): a broken
-                    // connection fails its query (503) and is dropped, and the next one is new.
-                    .test_before_acquire(false)
-                    .max_connections(limits.max_connections)
-                    .acquire_timeout(limits.acquire_timeout)
+                let pool = pool_options::<sqlx::Postgres>(limits)
                     .connect_with(options)
                     .await
                     .map_err(opening)?;
