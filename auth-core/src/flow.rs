@@ -119,6 +119,12 @@ pub struct FlowClaims<'a> {
     /// Not before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<NumericDate>,
+    /// The session the token belongs to ([`crate::session::SessionId`]), if it has one.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<JsonStr<'a>>,
+    /// Space-separated scopes (RFC 8693 §4.2), when any were granted.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<JsonStr<'a>>,
 }
 
 crate::jwt::registered_claims_from_fields!(FlowClaims);
@@ -134,13 +140,37 @@ pub struct Issued<'b> {
     pub needs_rehash: bool,
 }
 
+/// A login whose password checked out and whose account is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Store a fresh hash of this password: the stored one is below policy.
+    pub needs_rehash: bool,
+}
+
+/// What an access token is issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant<'a> {
+    /// The account.
+    pub subject: &'a str,
+    /// The session ([`crate::session::SessionId`]), written as `sid`.
+    pub sid: Option<&'a str>,
+    /// Space-separated scopes, written as `scope` when non-empty.
+    pub scope: Option<&'a str>,
+}
+
+impl<'a> Grant<'a> {
+    /// A token for `subject` with no session and no scope.
+    pub const fn subject(subject: &'a str) -> Self {
+        Grant {
+            subject,
+            sid: None,
+            scope: None,
+        }
+    }
+}
+
 /// Decides a login of `username` with `password` (as a form parser or any other front-end
-/// delivered them). `account` is what the caller found for `username`, if anything.
-///
-/// Every login costs at least the policy's PBKDF2 work: an unknown user the same as a hash at
-/// the policy ([`verify_dummy`]), a cheaper stored hash padded up to it ([`verify_parsed`]). So
-/// timing does not reveal which accounts exist. The password is checked before the account's
-/// status, so only someone who knows the password learns that an account is disabled.
+/// delivered them), and signs its token: [`check_login`], then [`issue`].
 ///
 /// # Errors
 /// [`LoginError`].
@@ -153,6 +183,29 @@ pub fn login<'b, const N: usize>(
     now: u64,
     out: &'b mut [u8],
 ) -> Result<Issued<'b>, LoginError> {
+    let verified = check_login(password, account, config)?;
+    let issued = issue(&Grant::subject(username), keys, config, now, out)?;
+    Ok(Issued {
+        needs_rehash: verified.needs_rehash,
+        ..issued
+    })
+}
+
+/// Decides a login with `password`. `account` is what the caller found for the username, if
+/// anything. Sign the token with [`issue`] (after starting a session, if there are sessions).
+///
+/// Every login costs at least the policy's PBKDF2 work: an unknown user the same as a hash at
+/// the policy ([`verify_dummy`]), a cheaper stored hash padded up to it ([`verify_parsed`]). So
+/// timing does not reveal which accounts exist. The password is checked before the account's
+/// status, so only someone who knows the password learns that an account is disabled.
+///
+/// # Errors
+/// [`LoginError::InvalidCredentials`] or [`LoginError::AccessRestricted`].
+pub fn check_login(
+    password: &[u8],
+    account: Option<&Account<'_>>,
+    config: &FlowConfig<'_>,
+) -> Result<Verified, LoginError> {
     let Some(account) = account else {
         verify_dummy(password, &config.policy);
         return Err(LoginError::InvalidCredentials);
@@ -170,29 +223,40 @@ pub fn login<'b, const N: usize>(
     if !account.active {
         return Err(LoginError::AccessRestricted);
     }
-    let subject = Some(JsonStr::new(username));
+    Ok(Verified {
+        needs_rehash: verified.needs_rehash,
+    })
+}
+
+/// Signs an access token for `grant`: the subject claim, `sid` and `scope` when given,
+/// `iss`/`aud` when configured, `iat = now`, `exp = now + ttl`.
+///
+/// # Errors
+/// [`LoginError::Encode`] when `out` is too small.
+pub fn issue<'b, const N: usize>(
+    grant: &Grant<'_>,
+    keys: &KeyRing<N>,
+    config: &FlowConfig<'_>,
+    now: u64,
+    out: &'b mut [u8],
+) -> Result<Issued<'b>, LoginError> {
+    let subject = Some(JsonStr::new(grant.subject));
     let claims = FlowClaims {
-        sub: if config.subject_claim == SubjectClaim::Sub {
-            subject
-        } else {
-            None
-        },
-        uid: if config.subject_claim == SubjectClaim::Uid {
-            subject
-        } else {
-            None
-        },
+        sub: subject.filter(|_| config.subject_claim == SubjectClaim::Sub),
+        uid: subject.filter(|_| config.subject_claim == SubjectClaim::Uid),
         iss: config.issuer.map(JsonStr::new),
         aud: config.audience.map(|a| Audience::one(JsonStr::new(a))),
         iat: Some(now),
         exp: Some(now.saturating_add(config.ttl)),
         nbf: None,
+        sid: grant.sid.map(JsonStr::new),
+        scope: grant.scope.filter(|s| !s.is_empty()).map(JsonStr::new),
     };
     let token = keys.sign(&claims, out).map_err(LoginError::Encode)?;
     Ok(Issued {
         token,
         expires_in: config.ttl,
-        needs_rehash: verified.needs_rehash,
+        needs_rehash: false,
     })
 }
 
@@ -204,6 +268,10 @@ pub struct Authorized<'h, 'b> {
     pub subject: JsonStr<'b>,
     /// The token, as sent in the `Authorization` header.
     pub token: &'h str,
+    /// The session the token belongs to, if any: check it against the revoked ones.
+    pub sid: Option<JsonStr<'b>>,
+    /// `iat`, if the token has one.
+    pub issued_at: Option<NumericDate>,
 }
 
 /// Checks an `Authorization` header value: bearer syntax, token, MAC, claims, subject.
@@ -230,7 +298,12 @@ pub fn authorize<'h, 'b, const N: usize>(
         SubjectClaim::Uid => claims.uid,
     };
     match subject {
-        Some(s) if s.decoded_len() > 0 => Ok(Authorized { subject: s, token }),
+        Some(s) if s.decoded_len() > 0 => Ok(Authorized {
+            subject: s,
+            token,
+            sid: claims.sid,
+            issued_at: claims.iat,
+        }),
         _ => Err(AuthError::InvalidToken),
     }
 }

@@ -1,6 +1,7 @@
-//! The `application/x-www-form-urlencoded` login form (RFC 6749 §4.3.2), as FastAPI's
-//! `OAuth2PasswordRequestForm` reads it, but stricter: a repeated field is an error (RFC 6749
-//! §3.1) where FastAPI silently takes the last one.
+//! The token endpoint's forms: the password grant (RFC 6749 §4.3.2), as FastAPI's
+//! `OAuth2PasswordRequestForm` reads it, the refresh grant (RFC 6749 §6), and the revocation
+//! request (RFC 7009 §2.1). Stricter than FastAPI: a repeated field is an error (RFC 6749 §3.1)
+//! where FastAPI silently takes the last one.
 
 use core::fmt;
 
@@ -22,17 +23,27 @@ pub enum Field {
     ClientId,
     /// `client_secret`
     ClientSecret,
+    /// `refresh_token` (RFC 6749 §6)
+    RefreshToken,
+    /// `token` (RFC 7009 §2.1)
+    Token,
+    /// `token_type_hint` (RFC 7009 §2.1)
+    TokenTypeHint,
 }
 
 impl Field {
-    /// In FastAPI's declaration order, which is the order its 422 errors list fields in.
-    pub const ALL: [Field; 6] = [
+    /// In FastAPI's declaration order, which is the order its 422 errors list fields in, then
+    /// the refresh grant's and the revocation request's.
+    pub const ALL: [Field; FIELDS] = [
         Field::GrantType,
         Field::Username,
         Field::Password,
         Field::Scope,
         Field::ClientId,
         Field::ClientSecret,
+        Field::RefreshToken,
+        Field::Token,
+        Field::TokenTypeHint,
     ];
 
     /// The form field name.
@@ -44,11 +55,14 @@ impl Field {
             Field::Scope => "scope",
             Field::ClientId => "client_id",
             Field::ClientSecret => "client_secret",
+            Field::RefreshToken => "refresh_token",
+            Field::Token => "token",
+            Field::TokenTypeHint => "token_type_hint",
         }
     }
 
-    fn from_name(name: &[u8]) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name().as_bytes() == name)
+    fn from_name(name: &[u8], known: &[Field]) -> Option<Field> {
+        known.iter().copied().find(|f| f.name().as_bytes() == name)
     }
 
     const fn index(self) -> usize {
@@ -56,17 +70,53 @@ impl Field {
     }
 }
 
+/// How many fields the forms know.
+const FIELDS: usize = 9;
+
+/// The password grant's fields (FastAPI's form).
+const LOGIN_FIELDS: &[Field] = &[
+    Field::GrantType,
+    Field::Username,
+    Field::Password,
+    Field::Scope,
+    Field::ClientId,
+    Field::ClientSecret,
+];
+
+/// The token endpoint's fields: both grants'.
+const TOKEN_FIELDS: &[Field] = &[
+    Field::GrantType,
+    Field::Username,
+    Field::Password,
+    Field::Scope,
+    Field::ClientId,
+    Field::ClientSecret,
+    Field::RefreshToken,
+];
+
+/// The revocation request's fields.
+const REVOKE_FIELDS: &[Field] = &[
+    Field::Token,
+    Field::TokenTypeHint,
+    Field::ClientId,
+    Field::ClientSecret,
+];
+
+/// The values of a form's fields, in [`Field::ALL`] order.
+type Values<'b> = [Option<&'b str>; FIELDS];
+
 /// What is wrong with one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldErrorKind {
-    /// Absent or empty (`username`, `password`).
+    /// Absent or empty (`username`, `password`, `refresh_token`, `token`).
     Missing,
     /// Given more than once.
     Repeated,
     /// A bad `%` escape, or the decoded bytes are not UTF-8.
     InvalidEncoding,
-    /// `grant_type` is present, non-empty and not exactly `password`.
+    /// `grant_type` is present, non-empty and not exactly `password` (or, at the token
+    /// endpoint, `refresh_token`).
     PatternMismatch,
     /// The decode buffer is too small for the form.
     TooLarge,
@@ -158,7 +208,7 @@ impl<'b> LoginForm<'b> {
     }
 }
 
-/// Parses a urlencoded body, decoding values (`%XX`, `+` as space) into `buf`.
+/// Parses a password-grant body, decoding values (`%XX`, `+` as space) into `buf`.
 ///
 /// `buf` needs at most `body.len()` bytes. Unknown fields are ignored and not decoded.
 ///
@@ -170,7 +220,125 @@ pub fn parse_login_form<'b>(
     body: &[u8],
     buf: &'b mut [u8],
 ) -> Result<LoginForm<'b>, FormError<'b>> {
-    let mut spans: [Option<(usize, usize)>; 6] = [None; 6];
+    check_login(&collect_urlencoded(body, buf, LOGIN_FIELDS)?)
+}
+
+/// Builds a login form from fields that arrive already separated and decoded, such as the parts
+/// of a `multipart/form-data` body, with exactly the rules of [`parse_login_form`]: unknown
+/// fields are ignored, a repeated field is an error, values must be UTF-8, and missing
+/// `username`/`password`, a too-long password and a wrong `grant_type` are all reported.
+///
+/// # Errors
+/// As [`parse_login_form`] (never [`FieldErrorKind::TooLarge`]).
+pub fn login_form_from_fields<'b, I>(fields: I) -> Result<LoginForm<'b>, FormError<'b>>
+where
+    I: IntoIterator<Item = (&'b str, &'b [u8])>,
+{
+    check_login(&collect_fields(fields, LOGIN_FIELDS)?)
+}
+
+/// A refresh-grant request (RFC 6749 §6). `Debug` hides the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RefreshForm<'b> {
+    /// The refresh token as sent: not yet checked; see [`crate::session::RefreshToken::parse`].
+    pub refresh_token: &'b str,
+    /// The scope asked for, if sent and non-empty: it may not be wider than the session's.
+    pub scope: Option<&'b str>,
+    /// `client_id`, if sent and non-empty.
+    pub client_id: Option<&'b str>,
+}
+
+impl fmt::Debug for RefreshForm<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshForm")
+            .field("refresh_token", &"<redacted>")
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+/// What a token-endpoint request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRequest<'b> {
+    /// `grant_type=password`, or no `grant_type` (FastAPI's form makes it optional).
+    Password(LoginForm<'b>),
+    /// `grant_type=refresh_token`.
+    Refresh(RefreshForm<'b>),
+}
+
+/// Parses a token-endpoint body: the password grant exactly as [`parse_login_form`] does,
+/// or, for `grant_type=refresh_token`, a [`RefreshForm`].
+///
+/// # Errors
+/// [`FormError`]: a bad escape, invalid UTF-8 or a repeated field, whatever the grant; for the
+/// refresh grant, a missing `refresh_token`; for the password grant, as [`parse_login_form`].
+pub fn parse_token_form<'b>(
+    body: &[u8],
+    buf: &'b mut [u8],
+) -> Result<TokenRequest<'b>, FormError<'b>> {
+    token_request(&collect_urlencoded(body, buf, TOKEN_FIELDS)?)
+}
+
+/// [`parse_token_form`] over fields already separated and decoded (multipart).
+///
+/// # Errors
+/// As [`parse_token_form`] (never [`FieldErrorKind::TooLarge`]).
+pub fn token_request_from_fields<'b, I>(fields: I) -> Result<TokenRequest<'b>, FormError<'b>>
+where
+    I: IntoIterator<Item = (&'b str, &'b [u8])>,
+{
+    token_request(&collect_fields(fields, TOKEN_FIELDS)?)
+}
+
+/// A revocation request (RFC 7009 §2.1). `Debug` hides the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RevokeForm<'b> {
+    /// The token to revoke, as sent: a refresh token or an access token.
+    pub token: &'b str,
+    /// `token_type_hint`, if sent and non-empty. Only a hint (RFC 7009 §2.1): an unknown value
+    /// is not an error here, and the server may look the token up as either kind.
+    pub token_type_hint: Option<&'b str>,
+}
+
+impl fmt::Debug for RevokeForm<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevokeForm")
+            .field("token", &"<redacted>")
+            .field("token_type_hint", &self.token_type_hint)
+            .finish()
+    }
+}
+
+/// Parses a revocation body (`token`, optional `token_type_hint`).
+///
+/// # Errors
+/// [`FormError`]: a bad escape, invalid UTF-8, a repeated field, or no `token`.
+pub fn parse_revoke_form<'b>(
+    body: &[u8],
+    buf: &'b mut [u8],
+) -> Result<RevokeForm<'b>, FormError<'b>> {
+    check_revoke(&collect_urlencoded(body, buf, REVOKE_FIELDS)?)
+}
+
+/// [`parse_revoke_form`] over fields already separated and decoded (multipart).
+///
+/// # Errors
+/// As [`parse_revoke_form`] (never [`FieldErrorKind::TooLarge`]).
+pub fn revoke_form_from_fields<'b, I>(fields: I) -> Result<RevokeForm<'b>, FormError<'b>>
+where
+    I: IntoIterator<Item = (&'b str, &'b [u8])>,
+{
+    check_revoke(&collect_fields(fields, REVOKE_FIELDS)?)
+}
+
+/// Decodes the `known` fields of a urlencoded body into `buf`.
+fn collect_urlencoded<'b>(
+    body: &[u8],
+    buf: &'b mut [u8],
+    known: &[Field],
+) -> Result<Values<'b>, FormError<'b>> {
+    let mut spans: [Option<(usize, usize)>; FIELDS] = [None; FIELDS];
     let mut at = 0usize;
     for pair in body.split(|&b| b == b'&') {
         if pair.is_empty() {
@@ -187,7 +355,10 @@ pub fn parse_login_form<'b>(
         let Some(key_len) = decode_component(raw_key, &mut key_buf) else {
             continue; // undecodable or long keys are not ours: ignored like any unknown field
         };
-        let Some(field) = key_buf.get(..key_len).and_then(Field::from_name) else {
+        let Some(field) = key_buf
+            .get(..key_len)
+            .and_then(|k| Field::from_name(k, known))
+        else {
             continue;
         };
         let slot = vacant(&mut spans, field)?;
@@ -207,30 +378,24 @@ pub fn parse_login_form<'b>(
     }
 
     let buf: &'b [u8] = buf;
-    let mut values: [Option<&'b str>; 6] = [None; 6];
+    let mut values: Values<'b> = [None; FIELDS];
     for (value, span) in values.iter_mut().zip(spans) {
         *value = span.and_then(|(start, len)| {
             let bytes = buf.get(start..start.checked_add(len)?)?;
             core::str::from_utf8(bytes).ok()
         });
     }
-    check_fields(&values)
+    Ok(values)
 }
 
-/// Builds a login form from fields that arrive already separated and decoded, such as the parts
-/// of a `multipart/form-data` body, with exactly the rules of [`parse_login_form`]: unknown
-/// fields are ignored, a repeated field is an error, values must be UTF-8, and missing
-/// `username`/`password`, a too-long password and a wrong `grant_type` are all reported.
-///
-/// # Errors
-/// As [`parse_login_form`] (never [`FieldErrorKind::TooLarge`]).
-pub fn login_form_from_fields<'b, I>(fields: I) -> Result<LoginForm<'b>, FormError<'b>>
+/// The `known` fields of an already separated form.
+fn collect_fields<'b, I>(fields: I, known: &[Field]) -> Result<Values<'b>, FormError<'b>>
 where
     I: IntoIterator<Item = (&'b str, &'b [u8])>,
 {
-    let mut values: [Option<&'b str>; 6] = [None; 6];
+    let mut values: Values<'b> = [None; FIELDS];
     for (name, value) in fields {
-        let Some(field) = Field::from_name(name.as_bytes()) else {
+        let Some(field) = Field::from_name(name.as_bytes(), known) else {
             continue;
         };
         let slot = vacant(&mut values, field)?;
@@ -238,12 +403,12 @@ where
             .map_err(|_| FormError::one(field, FieldErrorKind::InvalidEncoding))?;
         *slot = Some(text);
     }
-    check_fields(&values)
+    Ok(values)
 }
 
 /// The field's slot, if it is still empty: a field given twice is an error (RFC 6749 §3.1).
 fn vacant<'b, T>(
-    slots: &mut [Option<T>; 6],
+    slots: &mut [Option<T>; FIELDS],
     field: Field,
 ) -> Result<&mut Option<T>, FormError<'b>> {
     match slots.get_mut(field.index()) {
@@ -252,10 +417,42 @@ fn vacant<'b, T>(
     }
 }
 
-/// The rules both front doors share, over the fields' values in [`Field::ALL`] order.
-fn check_fields<'b>(values: &[Option<&'b str>; 6]) -> Result<LoginForm<'b>, FormError<'b>> {
-    let get = |f: Field| -> Option<&'b str> { *values.get(f.index())? };
-    let non_empty = |f: Field| get(f).filter(|s| !s.is_empty());
+fn get<'b>(values: &Values<'b>, f: Field) -> Option<&'b str> {
+    *values.get(f.index())?
+}
+
+fn non_empty<'b>(values: &Values<'b>, f: Field) -> Option<&'b str> {
+    get(values, f).filter(|s| !s.is_empty())
+}
+
+/// The token endpoint: the grant decides the rules.
+fn token_request<'b>(values: &Values<'b>) -> Result<TokenRequest<'b>, FormError<'b>> {
+    if non_empty(values, Field::GrantType) != Some("refresh_token") {
+        return check_login(values).map(TokenRequest::Password);
+    }
+    match non_empty(values, Field::RefreshToken) {
+        Some(refresh_token) => Ok(TokenRequest::Refresh(RefreshForm {
+            refresh_token,
+            scope: non_empty(values, Field::Scope),
+            client_id: non_empty(values, Field::ClientId),
+        })),
+        None => Err(FormError::one(Field::RefreshToken, FieldErrorKind::Missing)),
+    }
+}
+
+fn check_revoke<'b>(values: &Values<'b>) -> Result<RevokeForm<'b>, FormError<'b>> {
+    match non_empty(values, Field::Token) {
+        Some(token) => Ok(RevokeForm {
+            token,
+            token_type_hint: non_empty(values, Field::TokenTypeHint),
+        }),
+        None => Err(FormError::one(Field::Token, FieldErrorKind::Missing)),
+    }
+}
+
+/// The password grant's rules, which both front doors share.
+fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> {
+    let non_empty = |f: Field| non_empty(values, f);
 
     let mut errors = heapless::Vec::<FieldError, 3>::new();
     let grant_type = non_empty(Field::GrantType).filter(|g| *g != "password");
@@ -279,7 +476,7 @@ fn check_fields<'b>(values: &[Option<&'b str>; 6]) -> Result<LoginForm<'b>, Form
         (Some(username), Some(password)) if errors.is_empty() => Ok(LoginForm {
             username,
             password,
-            scope: get(Field::Scope).unwrap_or_default(),
+            scope: get(values, Field::Scope).unwrap_or_default(),
             client_id: non_empty(Field::ClientId),
             client_secret: non_empty(Field::ClientSecret),
         }),

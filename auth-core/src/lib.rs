@@ -33,6 +33,8 @@ mod mac;
 pub mod password;
 #[cfg(feature = "flow")]
 pub mod response;
+#[cfg(feature = "flow")]
+pub mod session;
 
 #[cfg(feature = "sign")]
 pub use error::EncodeError;

@@ -47,6 +47,13 @@ impl Reply {
         no_store: false,
         detail: None,
     };
+    /// 400 for an RFC 6749 §5.2 error ([`write_oauth_error`]).
+    pub const OAUTH_ERROR: Reply = Reply {
+        status: 400,
+        www_authenticate: None,
+        no_store: true,
+        detail: None,
+    };
     /// 422 for a bad login form.
     pub const UNPROCESSABLE: Reply = Reply {
         status: 422,
@@ -190,6 +197,42 @@ pub fn write_token<W: Write>(token: &str, expires_in: u64, w: &mut W) -> Result<
     write_json_str(token, w)?;
     put(w, b",\"token_type\":\"bearer\",\"expires_in\":")?;
     write_u64(expires_in, w)?;
+    put(w, b"}")
+}
+
+/// `{"access_token":"…","token_type":"bearer","expires_in":N,"refresh_token":"…"}`: a token
+/// reply that starts or continues a session (RFC 6749 §5.1).
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_token_with_refresh<W: Write>(
+    token: &str,
+    expires_in: u64,
+    refresh_token: &str,
+    w: &mut W,
+) -> Result<(), EncodeError> {
+    put(w, b"{\"access_token\":")?;
+    write_json_str(token, w)?;
+    put(w, b",\"token_type\":\"bearer\",\"expires_in\":")?;
+    write_u64(expires_in, w)?;
+    put(w, b",\"refresh_token\":")?;
+    write_json_str(refresh_token, w)?;
+    put(w, b"}")
+}
+
+/// `{"error":"…","error_description":"…"}` (RFC 6749 §5.2), sent with status 400 and
+/// `Cache-Control: no-store`.
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_oauth_error<W: Write>(
+    error: &crate::session::OAuthError,
+    w: &mut W,
+) -> Result<(), EncodeError> {
+    put(w, b"{\"error\":")?;
+    write_json_str(error.code, w)?;
+    put(w, b",\"error_description\":")?;
+    write_json_str(error.description, w)?;
     put(w, b"}")
 }
 

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::auth::{AccountStatus, Accounts};
+use crate::sessions::{RevokedSessions, SessionSettings};
 use crate::store::Store;
 
 /// How often the change feed is polled when no notification arrives.
@@ -164,35 +165,122 @@ impl Accounts for AccountCache {
     }
 }
 
-/// Follows the store's change feed for `cache` until the task is dropped: polls every
-/// [`POLL`], or at once when woken. Call inside a tokio runtime.
-pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
+/// A position in one of the store's feeds, and the gaps below it not seen yet: on
+/// PostgreSQL an entry can commit after one with a higher position, so a gap may fill in later.
+/// Each gap is looked for again on every poll until it shows up or [`HOLE_WAIT`] passes (a
+/// rolled-back change never shows up).
+#[derive(Debug, Default)]
+struct Cursor {
+    last: i64,
+    holes: BTreeMap<i64, Instant>,
+}
+
+impl Cursor {
+    fn at(last: i64) -> Self {
+        Cursor {
+            last,
+            holes: BTreeMap::new(),
+        }
+    }
+
+    /// The range of positions still missing, if any.
+    fn hole_range(&self) -> Option<(i64, i64)> {
+        Some((*self.holes.keys().next()?, *self.holes.keys().next_back()?))
+    }
+
+    /// Keeps the entries that fill gaps; forgets gaps older than [`HOLE_WAIT`].
+    fn fill<T>(&mut self, found: Vec<(i64, T)>, now: Instant) -> Vec<T> {
+        let kept = found
+            .into_iter()
+            .filter(|(seq, _)| self.holes.remove(seq).is_some())
+            .map(|(_, t)| t)
+            .collect();
+        self.holes
+            .retain(|_, since| now.duration_since(*since) < HOLE_WAIT);
+        kept
+    }
+
+    /// Takes entries after the position, oldest first, noting the gaps they skip.
+    fn advance<T>(&mut self, fresh: Vec<(i64, T)>, now: Instant) -> Vec<T> {
+        let mut out = Vec::with_capacity(fresh.len());
+        for (seq, t) in fresh {
+            for missing in self.last.saturating_add(1)..seq {
+                if self.holes.len() < MAX_HOLES {
+                    self.holes.insert(missing, now);
+                }
+            }
+            self.last = self.last.max(seq);
+            out.push(t);
+        }
+        out
+    }
+}
+
+/// What the follower keeps current besides the account cache: the revoked sessions.
+#[derive(Debug, Clone)]
+pub struct Revocations {
+    /// The set protected requests are checked against.
+    pub set: Arc<RevokedSessions>,
+    /// Session limits, for the sweep.
+    pub settings: SessionSettings,
+}
+
+/// Follows the store's feeds until the task is dropped: the account changes for `cache`, and
+/// the session revocations for `revocations`. Polls every [`POLL`], or at once when woken. The
+/// revocations of the last access-token lifetime are loaded first. Call inside a tokio runtime.
+pub fn follow(
+    cache: Arc<AccountCache>,
+    revocations: Option<Revocations>,
+) -> tokio::task::JoinHandle<()> {
     if let Some(pool) = cache.store.postgres().cloned() {
         tokio::spawn(listen(Arc::downgrade(&cache), pool));
     }
     tokio::spawn(async move {
-        let mut last = match cache.store.last_change().await {
+        let mut accounts = match cache.store.last_change().await {
             Ok(seq) => {
                 // Anything cached before this read may predate a change at or below `seq`,
                 // which the polls will not see again: start from an empty cache.
                 cache.clear();
                 cache.mark_synced();
-                seq
+                Cursor::at(seq)
             }
             // Unknown: the first poll then reads the whole feed.
-            Err(_) => 0,
+            Err(_) => Cursor::at(0),
         };
-        // Positions below `last` not seen yet: on PostgreSQL a change can commit after one
-        // with a higher position, so a gap may fill in later. Each is looked for again on
-        // every poll until it shows up or `HOLE_WAIT` passes (a rolled-back change never
-        // shows up).
-        let mut holes: BTreeMap<i64, Instant> = BTreeMap::new();
+        let mut revoked = Cursor::at(0);
+        if let Some(r) = &revocations {
+            let now = crate::now();
+            if let Ok(recent) = cache
+                .store
+                .revocations_since(now.saturating_sub(r.set.keep()))
+                .await
+            {
+                // Gaps among them are followed like any other: start below the first.
+                revoked = Cursor::at(recent.first().map_or(0, |x| x.seq.saturating_sub(1)));
+                let fresh = recent.into_iter().map(|x| (x.seq, x)).collect();
+                for x in revoked.advance(fresh, Instant::now()) {
+                    r.set.insert(&x.sid, x.at, now);
+                }
+                if revoked.last == 0 {
+                    revoked.last = cache.store.last_revocation().await.unwrap_or(0);
+                }
+            }
+        }
         let mut failing = false;
         let mut last_prune = Instant::now();
         let prune_every = Duration::from_secs(60);
         loop {
             let _ = tokio::time::timeout(POLL, cache.wake.notified()).await;
-            match poll(&cache, &mut last, &mut holes).await {
+            let polled = match poll(&cache, &mut accounts).await {
+                Ok(more) => match &revocations {
+                    Some(r) => poll_revocations(&cache.store, &r.set, &mut revoked)
+                        .await
+                        .map(|more_revoked| more || more_revoked),
+                    None => Ok(more),
+                },
+                Err(e) => Err(e),
+            };
+            match polled {
                 Ok(more) => {
                     if failing {
                         // Changes made while the feed was unreadable may be missing.
@@ -216,6 +304,9 @@ pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
                         crate::state::now_ms().saturating_sub(i64::try_from(window).unwrap_or(0)),
                     )
                     .await;
+                if let Some(r) = &revocations {
+                    crate::sessions::sweep(&cache.store, &r.settings, &r.set).await;
+                }
             }
             if Arc::strong_count(&cache) == 1 {
                 return; // nobody else holds the cache: the server is gone
@@ -224,36 +315,42 @@ pub fn follow(cache: Arc<AccountCache>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Reads the changes after `last` and any holes below it; drops the accounts they name from
+/// Reads the changes after the cursor and any gaps below it; drops the accounts they name from
 /// the cache. `Ok(true)` when a full batch came back (there may be more).
-async fn poll(
-    cache: &AccountCache,
-    last: &mut i64,
-    holes: &mut BTreeMap<i64, Instant>,
-) -> Result<bool, crate::store::StoreError> {
+async fn poll(cache: &AccountCache, cursor: &mut Cursor) -> Result<bool, crate::store::StoreError> {
     let now = Instant::now();
     let mut names: Vec<String> = Vec::new();
-    if let (Some(&lo), Some(&hi)) = (holes.keys().next(), holes.keys().next_back()) {
-        for c in cache.store.changes_between(lo, hi).await? {
-            if holes.remove(&c.seq).is_some() {
-                names.push(c.name);
-            }
-        }
-        holes.retain(|_, since| now.duration_since(*since) < HOLE_WAIT);
+    if let Some((lo, hi)) = cursor.hole_range() {
+        let found = cache.store.changes_between(lo, hi).await?;
+        names.extend(cursor.fill(found.into_iter().map(|c| (c.seq, c.name)).collect(), now));
     }
-    let fresh = cache.store.changes(*last, BATCH).await?;
+    let fresh = cache.store.changes(cursor.last, BATCH).await?;
     let full = fresh.len() == BATCH as usize;
-    for c in fresh {
-        for missing in last.saturating_add(1)..c.seq {
-            if holes.len() < MAX_HOLES {
-                holes.insert(missing, now);
-            }
-        }
-        *last = (*last).max(c.seq);
-        names.push(c.name);
-    }
+    names.extend(cursor.advance(fresh.into_iter().map(|c| (c.seq, c.name)).collect(), now));
     if !names.is_empty() {
         cache.invalidate(names.iter().map(String::as_str));
+    }
+    Ok(full)
+}
+
+/// Reads the revocations after the cursor and any gaps below it into `set`.
+async fn poll_revocations(
+    store: &Store,
+    set: &RevokedSessions,
+    cursor: &mut Cursor,
+) -> Result<bool, crate::store::StoreError> {
+    let now = Instant::now();
+    let secs = crate::now();
+    let mut got = Vec::new();
+    if let Some((lo, hi)) = cursor.hole_range() {
+        let found = store.revocations_between(lo, hi).await?;
+        got.extend(cursor.fill(found.into_iter().map(|r| (r.seq, r)).collect(), now));
+    }
+    let fresh = store.revocations(cursor.last, BATCH).await?;
+    let full = fresh.len() == BATCH as usize;
+    got.extend(cursor.advance(fresh.into_iter().map(|r| (r.seq, r)).collect(), now));
+    for r in got {
+        set.insert(&r.sid, r.at, secs);
     }
     Ok(full)
 }

@@ -20,10 +20,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use auth_core::flow::{self, AuthError, FlowClaims, FlowConfig, SubjectClaim};
-use auth_core::jwt::Audience;
+use auth_core::flow::{self, AuthError, FlowConfig, Grant, LoginError, SubjectClaim};
 use auth_core::response::{self, Reply};
-use auth_core::{ClaimsError, EncodeError, JsonStr, UntrustedToken, VerifiedToken};
+use auth_core::{ClaimsError, EncodeError, UntrustedToken, VerifiedToken};
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -32,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::keys::Keys;
+use crate::sessions::RevokedSessions;
 
 /// An account's state, as the app's account store knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,7 @@ pub struct BearerAuth {
     issuer: Option<String>,
     audience: Option<String>,
     accounts: Arc<dyn Accounts>,
+    revoked: Option<Arc<RevokedSessions>>,
 }
 
 impl fmt::Debug for BearerAuth {
@@ -111,7 +112,16 @@ impl BearerAuth {
             issuer: None,
             audience: None,
             accounts,
+            revoked: None,
         }
+    }
+
+    /// Refuses tokens whose session (`sid`) is in `revoked`, with 401 `invalid_token`. The
+    /// check is in memory: no query per request.
+    #[must_use]
+    pub fn with_revocations(mut self, revoked: Arc<RevokedSessions>) -> Self {
+        self.revoked = Some(revoked);
+        self
     }
 
     /// The claim that carries the subject: `sub`, or `uid` like the FastAPI original.
@@ -164,21 +174,23 @@ impl BearerAuth {
     /// # Errors
     /// [`EncodeError`] if the token cannot be written (an oversized subject).
     pub fn issue(&self, subject: &str, now: u64) -> Result<String, EncodeError> {
-        let s = Some(JsonStr::new(subject));
-        let claims = FlowClaims {
-            sub: s.filter(|_| self.subject_claim == SubjectClaim::Sub),
-            uid: s.filter(|_| self.subject_claim == SubjectClaim::Uid),
-            iss: self.issuer.as_deref().map(JsonStr::new),
-            aud: self
-                .audience
-                .as_deref()
-                .map(|a| Audience::one(JsonStr::new(a))),
-            iat: Some(now),
-            exp: Some(now.saturating_add(self.ttl)),
-            nbf: None,
-        };
-        let mut out = vec![0u8; subject.len().saturating_mul(6).saturating_add(1024)];
-        self.keys.sign(&claims, &mut out).map(str::to_owned)
+        self.issue_grant(&Grant::subject(subject), now)
+    }
+
+    /// Signs a token for `grant` (a subject, and a session and scope if any), as
+    /// [`BearerAuth::issue`] does.
+    ///
+    /// # Errors
+    /// [`EncodeError`] if the token cannot be written (an oversized subject).
+    pub fn issue_grant(&self, grant: &Grant<'_>, now: u64) -> Result<String, EncodeError> {
+        let len = grant.subject.len() + grant.scope.map_or(0, str::len);
+        let mut out = vec![0u8; len.saturating_mul(6).saturating_add(1024)];
+        match flow::issue(grant, &self.keys, &self.flow_config(), now, &mut out) {
+            Ok(issued) => Ok(issued.token.to_owned()),
+            Err(LoginError::Encode(e)) => Err(e),
+            // `issue` fails only to encode.
+            Err(_) => Err(EncodeError::BufferTooSmall),
+        }
     }
 
     /// Checks an `Authorization` header value at `now`, then the subject's account.
@@ -197,6 +209,15 @@ impl BearerAuth {
             flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
+        let mut sid_buf = [0u8; 64];
+        let revoked = match (&self.revoked, ok.sid) {
+            (Some(set), Some(sid)) => match sid.decode_into(&mut sid_buf) {
+                Some(sid) => set.is_revoked(sid, ok.issued_at),
+                // Not an id this server writes: it cannot name a live session.
+                None => true,
+            },
+            _ => false,
+        };
         let claims = if C::NEEDS_CLAIMS {
             let untrusted = UntrustedToken::parse(ok.token)
                 .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
@@ -224,6 +245,10 @@ impl BearerAuth {
                 return Err(Rejection::Auth(AuthError::AccessRestricted));
             }
             AccountStatus::Unavailable => return Err(Rejection::Unavailable),
+        }
+        // After the account: a disabled account's tokens keep the contract's 403.
+        if revoked {
+            return Err(Rejection::Auth(AuthError::InvalidToken));
         }
         Ok(Authenticated {
             subject,

@@ -16,6 +16,7 @@ pub mod password;
 pub mod pool;
 mod routes;
 pub mod server;
+pub mod sessions;
 pub mod startup;
 mod state;
 pub mod store;
@@ -47,7 +48,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     Router::new()
-        .route("/auth/session", post(routes::login))
+        .route("/auth/session", post(routes::token))
+        .route("/auth/revoke", post(routes::revoke))
         .route("/secure-resource", get(routes::secure_resource))
         .route("/dashboard/metrics", get(routes::dashboard))
         .fallback(routes::not_found)

@@ -1,10 +1,16 @@
-//! The three routes. Every decision is auth-core's; this file moves bytes.
+//! The routes. Every decision is auth-core's; this file moves bytes.
 
 use auth_core::contract;
-use auth_core::flow::{self, FlowConfig, LoginError};
-use auth_core::form::{login_form_from_fields, parse_login_form};
+use auth_core::flow::{self, FlowConfig, Grant};
+use auth_core::form::{
+    Field, FieldErrorKind, FormError, RefreshForm, TokenRequest, parse_revoke_form,
+    parse_token_form, revoke_form_from_fields, token_request_from_fields,
+};
 use auth_core::response::{self, Reply};
-use std::net::SocketAddr;
+use auth_core::session::{
+    self, OAuthError, REFRESH_TOKEN_LEN, RefreshError, RefreshToken, Session, SessionId,
+};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
@@ -13,7 +19,7 @@ use axum::response::Response;
 
 use crate::RouterState as AppState;
 use crate::auth::{Authenticated, detail, error_reply, json, retry_later, unavailable};
-use crate::store::StoreError;
+use crate::store::{FoundSession, NewSession, StoreError};
 use crate::throttle::SharedKeys;
 use crate::users::User;
 
@@ -64,12 +70,45 @@ async fn form_body(req: Request) -> Result<FormBody, Response> {
     }
 }
 
-/// `POST /auth/session`
-pub async fn login(State(state): State<AppState>, req: Request) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+/// Who is asking: the peer address and its `User-Agent`, for the throttle and `session list`.
+struct Client {
+    ip: Option<IpAddr>,
+    user_agent: String,
+}
+
+impl Client {
+    fn of(req: &Request) -> Self {
+        let ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        // Shortened, and only printable ASCII kept: it is shown to operators.
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .map(|v| {
+                v.as_bytes()
+                    .iter()
+                    .take(200)
+                    .filter(|b| b.is_ascii_graphic() || **b == b' ')
+                    .map(|&b| char::from(b))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Client { ip, user_agent }
+    }
+
+    fn address(&self) -> String {
+        self.ip
+            .map(|ip| ip.to_canonical().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// `POST /auth/session`: the password grant (FastAPI's contract, now with a refresh token) and
+/// the refresh grant (RFC 6749 §6).
+pub async fn token(State(state): State<AppState>, req: Request) -> Response {
+    let client = Client::of(&req);
     let body = match form_body(req).await {
         Ok(b) => b,
         Err(res) => return res,
@@ -78,21 +117,56 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let parsed = match &body {
         FormBody::Urlencoded(bytes) => {
             buf.resize(bytes.len(), 0);
-            parse_login_form(bytes, &mut buf)
+            parse_token_form(bytes, &mut buf)
         }
         // Multipart parts go to the same field rules directly: no re-encoding.
         FormBody::Fields(fields) => {
-            login_form_from_fields(fields.iter().map(|(n, v)| (n.as_str(), &v[..])))
+            token_request_from_fields(fields.iter().map(|(n, v)| (n.as_str(), &v[..])))
         }
     };
-    let (username, password) = match parsed {
-        Ok(form) => (form.username.to_owned(), form.password.to_owned()),
-        Err(errors) => {
-            let mut out = Vec::new();
-            let _ = response::write_form_errors(&errors, &mut out);
-            return json(Reply::UNPROCESSABLE, out);
+    match parsed {
+        Ok(TokenRequest::Password(form)) => {
+            let (username, password) = (form.username.to_owned(), form.password.to_owned());
+            let scope = form.scope.to_owned();
+            login(state, username, password, scope, client).await
         }
-    };
+        Ok(TokenRequest::Refresh(form)) => refresh(&state, &form, &client).await,
+        Err(errors) => form_error(&errors),
+    }
+}
+
+/// A bad form: the refresh grant's missing or undecodable token is RFC 6749 §5.2's
+/// `invalid_request`; everything else (a repeated field, whatever the grant) is the
+/// password grant's 422.
+fn form_error(errors: &FormError<'_>) -> Response {
+    let refresh_problem = errors
+        .errors()
+        .iter()
+        .any(|e| e.field == Field::RefreshToken && e.kind != FieldErrorKind::Repeated);
+    if refresh_problem {
+        return oauth_error(OAuthError::INVALID_REQUEST);
+    }
+    let mut out = Vec::new();
+    let _ = response::write_form_errors(errors, &mut out);
+    json(Reply::UNPROCESSABLE, out)
+}
+
+/// 400 with an RFC 6749 §5.2 body.
+fn oauth_error(error: OAuthError) -> Response {
+    let mut out = Vec::new();
+    let _ = response::write_oauth_error(&error, &mut out);
+    json(Reply::OAUTH_ERROR, out)
+}
+
+/// The password grant.
+async fn login(
+    state: AppState,
+    username: String,
+    password: String,
+    scope: String,
+    client: Client,
+) -> Response {
+    let ip = client.ip;
     // Counted as a failure from here on, unless settled below: see `throttle`.
     let attempt = match state.throttle.admit(&username, ip, Instant::now()) {
         Ok(a) => a,
@@ -134,31 +208,18 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         .run(move || {
             // Parsed when the account was read, not here (#11 item 6).
             let account = user.as_ref().map(User::account);
-            let mut out = [0u8; 1024];
-            let settings = &task_state.settings;
-            let result = flow::login(
-                &username,
+            let result = flow::check_login(
                 password.as_bytes(),
                 account.as_ref(),
-                task_state.auth.keys(),
                 &FlowConfig {
-                    policy: settings.policy,
+                    policy: task_state.settings.policy,
                     ..task_state.auth.flow_config()
                 },
-                crate::now(),
-                &mut out,
-            )
-            .map(|issued| {
-                (
-                    issued.token.to_owned(),
-                    issued.expires_in,
-                    issued.needs_rehash,
-                )
-            });
-            (result, username, password, user)
+            );
+            (result, password, user)
         })
         .await;
-    let Ok((result, username, password, user)) = outcome else {
+    let Ok((result, password, user)) = outcome else {
         attempt.refund();
         return retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -166,47 +227,294 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             1,
         );
     };
-    match result {
-        Ok((token, expires_in, needs_rehash)) => {
-            attempt.succeed();
-            // Written only when there is a counter to clear, so a successful login writes
-            // nothing. A store error is logged once by the store's health; the login stands.
-            if user_counted {
-                let _ = state.throttle.succeed_shared(&state.store, &shared).await;
-            }
-            if needs_rehash && let Some(old) = user {
-                tokio::spawn(rehash(
-                    state,
-                    username.clone(),
-                    password,
-                    old.hash().to_owned(),
-                ));
-            }
-            tracing::info!(user = ?username, "login succeeded");
-            let mut out = Vec::new();
-            let _ = response::write_token(&token, expires_in, &mut out);
-            json(Reply::TOKEN, out)
-        }
+    let verified = match result {
+        Ok(v) => v,
         Err(e) => {
             // A wrong password stays counted; so does a disabled account, whose right password
-            // must not open a way around the limits. An encoding failure is ours: refunded.
-            if matches!(e, LoginError::Encode(_)) {
-                attempt.refund();
-            } else {
-                drop(attempt);
-                // Counted before the answer, so the next login on any instance sees it.
-                let _ = state
-                    .throttle
-                    .fail_shared(&state.store, &shared, now_ms)
-                    .await;
+            // must not open a way around the limits.
+            drop(attempt);
+            // Counted before the answer, so the next login on any instance sees it.
+            let _ = state
+                .throttle
+                .fail_shared(&state.store, &shared, now_ms)
+                .await;
+            tracing::info!(user = ?username, outcome = ?e, "login refused");
+            return error_reply(e.reply());
+        }
+    };
+    // The session, then its first tokens: nothing is answered that the store does not hold.
+    let now = crate::now();
+    let (sid, refresh_token) = match new_session_secrets() {
+        Ok(s) => s,
+        Err(res) => {
+            attempt.refund();
+            return *res;
+        }
+    };
+    let new = NewSession {
+        id: sid.as_str(),
+        account: &username,
+        hash: &refresh_token.hash(),
+        scope: &scope,
+        now,
+        address: &client.address(),
+        user_agent: &client.user_agent,
+    };
+    match state
+        .store
+        .create_session(&new, state.settings.sessions.max_per_user)
+        .await
+    {
+        Ok(evicted) => {
+            for id in &evicted {
+                state.revoked.insert(id, now, now);
             }
-            match e {
-                LoginError::Encode(err) => tracing::error!(error = %err, "token encoding failed"),
-                _ => tracing::info!(user = ?username, outcome = ?e, "login refused"),
-            }
-            error_reply(e.reply())
+        }
+        Err(e) => {
+            attempt.refund();
+            tracing::warn!(error = %e, "session not stored; login answered 503");
+            return unavailable();
         }
     }
+    attempt.succeed();
+    // Written only when there is a counter to clear, so a successful login writes nothing
+    // more. A store error is logged once by the store's health; the login stands.
+    if user_counted {
+        let _ = state.throttle.succeed_shared(&state.store, &shared).await;
+    }
+    if verified.needs_rehash
+        && let Some(old) = user
+    {
+        tokio::spawn(rehash(
+            AppState::clone(&state),
+            username.clone(),
+            password,
+            old.hash().to_owned(),
+        ));
+    }
+    tracing::info!(user = ?username, "login succeeded");
+    let grant = Grant {
+        subject: &username,
+        sid: Some(sid.as_str()),
+        scope: Some(&scope),
+    };
+    token_reply(&state, &grant, &refresh_token, now)
+}
+
+/// A new session id and refresh token from the OS's generator.
+fn new_session_secrets() -> Result<(SessionId, RefreshToken), Box<Response>> {
+    let mut rng = getrandom::SysRng;
+    match (
+        SessionId::generate(&mut rng),
+        RefreshToken::generate(&mut rng),
+    ) {
+        (Ok(sid), Ok(token)) => Ok((sid, token)),
+        _ => {
+            tracing::error!("the OS random generator failed");
+            Err(Box::new(detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+            )))
+        }
+    }
+}
+
+/// 200 with an access token for `grant` and `refresh_token`.
+fn token_reply(
+    state: &AppState,
+    grant: &Grant<'_>,
+    refresh_token: &RefreshToken,
+    now: u64,
+) -> Response {
+    let access = match state.auth.issue_grant(grant, now) {
+        Ok(t) => t,
+        Err(err) => {
+            tracing::error!(error = %err, "token encoding failed");
+            return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+    };
+    let mut text = [0u8; REFRESH_TOKEN_LEN];
+    let Ok(refresh) = refresh_token.encode(&mut text) else {
+        return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let mut out = Vec::new();
+    let _ = response::write_token_with_refresh(&access, state.settings.ttl, refresh, &mut out);
+    json(Reply::TOKEN, out)
+}
+
+/// The refresh grant: auth-core decides; this reads and writes the session.
+async fn refresh(state: &AppState, form: &RefreshForm<'_>, client: &Client) -> Response {
+    if let Some(wait) = state.throttle.check_grant(client.ip, Instant::now()) {
+        return grant_throttled(wait);
+    }
+    // Malformed: refused before any lookup, so it costs no query and writes nothing.
+    let Ok(presented) = RefreshToken::parse(form.refresh_token.as_bytes()) else {
+        state.throttle.fail_grant(client.ip, Instant::now());
+        return oauth_error(OAuthError::INVALID_GRANT);
+    };
+    let hash = presented.hash();
+    let limits = state.settings.sessions.limits;
+    // Twice at most: a refresh that loses the race to rotate is decided again, now that the
+    // winner's write shows its token as rotated out.
+    for _ in 0..2 {
+        let found = match state.store.find_session(&hash).await {
+            Ok(f) => f,
+            Err(_) => return unavailable(),
+        };
+        let now = crate::now();
+        let session = found.as_ref().map(|f| Session {
+            current: f.current,
+            created: f.created,
+            last_used: f.last_used,
+            revoked: f.revoked,
+            scope: &f.scope,
+            presented_rotated_at: f.rotated_at,
+        });
+        let account = found.as_ref().and_then(|f| f.account_state);
+        let decision = session::refresh(
+            &presented,
+            form.scope,
+            session.as_ref(),
+            account.as_ref(),
+            &limits,
+            now,
+        );
+        let (found, rotate) = match (&found, decision) {
+            (Some(f), Ok(r)) => (f, r),
+            (found, Err(e)) => return refused(state, found.as_ref(), e, client, now).await,
+            // `refresh` refuses without a session.
+            (None, Ok(_)) => return oauth_error(OAuthError::INVALID_GRANT),
+        };
+        let next = match new_session_secrets() {
+            Ok((_, t)) => t,
+            Err(res) => return *res,
+        };
+        match state
+            .store
+            .rotate(&found.id, &hash, &next.hash(), now, &client.address())
+            .await
+        {
+            Ok(true) => {
+                let grant = Grant {
+                    subject: &found.account,
+                    sid: Some(&found.id),
+                    scope: Some(rotate.scope),
+                };
+                return token_reply(state, &grant, &next, now);
+            }
+            Ok(false) => continue,
+            Err(_) => return unavailable(),
+        }
+    }
+    oauth_error(OAuthError::INVALID_GRANT)
+}
+
+/// A refused refresh: revokes the session when auth-core says so, counts the failure.
+async fn refused(
+    state: &AppState,
+    found: Option<&FoundSession>,
+    e: RefreshError,
+    client: &Client,
+    now: u64,
+) -> Response {
+    if let Some(f) = found.filter(|_| e.revokes_session()) {
+        match state.store.revoke_session(&f.id, None, now).await {
+            Ok(_) => state.revoked.insert(&f.id, now, now),
+            // The refresh is refused either way; the next presentation tries again.
+            Err(_) => return unavailable(),
+        }
+        if e == RefreshError::Reuse {
+            tracing::warn!(user = ?f.account, session = %f.id, "refresh token reused; session revoked");
+        } else {
+            tracing::info!(user = ?f.account, session = %f.id, reason = %e, "session revoked");
+        }
+    }
+    if matches!(e, RefreshError::Unknown | RefreshError::Reuse) {
+        state.throttle.fail_grant(client.ip, Instant::now());
+    }
+    oauth_error(e.oauth())
+}
+
+/// 429 for an address whose refused tokens locked it out.
+fn grant_throttled(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    retry_later(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many refused tokens; retry later",
+        secs,
+    )
+}
+
+/// `POST /auth/revoke` (RFC 7009): revokes the session of a refresh token or an access token.
+/// 200 for every well-formed request, known token or not, so it tells nobody anything.
+pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
+    let client = Client::of(&req);
+    let body = match form_body(req).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let mut buf = Vec::new();
+    let parsed = match &body {
+        FormBody::Urlencoded(bytes) => {
+            buf.resize(bytes.len(), 0);
+            parse_revoke_form(bytes, &mut buf)
+        }
+        FormBody::Fields(fields) => {
+            revoke_form_from_fields(fields.iter().map(|(n, v)| (n.as_str(), &v[..])))
+        }
+    };
+    let form = match parsed {
+        Ok(f) => f,
+        Err(errors)
+            if errors
+                .errors()
+                .iter()
+                .any(|e| e.kind == FieldErrorKind::Repeated) =>
+        {
+            let mut out = Vec::new();
+            let _ = response::write_form_errors(&errors, &mut out);
+            return json(Reply::UNPROCESSABLE, out);
+        }
+        Err(_) => return oauth_error(OAuthError::INVALID_REQUEST),
+    };
+    if let Some(wait) = state.throttle.check_grant(client.ip, Instant::now()) {
+        return grant_throttled(wait);
+    }
+    let now = crate::now();
+    // The hint only orders the lookups (RFC 7009 §2.1); a refresh token has one exact shape.
+    let sid = match RefreshToken::parse(form.token.as_bytes()) {
+        Ok(t) => match state.store.find_session(&t.hash()).await {
+            Ok(found) => found.map(|f| f.id),
+            Err(_) => return unavailable(),
+        },
+        Err(_) => access_token_session(&state, form.token),
+    };
+    match sid {
+        Some(id) => match state.store.revoke_session(&id, None, now).await {
+            Ok(_) => {
+                state.revoked.insert(&id, now, now);
+                tracing::info!(session = %id, "session revoked");
+            }
+            Err(_) => return unavailable(),
+        },
+        None => state.throttle.fail_grant(client.ip, Instant::now()),
+    }
+    let mut res = Response::new(axum::body::Body::empty());
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// The session id of an access token whose MAC checks out, expired or not: revoking the
+/// session of an expired access token is still a logout.
+fn access_token_session(state: &AppState, token: &str) -> Option<String> {
+    let untrusted = auth_core::UntrustedToken::parse(token).ok()?;
+    let verified = state.auth.keys().verify(&untrusted).ok()?;
+    let mut buf = vec![0u8; verified.payload_len().saturating_mul(2)];
+    let claims: flow::FlowClaims<'_> = verified.claims(&mut buf).ok()?;
+    Some(claims.sid?.chars().collect())
 }
 
 /// 429 with `Retry-After`, the whole seconds of `wait` rounded up.

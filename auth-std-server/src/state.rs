@@ -7,10 +7,11 @@ use std::time::Duration;
 use auth_core::flow::SubjectClaim;
 use auth_core::password::Policy;
 
-use crate::accounts::AccountCache;
+use crate::accounts::{AccountCache, Revocations};
 use crate::auth::{self, BearerAuth};
 use crate::keys::Keys;
 use crate::pool::HashPool;
+use crate::sessions::{RevokedSessions, SessionSettings};
 use crate::store::Store;
 use crate::throttle;
 
@@ -34,6 +35,8 @@ pub struct Settings {
     pub staleness: Duration,
     /// Most accounts the cache holds.
     pub cache_capacity: usize,
+    /// Session lifetime, idle timeout, reuse grace and per-account limit.
+    pub sessions: SessionSettings,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(30),
             staleness: Duration::from_secs(30),
             cache_capacity: 65_536,
+            sessions: SessionSettings::default(),
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct State {
     pub hashing: HashPool,
     /// Failed-login counters.
     pub throttle: throttle::Throttle,
+    /// Revoked session ids, kept current by the store's revocation feed.
+    pub revoked: Arc<RevokedSessions>,
 }
 
 impl State {
@@ -84,11 +90,24 @@ impl State {
             settings.cache_capacity,
             settings.staleness,
         ));
-        crate::accounts::follow(Arc::clone(&cache));
+        // Ids are kept while their access tokens may be unexpired, with a minute's margin for
+        // clocks that differ between instances.
+        let revoked = Arc::new(RevokedSessions::new(
+            settings.ttl.saturating_add(60),
+            settings.sessions.revoked_capacity,
+        ));
+        crate::accounts::follow(
+            Arc::clone(&cache),
+            Some(Revocations {
+                set: Arc::clone(&revoked),
+                settings: settings.sessions,
+            }),
+        );
         let accounts: Arc<dyn auth::Accounts> = Arc::clone(&cache) as _;
         let mut auth = BearerAuth::with_accounts(keys, accounts)
             .with_subject_claim(settings.subject_claim)
-            .with_ttl(settings.ttl);
+            .with_ttl(settings.ttl)
+            .with_revocations(Arc::clone(&revoked));
         if let Some(iss) = &settings.issuer {
             auth = auth.with_issuer(iss.clone());
         }
@@ -102,6 +121,7 @@ impl State {
             accounts: cache,
             hashing,
             throttle,
+            revoked,
         }
     }
 }

@@ -237,6 +237,9 @@ macro_rules! on_pool {
     };
 }
 
+mod sessions;
+pub use sessions::{FoundSession, NewSession, Revocation, SessionInfo};
+
 /// Whether the store is failing now, so that an outage is logged once, not per request.
 #[derive(Debug, Default)]
 pub struct Health {
@@ -554,44 +557,75 @@ impl Store {
         .await
     }
 
-    /// Enables or disables an account.
+    /// Enables or disables an account. Disabling revokes all its sessions in the same
+    /// transaction.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`], or [`StoreError::Unavailable`].
     pub async fn set_active(&self, name: &str, active: bool, now: u64) -> Result<(), StoreError> {
-        let r = self
-            .tracked(async {
-                Ok(on_pool!(self, pool => sqlx::query(
-                "UPDATE accounts SET active = $2, updated_at = $3 WHERE name = $1",
-            )
-            .bind(name)
-            .bind(active)
-            .bind(secs(now))
-            .execute(pool)
-            .await?
-            .rows_affected()))
-            })
-            .await;
-        one_row(r?, name)
+        self.update_account(
+            "UPDATE accounts SET active = $2, updated_at = $3 WHERE name = $1",
+            name,
+            Some(active),
+            None,
+            !active,
+            now,
+        )
+        .await
     }
 
-    /// Sets a new password hash: a password change (its time is recorded).
+    /// Sets a new password hash: a password change (its time is recorded), which revokes all
+    /// the account's sessions in the same transaction.
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`], or [`StoreError::Unavailable`].
     pub async fn set_password(&self, name: &str, user: &User, now: u64) -> Result<(), StoreError> {
+        self.update_account(
+            "UPDATE accounts SET hash = $2, updated_at = $3, password_changed_at = $3 \
+             WHERE name = $1",
+            name,
+            None,
+            Some(user.hash()),
+            true,
+            now,
+        )
+        .await
+    }
+
+    /// One account update (`$1` name, `$2` the flag or the hash, `$3` now), and, when
+    /// `revoke`, the revocation of the account's sessions, in one transaction.
+    async fn update_account(
+        &self,
+        sql: &str,
+        name: &str,
+        flag: Option<bool>,
+        hash: Option<&str>,
+        revoke: bool,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let r = self
             .tracked(async {
-                Ok(on_pool!(self, pool => sqlx::query(
-                "UPDATE accounts SET hash = $2, updated_at = $3, password_changed_at = $3 \
-                 WHERE name = $1",
-            )
-            .bind(name)
-            .bind(user.hash())
-            .bind(secs(now))
-            .execute(pool)
-            .await?
-            .rows_affected()))
+                on_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let q = sqlx::query(sql).bind(name);
+                    let q = match (flag, hash) {
+                        (Some(f), _) => q.bind(f),
+                        (None, h) => q.bind(h),
+                    };
+                    let n = q.bind(secs(now)).execute(&mut *tx).await?.rows_affected();
+                    if revoke && n > 0 {
+                        sqlx::query(
+                            "UPDATE sessions SET revoked_at = $2 \
+                             WHERE account = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(name)
+                        .bind(secs(now))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                })
             })
             .await;
         one_row(r?, name)

@@ -23,6 +23,11 @@
 //! IPv4 peer, is `a.b.c.d`), then IPv4 is counted per address and native IPv6 per /64, the
 //! smallest block one client usually holds.
 //!
+//! The refresh grant and revocation (#13) have a table of their own, per address: a refused
+//! refresh token (malformed, unknown, rotated out) or an unknown token to revoke is a failure,
+//! with the address limits. Guessing a 256-bit token is hopeless, but each guess costs a
+//! lookup, so a flood from one address is stopped in memory, before the store.
+//!
 //! Memory is bounded: each table holds at most `capacity` entries (a keyed 64-bit hash, not the
 //! username itself). When full, an expired entry or else the least recently active entry that
 //! is *not penalized* makes room. Penalized means locked now or at the threshold within the
@@ -216,6 +221,7 @@ pub struct Throttle {
     hasher: RandomState,
     users: Mutex<Table>,
     ips: Mutex<Table>,
+    grants: Mutex<Table>,
 }
 
 impl Default for Throttle {
@@ -309,6 +315,7 @@ impl Throttle {
             hasher: RandomState::new(),
             users: Mutex::new(Table::new(users)),
             ips: Mutex::new(Table::new(ips)),
+            grants: Mutex::new(Table::new(ips)),
         }
     }
 
@@ -383,6 +390,20 @@ impl Throttle {
             if let Some(ip) = ip {
                 ips.fail(self.ip_key(ip), now);
             }
+        }
+    }
+
+    /// How long a refresh or revocation from `ip` must wait, if the address is locked out by
+    /// its refused tokens.
+    pub fn check_grant(&self, ip: Option<IpAddr>, now: Instant) -> Option<Duration> {
+        let t = self.grants.lock().ok()?;
+        t.retry_after(self.ip_key(ip?), now)
+    }
+
+    /// Counts a refused refresh token, or an unknown token to revoke, from `ip`.
+    pub fn fail_grant(&self, ip: Option<IpAddr>, now: Instant) {
+        if let (Some(ip), Ok(mut t)) = (ip, self.grants.lock()) {
+            t.fail(self.ip_key(ip), now);
         }
     }
 

@@ -369,7 +369,8 @@ fn cli_drives_a_running_server() {
     }
     token_of(&login(server.addr, "pl", "wonderland-42"));
 
-    // Disable: a valid token gets 403 within a second; enable: 200 again.
+    // Disable: a valid token gets 403 within a second; enable: its session stays revoked
+    // (disabling ends every session, #13), so it gets 401, and a new login works.
     assert!(cli(dir.path(), &["user", "disable", "carol"], None).0);
     let r = within_a_second(|| dashboard(server.addr, &token), 403);
     assert_eq!(
@@ -378,10 +379,14 @@ fn cli_drives_a_running_server() {
     );
     assert_eq!(login(server.addr, "carol", "c4rol+pass").status, 403);
     assert!(cli(dir.path(), &["user", "enable", "carol"], None).0);
-    assert_eq!(
-        within_a_second(|| dashboard(server.addr, &token), 200).status,
-        200
+    let r = within_a_second(|| dashboard(server.addr, &token), 401);
+    assert!(
+        r.body.contains("Invalid or malformed signature"),
+        "{}",
+        r.body
     );
+    let token = token_of(&login(server.addr, "carol", "c4rol+pass"));
+    assert_eq!(dashboard(server.addr, &token).status, 200);
     assert!(cli(dir.path(), &["user", "remove", "carol"], None).0);
     assert_eq!(
         within_a_second(|| dashboard(server.addr, &token), 403).status,

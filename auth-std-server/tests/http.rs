@@ -133,7 +133,9 @@ async fn login_ok() {
     let j = r.json();
     assert_eq!(j["token_type"], "bearer");
     assert_eq!(j["expires_in"], 2700);
-    assert_eq!(j.as_object().unwrap().len(), 3);
+    // The seed's three fields, and the refresh token sessions add (#13).
+    assert_eq!(j.as_object().unwrap().len(), 4);
+    assert_eq!(j["refresh_token"].as_str().unwrap().len(), 43);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.header("pragma"), Some("no-cache"));
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -394,8 +396,16 @@ async fn valid_token_for_disabled_removed_or_unknown_account() {
     let forbidden = StatusCode::FORBIDDEN;
     assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
     s.state.store.set_active("alice", true, now).await.unwrap();
-    let ok = StatusCode::OK;
-    assert_eq!(within_a_second(&s, dashboard, ok).await, ok);
+    // Disabling revoked the token's session (#13): enabled again, the old token gets 401, a
+    // new login's works.
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    assert_eq!(
+        within_a_second(&s, dashboard, unauthorized).await,
+        unauthorized
+    );
+    let token = login(&s, "alice", "wonderland").await;
+    let dashboard = || get("/dashboard/metrics", Some(&format!("Bearer {token}")));
+    assert_eq!(send(&s, dashboard()).await.status, StatusCode::OK);
     s.state.store.remove("alice").await.unwrap();
     let forbidden = StatusCode::FORBIDDEN;
     assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
@@ -550,7 +560,7 @@ async fn a_change_made_before_the_follower_starts_is_not_missed() {
         .set_active("alice", false, auth_std_server::now())
         .await
         .unwrap();
-    let _follower = follow(std::sync::Arc::clone(&cache));
+    let _follower = follow(std::sync::Arc::clone(&cache), None);
     let t0 = std::time::Instant::now();
     while cache.cached("alice") == Some(AccountStatus::Active) {
         assert!(
