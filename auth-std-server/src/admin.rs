@@ -7,7 +7,7 @@ use std::io::{IsTerminal as _, Read as _};
 use auth_core::password::{Policy, StoredHash};
 use auth_core::{HashError, StoredHashError};
 
-use crate::cli::{StoreArgs, UserCommand};
+use crate::cli::{SessionCommand, StoreArgs, UserCommand};
 use crate::store::{Store, StoreError, StoreUrl};
 use crate::users::{User, UsernameError, UsersError, validate_username};
 
@@ -35,6 +35,8 @@ pub enum AdminError {
     Mismatch,
     /// The new password is empty.
     EmptyPassword,
+    /// `session revoke` of an id the account has no live session with.
+    NoSuchSession(String),
 }
 
 impl fmt::Display for AdminError {
@@ -52,6 +54,12 @@ impl fmt::Display for AdminError {
             }
             AdminError::Mismatch => f.write_str("passwords do not match"),
             AdminError::EmptyPassword => f.write_str("the password is empty"),
+            AdminError::NoSuchSession(id) => {
+                write!(
+                    f,
+                    "no live session {id:?} for this user (see `session list`)"
+                )
+            }
         }
     }
 }
@@ -154,6 +162,66 @@ pub(crate) fn run(cmd: UserCommand) -> Result<(), AdminError> {
     rt.block_on(run_async(cmd))
 }
 
+pub(crate) fn run_session(cmd: SessionCommand) -> Result<(), AdminError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AdminError::Input)?;
+    rt.block_on(session_async(cmd))
+}
+
+/// A Unix time as an HTTP date (`Tue, 01 Dec 2026 08:07:07 GMT`).
+fn date(secs: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+async fn session_async(cmd: SessionCommand) -> Result<(), AdminError> {
+    let now = crate::now();
+    match cmd {
+        SessionCommand::List { name, store: args } => {
+            let (store, _) = open(&args).await?;
+            if store.account(&name).await?.is_none() {
+                return Err(StoreError::NoSuchUser(name).into());
+            }
+            for s in store.sessions_of(&name).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{:?}",
+                    s.id,
+                    date(s.created),
+                    date(s.last_used),
+                    s.address,
+                    s.user_agent
+                );
+            }
+        }
+        SessionCommand::Revoke {
+            name,
+            id,
+            all: _,
+            store: args,
+        } => {
+            let (store, _) = open(&args).await?;
+            if store.account(&name).await?.is_none() {
+                return Err(StoreError::NoSuchUser(name).into());
+            }
+            match id {
+                Some(id) => {
+                    if store.revoke_session(&id, Some(&name), now).await? {
+                        println!("revoked session {id} of {name}");
+                    } else {
+                        return Err(AdminError::NoSuchSession(id));
+                    }
+                }
+                None => {
+                    let n = store.revoke_sessions_of(&name, now).await?.len();
+                    println!("revoked {n} sessions of {name}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn open(args: &StoreArgs) -> Result<(Store, StoreUrl), AdminError> {
     let url = args.url()?;
     let store = Store::open(&url, args.limits()).await?;
@@ -204,7 +272,7 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
             let user = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
             let (store, url) = open(&args).await?;
             store.set_password(&name, &user, now).await?;
-            println!("password changed for {name}");
+            println!("password changed for {name}; its sessions were revoked");
             forget_first_run_password(&url, &name);
         }
         UserCommand::Remove { name, store: args } => {

@@ -1,5 +1,6 @@
 //! The command line's schema: `serve` (the default) and
-//! `user add|passwd|disable|enable|remove|list|import|export`. Account commands run in the
+//! `user add|passwd|disable|enable|remove|list|import|export`,
+//! `session list|revoke`. Account commands run in the
 //! `admin` module, the start-up steps in [`crate::startup`].
 
 use std::io::IsTerminal as _;
@@ -39,6 +40,34 @@ enum Command {
     /// Manage accounts in the store; every running server sees a change within a second.
     #[command(subcommand)]
     User(UserCommand),
+    /// List or revoke an account's sessions (refresh tokens and their access tokens).
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// An account's live sessions: id, started, last used, address, client. Never a token.
+    List {
+        /// The account.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke one session of an account, or all of them ("log out everywhere"). Its refresh
+    /// token stops at once; its access tokens within a second on every instance.
+    Revoke {
+        /// The account.
+        name: String,
+        /// The session id, as `session list` shows it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every session of the account.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -150,6 +179,21 @@ struct ServeArgs {
     /// Failed logins per client IP before lock-outs start (1 s, doubling, up to 15 min).
     #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = ThrottleLimits::IP.threshold)]
     ip_failures: u32,
+    /// Seconds from login after which a session's refresh token stops working (30 days).
+    #[arg(long, env = "AUTH_SESSION_LIFETIME", default_value_t = auth_core::session::DEFAULT_LIFETIME)]
+    session_lifetime: u64,
+    /// Seconds without a refresh after which a session ends (7 days).
+    #[arg(long, env = "AUTH_SESSION_IDLE", default_value_t = auth_core::session::DEFAULT_IDLE)]
+    session_idle: u64,
+    /// Most live sessions per account; a new login revokes the oldest beyond it.
+    #[arg(long, env = "AUTH_MAX_SESSIONS_PER_USER", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_sessions_per_user: u32,
+    /// Seconds after a rotation during which the old refresh token is refused without
+    /// revoking the session (0: any reuse revokes; see SECURITY.md).
+    #[arg(long, env = "AUTH_REFRESH_REUSE_GRACE", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    refresh_reuse_grace: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +279,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::User(cmd)) => crate::admin::run(cmd).map_err(|e| e.to_string()),
+        Some(Command::Session(cmd)) => crate::admin::run_session(cmd).map_err(|e| e.to_string()),
         Some(Command::Serve(args)) => serve(args).map_err(|e| e.to_string()),
         None => serve(cli.serve).map_err(|e| e.to_string()),
     };
@@ -270,6 +315,15 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         policy: Policy::new().with_rounds(args.pbkdf2_rounds),
         request_timeout: Duration::from_secs(args.request_timeout),
         staleness: Duration::from_secs(args.store_staleness),
+        sessions: crate::sessions::SessionSettings {
+            limits: auth_core::session::SessionLimits {
+                lifetime: args.session_lifetime,
+                idle: args.session_idle,
+                reuse_grace: args.refresh_reuse_grace,
+            },
+            max_per_user: args.max_sessions_per_user,
+            ..crate::sessions::SessionSettings::default()
+        },
         ..Settings::default()
     };
     let workers = args

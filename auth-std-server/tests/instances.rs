@@ -204,6 +204,12 @@ fn two_instances_share_tokens_disables_and_failure_counts() {
     eprintln!("disable visible on both instances after {:?}", t0.elapsed());
     let (ok, out) = cli(dir.path(), &url, &["enable", "carol"], None);
     assert!(ok, "{out}");
+    // Disabling revoked carol's sessions (#13): enabled again, the old token stays refused
+    // (401) on both, and a new login's token works on both.
+    for inst in [&a, &b] {
+        until(Duration::from_secs(1), 401, || dashboard(inst.addr, &t));
+    }
+    let t = token(&login(b.addr, "carol", "c4rol"));
     for inst in [&a, &b] {
         until(Duration::from_secs(1), 200, || dashboard(inst.addr, &t));
     }
@@ -400,9 +406,10 @@ fn unix_socket_urls_work() {
     assert_eq!(login(a.addr, "hank", "h4nk").status, 200);
 }
 
-/// #12 item 9: a database that turns read-only at run time. Logins and protected requests go
-/// on (they only read), a failed login is still answered (its counter write fails, logged
-/// once), and a CLI write fails with one line and exit code 2. Writable again, all is back.
+/// #12 item 9: a database that turns read-only at run time. Protected requests go on (they
+/// only read), a failed login is still answered (its counter write fails, logged once), a
+/// login that would start a session (#13) gets 503 with `Retry-After` since the session cannot
+/// be stored, and a CLI write fails with one line and exit code 2. Writable again, all is back.
 #[test]
 fn a_read_only_database_keeps_serving_reads_and_refuses_writes_in_one_line() {
     let Some(pg) = common::postgres() else { return };
@@ -419,7 +426,14 @@ fn a_read_only_database_keeps_serving_reads_and_refuses_writes_in_one_line() {
     pg.sql(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"
     ));
-    until(Duration::from_secs(5), 200, || login(a.addr, "ivy", "1vy"));
+    until(Duration::from_secs(5), 503, || login(a.addr, "ivy", "1vy"));
+    let r = login(a.addr, "ivy", "1vy");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(
+        r.head.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        r.head
+    );
     assert_eq!(dashboard(a.addr, &t).status, 200);
     assert_eq!(login(a.addr, "ivy", "wrong").status, 401);
     let out = Command::new(BIN)
@@ -434,6 +448,7 @@ fn a_read_only_database_keeps_serving_reads_and_refuses_writes_in_one_line() {
     pg.sql(&format!(
         "ALTER DATABASE {db} SET default_transaction_read_only = off"
     ));
+    until(Duration::from_secs(5), 200, || login(a.addr, "ivy", "1vy"));
     let (ok, out) = cli(dir.path(), &url, &["disable", "ivy"], None);
     assert!(ok, "{out}");
     until(Duration::from_secs(1), 403, || dashboard(a.addr, &t));

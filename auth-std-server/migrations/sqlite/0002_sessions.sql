@@ -6,12 +6,14 @@ CREATE TABLE sessions (
     token_hash BLOB NOT NULL UNIQUE,
     scope TEXT NOT NULL,
     created_at BIGINT NOT NULL,
+    -- The login time in milliseconds: orders a user's sessions for the per-user limit.
+    created_ms BIGINT NOT NULL,
     last_used_at BIGINT NOT NULL,
     revoked_at BIGINT,
     address TEXT NOT NULL,
     user_agent TEXT NOT NULL
 );
-CREATE INDEX sessions_account ON sessions (account, created_at);
+CREATE INDEX sessions_account ON sessions (account, created_ms);
 CREATE INDEX sessions_last_used ON sessions (last_used_at);
 
 -- The hashes a session's refresh tokens had before they were rotated, so that presenting one

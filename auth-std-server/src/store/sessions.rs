@@ -133,8 +133,8 @@ impl Store {
                 }
                 let inserted = sqlx::query(
                     "INSERT INTO sessions (id, account, token_hash, scope, created_at, \
-                     last_used_at, address, user_agent) \
-                     SELECT $1, name, $3, $4, $5, $5, $6, $7 FROM accounts WHERE name = $2",
+                     created_ms, last_used_at, address, user_agent) \
+                     SELECT $1, name, $3, $4, $5, $8, $5, $6, $7 FROM accounts WHERE name = $2",
                 )
                 .bind(s.id)
                 .bind(s.account)
@@ -143,20 +143,24 @@ impl Store {
                 .bind(secs(s.now))
                 .bind(s.address)
                 .bind(s.user_agent)
+                .bind(crate::state::now_ms())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if inserted == 0 {
                     return Err(StoreError::NoSuchUser(s.account.to_owned()));
                 }
+                // The new session always stays; of the others, the newest `max - 1` do.
                 let evicted: Vec<String> = sqlx::query(
                     "UPDATE sessions SET revoked_at = $3 WHERE id IN (\
                      SELECT id FROM sessions WHERE account = $1 AND revoked_at IS NULL \
-                     ORDER BY created_at DESC, id DESC LIMIT 1000000 OFFSET $2) RETURNING id",
+                     AND id <> $4 \
+                     ORDER BY created_ms DESC, id DESC LIMIT 1000000 OFFSET $2) RETURNING id",
                 )
                 .bind(s.account)
-                .bind(i64::from(max))
+                .bind(i64::from(max.saturating_sub(1)))
                 .bind(secs(s.now))
+                .bind(s.id)
                 .fetch_all(&mut *tx)
                 .await?
                 .iter()
@@ -320,7 +324,7 @@ impl Store {
         self.tracked(async {
             Ok(on_pool!(self, pool => sqlx::query(
                 "SELECT id, created_at, last_used_at, address, user_agent FROM sessions \
-                 WHERE account = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+                 WHERE account = $1 AND revoked_at IS NULL ORDER BY created_ms, id",
             )
             .bind(account)
             .fetch_all(pool)
