@@ -603,6 +603,108 @@ fn pyjwt_interop() {
     );
 }
 
+/// #13 item 7: the refresh flow with Authlib's and requests-oauthlib's own sessions, unmodified,
+/// in a venv the test makes (pip from PyPI). Without Python it prints SKIP, which fails under
+/// `CI=true`.
+#[test]
+fn oauth_clients_refresh_interop() {
+    let Some(py) = python() else {
+        eprintln!("SKIP oauth_clients_refresh_interop: python3 not found");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "SKIP under CI=true"
+        );
+        return;
+    };
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oauth-venv");
+    let vpy = venv.join("bin/python");
+    if !vpy.exists() {
+        let made = Command::new(&py)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "python3 -m venv failed");
+    }
+    let has = Command::new(&vpy)
+        .args(["-c", "import authlib, requests_oauthlib"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        let pip = Command::new(&vpy)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "Authlib>=1.3,<2",
+                "requests-oauthlib>=2,<3",
+                "requests>=2.31,<3",
+            ])
+            .status()
+            .unwrap();
+        assert!(
+            pip.success(),
+            "pip install Authlib requests-oauthlib failed"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], &[]);
+    let pw = admin_password(dir.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/oauth_clients_check.py");
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args([&format!("http://{}", server.addr), "admin", &pw])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+/// The `session` commands against a running server: list shows sessions and never a token;
+/// revoke ID ends one (its access token gets 401 within a second), revoke --all the rest.
+#[test]
+fn session_cli_lists_and_revokes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], &[]);
+    let pw = admin_password(dir.path());
+    let r1 = login(server.addr, "admin", &pw);
+    let r2 = login(server.addr, "admin", &pw);
+    let (t1, t2) = (token_of(&r1), token_of(&r2));
+    let (ok, out, err) = cli(dir.path(), &["session", "list", "admin"], None);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (l, r) in lines.iter().zip([&r1, &r2]) {
+        let refresh: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert!(!l.contains(refresh["refresh_token"].as_str().unwrap()));
+        let cols: Vec<&str> = l.split('\t').collect();
+        assert_eq!(cols.len(), 5, "{l}");
+        assert!(cols[1].ends_with(" GMT") && cols[3] == "127.0.0.1", "{l}");
+    }
+    assert!(!out.contains(&t1) && !out.contains(&t2));
+    let id = lines[0].split('\t').next().unwrap();
+    let (ok, out, _) = cli(dir.path(), &["session", "revoke", "admin", id], None);
+    assert!(ok && out.contains("revoked session"), "{out}");
+    within_a_second(|| dashboard(server.addr, &t1), 401);
+    assert_eq!(dashboard(server.addr, &t2).status, 200);
+    let (ok, _, err) = cli(dir.path(), &["session", "revoke", "admin", id], None);
+    assert!(!ok && err.contains("no live session"), "{err}");
+    let (ok, _, err) = cli(dir.path(), &["session", "list", "nobody"], None);
+    assert!(!ok && err.contains("no user"), "{err}");
+    let (ok, _, err) = cli(dir.path(), &["session", "revoke", "admin"], None);
+    assert!(!ok && err.contains("<ID>"), "{err}");
+    let (ok, out, _) = cli(dir.path(), &["session", "revoke", "admin", "--all"], None);
+    assert!(ok && out.contains("revoked 1 sessions"), "{out}");
+    within_a_second(|| dashboard(server.addr, &t2), 401);
+}
+
 /// #10 item 9: `username=ghost%0A… INFO login succeeded user=admin` used to write a forged log
 /// line, and `%1B[31m` a raw ESC byte; colour codes went into files too.
 #[test]

@@ -59,6 +59,8 @@ fn run() -> Result<(), i32> {
     passwords()?;
     #[cfg(feature = "flow")]
     flow()?;
+    #[cfg(feature = "flow")]
+    refresh_session()?;
     Ok(())
 }
 
@@ -277,6 +279,122 @@ fn flow() -> Result<(), i32> {
         return Err(54);
     }
     Ok(())
+}
+
+/// A session's refresh: the refresh grant's form, the token's check, auth-core's decision, a
+/// rotated token's access token with its `sid`, and the reuse of the old one.
+#[cfg(feature = "flow")]
+fn refresh_session() -> Result<(), i32> {
+    use auth_core::flow::{Grant, issue};
+    use auth_core::form::{TokenRequest, parse_token_form};
+    use auth_core::response::{write_oauth_error, write_token_with_refresh};
+    use auth_core::session::{
+        RefreshError, RefreshToken, Session, SessionAccount, SessionLimits, refresh,
+    };
+    let ring =
+        KeyRing::<1>::new(Hs256Key::new(b"0123456789abcdef0123456789abcdef").map_err(|_| 60)?)
+            .map_err(|_| 60)?;
+    // From the device's hardware RNG in a real device.
+    let current = RefreshToken::from_bytes([7; 32]);
+    let mut form = [0u8; 96];
+    let prefix = b"grant_type=refresh_token&refresh_token=";
+    form.get_mut(..prefix.len())
+        .ok_or(61)?
+        .copy_from_slice(prefix);
+    let Ok(text) = current.encode(form.get_mut(prefix.len()..).ok_or(61)?) else {
+        return Err(61);
+    };
+    let n = prefix.len().saturating_add(text.len());
+    let mut fbuf = [0u8; 96];
+    let Ok(TokenRequest::Refresh(req)) = parse_token_form(form.get(..n).ok_or(61)?, &mut fbuf)
+    else {
+        return Err(61);
+    };
+    let Ok(presented) = RefreshToken::parse(req.refresh_token.as_bytes()) else {
+        return Err(61);
+    };
+    let session = Session {
+        current: current.hash(),
+        created: NOW - 60,
+        last_used: NOW - 60,
+        revoked: false,
+        scope: "",
+        presented_rotated_at: None,
+    };
+    let account = SessionAccount {
+        active: true,
+        password_changed: 0,
+    };
+    let limits = SessionLimits::new();
+    let Ok(rotate) = refresh(
+        &presented,
+        req.scope,
+        Some(&session),
+        Some(&account),
+        &limits,
+        NOW,
+    ) else {
+        return Err(61);
+    };
+    let next = RefreshToken::from_bytes([8; 32]);
+    let grant = Grant {
+        subject: "alice",
+        sid: Some("c2Vzc2lvbi1pZC0xMjM0NQ"),
+        scope: Some(rotate.scope),
+    };
+    let mut out = [0u8; 320];
+    let config = FlowConfig::new();
+    let Ok(issued) = issue(&grant, &ring, &config, NOW, &mut out) else {
+        return Err(61);
+    };
+    let mut rbuf = [0u8; 43];
+    let Ok(next_text) = next.encode(&mut rbuf) else {
+        return Err(61);
+    };
+    let mut body = [0u8; 512];
+    let mut w: &mut [u8] = &mut body;
+    if write_token_with_refresh(issued.token, issued.expires_in, next_text, &mut w).is_err() {
+        return Err(61);
+    }
+    let mut header = [0u8; 330];
+    let n = issued.token.len().saturating_add(7);
+    header.get_mut(..7).ok_or(61)?.copy_from_slice(b"Bearer ");
+    header
+        .get_mut(7..n)
+        .ok_or(61)?
+        .copy_from_slice(issued.token.as_bytes());
+    let mut buf = [0u8; 330];
+    let Ok(ok) = authorize(header.get(..n), &ring, &config, NOW + 1, &mut buf) else {
+        return Err(61);
+    };
+    if ok.sid.is_none_or(|s| s != "c2Vzc2lvbi1pZC0xMjM0NQ") {
+        return Err(61);
+    }
+    // The old token again, after the rotation: reuse, which revokes the session.
+    let rotated = Session {
+        current: next.hash(),
+        presented_rotated_at: Some(NOW),
+        ..session
+    };
+    let reuse = refresh(
+        &presented,
+        None,
+        Some(&rotated),
+        Some(&account),
+        &limits,
+        NOW + 5,
+    );
+    let Err(e) = reuse else { return Err(63) };
+    let mut ebuf = [0u8; 128];
+    let mut w: &mut [u8] = &mut ebuf;
+    if e == RefreshError::Reuse
+        && e.revokes_session()
+        && write_oauth_error(&e.oauth(), &mut w).is_ok()
+    {
+        Ok(())
+    } else {
+        Err(62)
+    }
 }
 
 #[unsafe(no_mangle)]

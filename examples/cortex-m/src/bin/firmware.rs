@@ -2,8 +2,8 @@
 //!
 //! Runs the RFC 7515 A.1 verification, a sign/verify of the server's claim shape, a tampered
 //! token's rejection, the deepest token the verifier accepts and a 237-level header it refuses
-//! (the worst-case stack over any input), a PHC verification at 1,000 rounds and a login -> authorize cycle through
-//! the flow module; see `harness.rs` for the output and the measurements.
+//! (the worst-case stack over any input), a PHC verification at 1,000 rounds, a login -> authorize cycle through
+//! the flow module and a session refresh with rotation and reuse detection (#13); see `harness.rs` for the output and the measurements.
 #![no_std]
 #![no_main]
 
@@ -160,10 +160,111 @@ fn login_authorize() -> bool {
     ok.subject == "alice" && check_account(Some(&account)).is_ok()
 }
 
+/// A session's refresh: the refresh grant's form, the token's check, auth-core's decision, a
+/// rotated token's access token with its `sid`, and the reuse of the old one.
+#[cfg(feature = "flow")]
+fn refresh_session() -> bool {
+    use auth_core::flow::{Grant, issue};
+    use auth_core::form::{TokenRequest, parse_token_form};
+    use auth_core::response::{write_oauth_error, write_token_with_refresh};
+    use auth_core::session::{
+        RefreshError, RefreshToken, Session, SessionAccount, SessionLimits, refresh,
+    };
+    let Some(ring) = ring() else { return false };
+    // From the device's hardware RNG in a real device.
+    let current = RefreshToken::from_bytes([7; 32]);
+    let mut form = [0u8; 96];
+    let prefix = b"grant_type=refresh_token&refresh_token=";
+    form[..prefix.len()].copy_from_slice(prefix);
+    let Ok(text) = current.encode(&mut form[prefix.len()..]) else {
+        return false;
+    };
+    let n = prefix.len() + text.len();
+    let mut fbuf = [0u8; 96];
+    let Ok(TokenRequest::Refresh(req)) = parse_token_form(&form[..n], &mut fbuf) else {
+        return false;
+    };
+    let Ok(presented) = RefreshToken::parse(req.refresh_token.as_bytes()) else {
+        return false;
+    };
+    let session = Session {
+        current: current.hash(),
+        created: NOW - 60,
+        last_used: NOW - 60,
+        revoked: false,
+        scope: "",
+        presented_rotated_at: None,
+    };
+    let account = SessionAccount {
+        active: true,
+        password_changed: 0,
+    };
+    let limits = SessionLimits::new();
+    let Ok(rotate) = refresh(
+        &presented,
+        req.scope,
+        Some(&session),
+        Some(&account),
+        &limits,
+        NOW,
+    ) else {
+        return false;
+    };
+    let next = RefreshToken::from_bytes([8; 32]);
+    let grant = Grant {
+        subject: "alice",
+        sid: Some("c2Vzc2lvbi1pZC0xMjM0NQ"),
+        scope: Some(rotate.scope),
+    };
+    let mut out = [0u8; 320];
+    let config = FlowConfig::new();
+    let Ok(issued) = issue(&grant, &ring, &config, NOW, &mut out) else {
+        return false;
+    };
+    let mut rbuf = [0u8; 43];
+    let Ok(next_text) = next.encode(&mut rbuf) else {
+        return false;
+    };
+    let mut body = [0u8; 512];
+    let mut w: &mut [u8] = &mut body;
+    if write_token_with_refresh(issued.token, issued.expires_in, next_text, &mut w).is_err() {
+        return false;
+    }
+    let mut header = [0u8; 330];
+    let n = issued.token.len() + 7;
+    header[..7].copy_from_slice(b"Bearer ");
+    header[7..n].copy_from_slice(issued.token.as_bytes());
+    let mut buf = [0u8; 330];
+    let Ok(ok) = authorize(Some(&header[..n]), &ring, &config, NOW + 1, &mut buf) else {
+        return false;
+    };
+    if ok.sid.is_none_or(|s| s != "c2Vzc2lvbi1pZC0xMjM0NQ") {
+        return false;
+    }
+    // The old token again, after the rotation: reuse, which revokes the session.
+    let rotated = Session {
+        current: next.hash(),
+        presented_rotated_at: Some(NOW),
+        ..session
+    };
+    let reuse = refresh(
+        &presented,
+        None,
+        Some(&rotated),
+        Some(&account),
+        &limits,
+        NOW + 5,
+    );
+    let Err(e) = reuse else { return false };
+    let mut ebuf = [0u8; 128];
+    let mut w: &mut [u8] = &mut ebuf;
+    e == RefreshError::Reuse && e.revokes_session() && write_oauth_error(&e.oauth(), &mut w).is_ok()
+}
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // One harness for every profile: each step runs in the profiles that link what it calls.
-    let mut steps: [harness::Step<'_>; 7] = [("", || false); 7];
+    let mut steps: [harness::Step<'_>; 8] = [("", || false); 8];
     let mut n = 0;
     let mut add = |name, step| {
         steps[n] = (name, step);
@@ -179,5 +280,7 @@ fn main() -> ! {
     add("phc_verify_1000_rounds", password);
     #[cfg(feature = "flow")]
     add("login_then_authorize", login_authorize);
+    #[cfg(feature = "flow")]
+    add("refresh_rotate_reuse", refresh_session);
     harness::run(&steps[..n])
 }

@@ -1,0 +1,341 @@
+//! Sessions in auth-core (#13): refresh tokens, the refresh decision, the token and revoke
+//! forms, and the RFC 6749 §5.2 bodies.
+
+use auth_core::form::{
+    Field, FieldErrorKind, TokenRequest, parse_revoke_form, parse_token_form,
+    token_request_from_fields,
+};
+use auth_core::response::{write_oauth_error, write_token_with_refresh};
+use auth_core::session::{
+    OAuthError, REFRESH_TOKEN_LEN, RefreshError, RefreshToken, RefreshTokenError, Session,
+    SessionAccount, SessionId, SessionLimits, TokenHash, refresh,
+};
+
+struct Counter(u8);
+
+impl rand_core::TryRng for Counter {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        unimplemented!()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unimplemented!()
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for b in dst {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Counter {}
+
+#[test]
+fn refresh_tokens_round_trip_and_only_canonical_text_parses() {
+    let t = RefreshToken::generate(&mut Counter(0)).unwrap();
+    let mut out = [0u8; REFRESH_TOKEN_LEN];
+    let text = t.encode(&mut out).unwrap().to_owned();
+    assert_eq!(text.len(), 43);
+    let back = RefreshToken::parse(text.as_bytes()).unwrap();
+    assert!(back.hash().ct_eq(&t.hash()));
+    assert_eq!(format!("{t:?}"), "RefreshToken(<redacted>)");
+    assert_eq!(format!("{:?}", t.hash()), "TokenHash(<redacted>)");
+    // SHA-256 of the 32 bytes 1..=32.
+    let bytes: Vec<u8> = (1..=32).collect();
+    let expected: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+    assert_eq!(t.hash().as_bytes(), &expected);
+
+    let mut short = [0u8; 42];
+    assert_eq!(t.encode(&mut short), Err(RefreshTokenError::BufferTooSmall));
+    let mut noncanonical = text.clone().into_bytes();
+    // The last character carries 4 unused bits: make one of them 1.
+    let last = noncanonical.last_mut().unwrap();
+    *last = if *last == b'A' { b'B' } else { b'A' + 1 };
+    for bad in [
+        &b""[..],
+        &text.as_bytes()[..42],
+        format!("{text}A").as_bytes(),
+        &noncanonical,
+        "+".repeat(43).as_bytes(),
+        "=".repeat(43).as_bytes(),
+        "é".repeat(22).as_bytes(),
+    ] {
+        assert_eq!(
+            RefreshToken::parse(bad).unwrap_err(),
+            RefreshTokenError::Malformed,
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn session_ids_are_22_base64url_characters() {
+    let id = SessionId::generate(&mut Counter(7)).unwrap();
+    assert_eq!(id.as_str().len(), 22);
+    assert!(
+        id.as_str()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    assert_ne!(id, SessionId::generate(&mut Counter(8)).unwrap());
+}
+
+const NOW: u64 = 1_800_000_000;
+
+fn session(current: &RefreshToken) -> Session<'static> {
+    Session {
+        current: current.hash(),
+        created: NOW - 100,
+        last_used: NOW - 10,
+        revoked: false,
+        scope: "read write",
+        presented_rotated_at: None,
+    }
+}
+
+const ACTIVE: SessionAccount = SessionAccount {
+    active: true,
+    password_changed: NOW - 1000,
+};
+
+#[test]
+fn the_refresh_decision() {
+    let cur = RefreshToken::from_bytes([1; 32]);
+    let old = RefreshToken::from_bytes([2; 32]);
+    let limits = SessionLimits::new();
+    let ok = |r: Result<_, RefreshError>| r.map(|x: auth_core::session::Rotate<'_>| x.scope);
+
+    assert_eq!(
+        ok(refresh(
+            &cur,
+            None,
+            Some(&session(&cur)),
+            Some(&ACTIVE),
+            &limits,
+            NOW
+        )),
+        Ok("read write")
+    );
+    assert_eq!(
+        ok(refresh(
+            &cur,
+            Some("read"),
+            Some(&session(&cur)),
+            Some(&ACTIVE),
+            &limits,
+            NOW
+        )),
+        Ok("read")
+    );
+    let cases: Vec<(
+        Session<'static>,
+        Option<SessionAccount>,
+        Option<&str>,
+        RefreshError,
+    )> = vec![
+        (
+            Session {
+                revoked: true,
+                ..session(&cur)
+            },
+            Some(ACTIVE),
+            None,
+            RefreshError::Revoked,
+        ),
+        (
+            Session {
+                created: NOW - limits.lifetime,
+                ..session(&cur)
+            },
+            Some(ACTIVE),
+            None,
+            RefreshError::Expired,
+        ),
+        (
+            Session {
+                last_used: NOW - limits.idle,
+                ..session(&cur)
+            },
+            Some(ACTIVE),
+            None,
+            RefreshError::Idle,
+        ),
+        (session(&cur), None, None, RefreshError::AccountInactive),
+        (
+            session(&cur),
+            Some(SessionAccount {
+                active: false,
+                ..ACTIVE
+            }),
+            None,
+            RefreshError::AccountInactive,
+        ),
+        (
+            session(&cur),
+            Some(SessionAccount {
+                password_changed: NOW - 50,
+                ..ACTIVE
+            }),
+            None,
+            RefreshError::PasswordChanged,
+        ),
+        (
+            session(&cur),
+            Some(ACTIVE),
+            Some("read admin"),
+            RefreshError::ScopeWider,
+        ),
+    ];
+    for (s, account, scope, want) in cases {
+        assert_eq!(
+            refresh(&cur, scope, Some(&s), account.as_ref(), &limits, NOW).unwrap_err(),
+            want
+        );
+    }
+    assert_eq!(
+        refresh(&cur, None, None, Some(&ACTIVE), &limits, NOW).unwrap_err(),
+        RefreshError::Unknown
+    );
+
+    // A rotated-out token: reuse, even on an expired session; within a grace, only refused.
+    let rotated = Session {
+        presented_rotated_at: Some(NOW - 1),
+        ..session(&cur)
+    };
+    assert_eq!(
+        refresh(&old, None, Some(&rotated), Some(&ACTIVE), &limits, NOW).unwrap_err(),
+        RefreshError::Reuse
+    );
+    let expired = Session {
+        created: 0,
+        ..rotated
+    };
+    assert_eq!(
+        refresh(&old, None, Some(&expired), Some(&ACTIVE), &limits, NOW).unwrap_err(),
+        RefreshError::Reuse
+    );
+    let grace = SessionLimits {
+        reuse_grace: 2,
+        ..limits
+    };
+    assert_eq!(
+        refresh(&old, None, Some(&rotated), Some(&ACTIVE), &grace, NOW).unwrap_err(),
+        RefreshError::RecentlyRotated
+    );
+    assert_eq!(
+        refresh(&old, None, Some(&rotated), Some(&ACTIVE), &grace, NOW + 2).unwrap_err(),
+        RefreshError::Reuse
+    );
+    // A session that names neither token: nothing to act on.
+    assert_eq!(
+        refresh(
+            &old,
+            None,
+            Some(&session(&cur)),
+            Some(&ACTIVE),
+            &limits,
+            NOW
+        )
+        .unwrap_err(),
+        RefreshError::Unknown
+    );
+
+    for e in [
+        RefreshError::Reuse,
+        RefreshError::AccountInactive,
+        RefreshError::PasswordChanged,
+    ] {
+        assert!(e.revokes_session(), "{e}");
+        assert_eq!(e.oauth(), OAuthError::INVALID_GRANT);
+    }
+    for e in [
+        RefreshError::Unknown,
+        RefreshError::Revoked,
+        RefreshError::Expired,
+        RefreshError::Idle,
+        RefreshError::RecentlyRotated,
+    ] {
+        assert!(!e.revokes_session(), "{e}");
+        assert_eq!(e.oauth(), OAuthError::INVALID_GRANT);
+    }
+    assert_eq!(RefreshError::ScopeWider.oauth(), OAuthError::INVALID_SCOPE);
+    let h = TokenHash::from_slice(&[0; 31]);
+    assert!(h.is_none());
+}
+
+#[test]
+fn token_and_revoke_forms() {
+    let mut buf = [0u8; 256];
+    match parse_token_form(
+        b"grant_type=refresh_token&refresh_token=abc%2B&scope=a+b",
+        &mut buf,
+    ) {
+        Ok(TokenRequest::Refresh(f)) => {
+            assert_eq!(f.refresh_token, "abc+");
+            assert_eq!(f.scope, Some("a b"));
+            assert!(!format!("{f:?}").contains("abc"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut buf = [0u8; 256];
+    assert!(matches!(
+        parse_token_form(b"username=a&password=b", &mut buf),
+        Ok(TokenRequest::Password(_))
+    ));
+    let mut buf = [0u8; 256];
+    let e = parse_token_form(b"grant_type=refresh_token", &mut buf).unwrap_err();
+    assert_eq!(e.errors()[0].field, Field::RefreshToken);
+    assert_eq!(e.errors()[0].kind, FieldErrorKind::Missing);
+    let mut buf = [0u8; 256];
+    let e = parse_token_form(
+        b"grant_type=refresh_token&refresh_token=a&refresh_token=b",
+        &mut buf,
+    )
+    .unwrap_err();
+    assert_eq!(e.errors()[0].kind, FieldErrorKind::Repeated);
+    // The password form's own parser still ignores refresh_token, as an unknown field.
+    let mut buf = [0u8; 256];
+    assert!(
+        auth_core::form::parse_login_form(
+            b"username=a&password=b&refresh_token=1&refresh_token=2",
+            &mut buf
+        )
+        .is_ok()
+    );
+    // Multipart gets the same rules.
+    assert!(matches!(
+        token_request_from_fields([
+            ("grant_type", &b"refresh_token"[..]),
+            ("refresh_token", &b"xyz"[..])
+        ]),
+        Ok(TokenRequest::Refresh(_))
+    ));
+
+    let mut buf = [0u8; 256];
+    let f = parse_revoke_form(b"token=t%41&token_type_hint=access_token", &mut buf).unwrap();
+    assert_eq!((f.token, f.token_type_hint), ("tA", Some("access_token")));
+    assert!(!format!("{f:?}").contains("tA"));
+    let mut buf = [0u8; 256];
+    let e = parse_revoke_form(b"token_type_hint=x", &mut buf).unwrap_err();
+    assert_eq!(e.errors()[0].kind, FieldErrorKind::Missing);
+    let mut buf = [0u8; 256];
+    let e = parse_revoke_form(b"token=a&token=b", &mut buf).unwrap_err();
+    assert_eq!(e.errors()[0].kind, FieldErrorKind::Repeated);
+}
+
+#[test]
+fn token_and_error_bodies() {
+    let mut out = heapless::Vec::<u8, 256>::new();
+    write_token_with_refresh("a.b.c", 2700, "r\"t", &mut out).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        r#"{"access_token":"a.b.c","token_type":"bearer","expires_in":2700,"refresh_token":"r\"t"}"#
+    );
+    let mut out = heapless::Vec::<u8, 256>::new();
+    write_oauth_error(&OAuthError::INVALID_GRANT, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(v["error_description"].is_string());
+}
