@@ -5,7 +5,7 @@ use std::path::Path;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 7] = [
+const TARGETS: [(&str, Harness); 8] = [
     ("token_verify", auth_fuzz_harness::token_verify),
     ("claims", auth_fuzz_harness::claims),
     ("bearer", auth_fuzz_harness::bearer),
@@ -16,6 +16,7 @@ const TARGETS: [(&str, Harness); 7] = [
         auth_fuzz_harness::sign_verify_roundtrip,
     ),
     ("json_syntax", auth_fuzz_harness::json_syntax),
+    ("token_request", auth_fuzz_harness::token_request),
 ];
 
 #[test]

@@ -371,3 +371,73 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
         "a token with byte {i} changed was accepted"
     );
 }
+
+/// Arbitrary bytes as a token-endpoint body and as a revocation body (#13).
+///
+/// Invariants: parsing never panics; an error lists a field; a refresh grant's token parses
+/// exactly when the `base64` crate decodes it strictly to 32 bytes (a differential against the
+/// other implementation), and then re-encodes to the same text; auth-core's refresh decision
+/// over it, against a session holding another token, is never a rotation.
+pub fn token_request(data: &[u8]) {
+    use auth_core::form::{TokenRequest, parse_revoke_form, parse_token_form};
+    use auth_core::session::{
+        RefreshError, RefreshToken, Session, SessionAccount, SessionLimits, refresh,
+    };
+    let mut buf = [0u8; 4096];
+    let Some(buf) = buf.get_mut(..data.len()) else {
+        return;
+    };
+    match parse_token_form(data, buf) {
+        Ok(TokenRequest::Refresh(form)) => {
+            let text = form.refresh_token.as_bytes();
+            let parsed = RefreshToken::parse(text);
+            let mut reference = [0u8; 48];
+            let strict =
+                text.len() == 43 && URL_SAFE_NO_PAD.decode_slice(text, &mut reference) == Ok(32);
+            assert_eq!(parsed.is_ok(), strict, "{:?}", form.refresh_token);
+            if let Ok(token) = parsed {
+                let mut out = [0u8; 43];
+                assert_eq!(token.encode(&mut out).unwrap().as_bytes(), text);
+                let other = RefreshToken::from_bytes([0xa5; 32]);
+                let session = Session {
+                    current: other.hash(),
+                    created: NOW - 10,
+                    last_used: NOW - 10,
+                    revoked: false,
+                    scope: "read",
+                    presented_rotated_at: None,
+                };
+                let account = SessionAccount {
+                    active: true,
+                    password_changed: 0,
+                };
+                let limits = SessionLimits::new();
+                let decided = refresh(
+                    &token,
+                    form.scope,
+                    Some(&session),
+                    Some(&account),
+                    &limits,
+                    NOW,
+                );
+                if token.hash().ct_eq(&other.hash()) {
+                    assert!(decided.is_ok() || decided == Err(RefreshError::ScopeWider));
+                } else {
+                    assert_eq!(decided, Err(RefreshError::Unknown));
+                }
+            }
+        }
+        Ok(TokenRequest::Password(form)) => {
+            assert!(!form.username.is_empty() && !form.password.is_empty());
+        }
+        Err(e) => assert!(!e.errors().is_empty(), "an error lists at least one field"),
+    }
+    let mut buf = [0u8; 4096];
+    let Some(buf) = buf.get_mut(..data.len()) else {
+        return;
+    };
+    match parse_revoke_form(data, buf) {
+        Ok(form) => assert!(!form.token.is_empty()),
+        Err(e) => assert!(!e.errors().is_empty()),
+    }
+}
