@@ -82,7 +82,8 @@ def visibility(a, b, user, n=10):
 
 
 def main():
-    new, _ = sb.build()
+    sb.run(["cargo", "build", "--release", "--locked", "-p", "auth-std-server"], cwd=ROOT)
+    new = os.path.join(ROOT, "target", "release", "auth-std-server")
     before = build_before()
     tmp = tempfile.mkdtemp(prefix="session-bench-hash-")
     sb.run([new, "user", "add", "h", "--password-stdin", "--pbkdf2-rounds", str(sb.ROUNDS), "--store",

@@ -272,6 +272,11 @@ struct Inner {
     url: StoreUrl,
     backend: Backend,
     health: Health,
+    /// SQLite has one writer at a time; session writes from this process queue here, in
+    /// order, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms
+    /// (8 concurrent refreshes had a p99 of 181 ms that way). Other processes (the CLI) still
+    /// meet the busy timeout.
+    write_gate: tokio::sync::Mutex<()>,
 }
 
 /// The store. Cheap to clone.
@@ -414,6 +419,7 @@ impl Store {
                 url: url.clone(),
                 backend,
                 health: Health::default(),
+                write_gate: tokio::sync::Mutex::new(()),
             }),
         })
     }

@@ -25,6 +25,20 @@ CREATE TABLE rotated_tokens (
 );
 CREATE INDEX rotated_tokens_session ON rotated_tokens (session_id);
 
+-- A rotation is one UPDATE of `token_hash`; this keeps the old hash in the same statement.
+CREATE FUNCTION auth_session_rotated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.token_hash <> NEW.token_hash THEN
+        INSERT INTO rotated_tokens (token_hash, session_id, rotated_at)
+        VALUES (OLD.token_hash, OLD.id, NEW.last_used_at);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sessions_rotated AFTER UPDATE OF token_hash ON sessions
+    FOR EACH ROW EXECUTE FUNCTION auth_session_rotated();
+
 -- The revocation feed: one row per revoked session, written by the trigger below whoever
 -- revokes (any instance, the CLI, an operator's own SQL), with NOTIFY auth_accounts, which
 -- every instance already LISTENs on. Each follows the feed into its in-memory set of revoked

@@ -25,6 +25,14 @@ CREATE TABLE rotated_tokens (
 );
 CREATE INDEX rotated_tokens_session ON rotated_tokens (session_id);
 
+-- A rotation is one UPDATE of `token_hash`; this keeps the old hash in the same statement.
+CREATE TRIGGER sessions_rotated AFTER UPDATE OF token_hash ON sessions
+    WHEN OLD.token_hash <> NEW.token_hash
+BEGIN
+    INSERT INTO rotated_tokens (token_hash, session_id, rotated_at)
+    VALUES (OLD.token_hash, OLD.id, NEW.last_used_at);
+END;
+
 -- The revocation feed: one row per revoked session, written by the trigger below whoever
 -- revokes (any instance, the CLI, an operator's own SQL). Every instance follows it into its
 -- in-memory set of revoked session ids, so access tokens are checked without a query.

@@ -114,6 +114,15 @@ macro_rules! found_from {
 }
 
 impl Store {
+    /// On SQLite, this process's turn to write (see `Inner::write_gate`); nothing on
+    /// PostgreSQL, whose writers do not block each other on different rows.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.inner.backend {
+            Backend::Sqlite(_) => Some(self.inner.write_gate.lock().await),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Stores a new session and revokes the account's oldest live sessions beyond `max`, in
     /// one transaction. Returns the ids it revoked.
     ///
@@ -125,6 +134,7 @@ impl Store {
         max: u32,
     ) -> Result<Vec<String>, StoreError> {
         let sqlite = self.is_sqlite();
+        let _turn = self.write_turn().await;
         self.tracked(async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin().await?;
@@ -214,8 +224,10 @@ impl Store {
     }
 
     /// Rotates a session's refresh token from `old` to `new`, only if `old` is still its
-    /// current one and it is not revoked; `old` is kept as rotated out, for reuse detection.
-    /// `false` when another refresh won (or the session was revoked) meanwhile.
+    /// current one and it is not revoked; a trigger keeps `old` as rotated out, for reuse
+    /// detection, in the same statement. `false` when another refresh won (or the session was
+    /// revoked) meanwhile. One statement: on SQLite it commits alone; on PostgreSQL it runs in a
+    /// transaction that bounds its lock wait.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
@@ -227,40 +239,31 @@ impl Store {
         now: u64,
         address: &str,
     ) -> Result<bool, StoreError> {
-        let sqlite = self.is_sqlite();
+        const SQL: &str = "UPDATE sessions SET token_hash = $3, last_used_at = $4, address = $5 \
+             WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL";
+        let _turn = self.write_turn().await;
         self.tracked(async {
-            on_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
-                if !sqlite {
+            macro_rules! update {
+                () => {
+                    sqlx::query(SQL)
+                        .bind(id)
+                        .bind(&old.as_bytes()[..])
+                        .bind(&new.as_bytes()[..])
+                        .bind(secs(now))
+                        .bind(address)
+                };
+            }
+            let n = match &self.inner.backend {
+                Backend::Sqlite(pool) => update!().execute(pool).await?.rows_affected(),
+                Backend::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
                     sqlx::query(PG_LOCK_TIMEOUT).execute(&mut *tx).await?;
+                    let n = update!().execute(&mut *tx).await?.rows_affected();
+                    tx.commit().await?;
+                    n
                 }
-                let n = sqlx::query(
-                    "UPDATE sessions SET token_hash = $3, last_used_at = $4, address = $5 \
-                     WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL",
-                )
-                .bind(id)
-                .bind(&old.as_bytes()[..])
-                .bind(&new.as_bytes()[..])
-                .bind(secs(now))
-                .bind(address)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n != 1 {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO rotated_tokens (token_hash, session_id, rotated_at) \
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(&old.as_bytes()[..])
-                .bind(id)
-                .bind(secs(now))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            })
+            };
+            Ok(n == 1)
         })
         .await
     }
@@ -275,6 +278,7 @@ impl Store {
         account: Option<&str>,
         now: u64,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         self.tracked(async {
             Ok(on_pool!(self, pool => sqlx::query(
                 "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
