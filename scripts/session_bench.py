@@ -7,8 +7,8 @@ Nothing here runs in CI; no test asserts a timing.
   python3 scripts/session_bench.py        # LOAD_SECONDS=8 REPEATS=3 CHAINS=8
 
 Refresh: CHAINS sessions, each refreshed in a loop on its own connection (wrk -tN -cN with
-scripts/refresh_chain.lua): every request rotates the session's token, so each is one
-conditional UPDATE and one INSERT, committed (SQLite WAL with synchronous=FULL; PostgreSQL
+scripts/refresh_chain.lua): every request rotates the session's token, so each is one lookup
+and one conditional UPDATE (whose trigger keeps the old hash), committed (SQLite WAL with synchronous=FULL; PostgreSQL
 with default durability). Every run is checked to have answered 200 only.
 """
 import json
@@ -132,8 +132,8 @@ def main():
     print(f"`scripts/session_bench.py` on {time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores ({cpu}), shared. "
           f"Refresh: {CHAINS} sessions refreshed in a loop, one connection each (`wrk -t{CHAINS} -c{CHAINS}`, "
           f"`scripts/refresh_chain.lua`), {sb.SECONDS} s per run, {sb.REPEATS} runs per store interleaved; every "
-          f"answer was a 200 with a new refresh token. A refresh does no PBKDF2: it is one lookup, one "
-          f"conditional UPDATE and one INSERT, committed (SQLite WAL with `synchronous=FULL`, PostgreSQL "
+          f"answer was a 200 with a new refresh token. A refresh does no PBKDF2: it is one lookup and one "
+          f"conditional UPDATE (a trigger keeps the old hash), committed (SQLite WAL with `synchronous=FULL`, PostgreSQL "
           f"{os.path.basename(os.path.dirname(pg.bin))} with default durability). Medians, spread = lowest–highest run.\n")
     print("| store | refreshes/s (min–max) | p99 ms (min–max) |")
     print("|---|---|---|")

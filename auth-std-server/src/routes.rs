@@ -18,6 +18,11 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use crate::RouterState as AppState;
+#[allow(unused_imports)] // reason: named in the `#[utoipa::path]` attributes only.
+use crate::openapi::{
+    Dashboard, Detail, OAUTH2, OAuthErrorBody, RevokeForm, SecureResource, TokenForm,
+    TokenResponse, Unprocessable,
+};
 use crate::auth::{Authenticated, detail, error_reply, json, retry_later, unavailable};
 use crate::store::{FoundSession, NewSession, StoreError};
 use crate::throttle::SharedKeys;
@@ -107,6 +112,39 @@ impl Client {
 
 /// `POST /auth/session`: the password grant (FastAPI's contract, now with a refresh token) and
 /// the refresh grant (RFC 6749 §6).
+#[utoipa::path(
+    post,
+    path = "/auth/session",
+    tag = "auth",
+    summary = "Log in (password grant) or refresh (refresh grant)",
+    request_body(content(
+        (TokenForm = "application/x-www-form-urlencoded"),
+        (TokenForm = "multipart/form-data")
+    )),
+    responses(
+        (status = 200, description = "An access token and the session's new refresh token",
+            body = TokenResponse,
+            headers(("Cache-Control" = String, description = "no-store"),
+                    ("Pragma" = String, description = "no-cache"))),
+        (status = 400, description = "Refresh grant: invalid_grant (the token is malformed, \
+            unknown, expired, revoked or reused; reuse revokes its session), invalid_scope or \
+            invalid_request", body = OAuthErrorBody),
+        (status = 401, description = "Wrong password or unknown user", body = Detail,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Right password, disabled account", body = Detail),
+        (status = 408, description = "The request did not finish in time", body = Detail),
+        (status = 413, description = "Body over 16 KiB", body = Detail),
+        (status = 422, description = "A missing, repeated or malformed field, a grant_type \
+            other than password or refresh_token, or a body that is not a form",
+            body = Unprocessable),
+        (status = 429, description = "Too many failed logins, or refused refresh tokens, for \
+            the username or from the address", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+        (status = 503, description = "The store is unavailable, or every PBKDF2 worker is \
+            busy and the queue is full", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+    )
+)]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
     let client = Client::of(&req);
     let body = match form_body(req).await {
@@ -447,6 +485,29 @@ fn grant_throttled(wait: std::time::Duration) -> Response {
 
 /// `POST /auth/revoke` (RFC 7009): revokes the session of a refresh token or an access token.
 /// 200 for every well-formed request, known token or not, so it tells nobody anything.
+#[utoipa::path(
+    post,
+    path = "/auth/revoke",
+    tag = "auth",
+    summary = "Log out: revoke the session of a refresh or access token (RFC 7009)",
+    request_body(content(
+        (RevokeForm = "application/x-www-form-urlencoded"),
+        (RevokeForm = "multipart/form-data")
+    )),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke: the same answer",
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "No token: invalid_request", body = OAuthErrorBody),
+        (status = 408, description = "The request did not finish in time", body = Detail),
+        (status = 413, description = "Body over 16 KiB", body = Detail),
+        (status = 422, description = "A repeated field, or a malformed multipart body",
+            body = Unprocessable),
+        (status = 429, description = "Too many unknown tokens from the address", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+        (status = 503, description = "The store is unavailable", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+    )
+)]
 pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     let client = Client::of(&req);
     let body = match form_body(req).await {
@@ -565,6 +626,24 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
 }
 
 /// `GET /secure-resource`
+#[utoipa::path(
+    get,
+    path = "/secure-resource",
+    tag = "protected",
+    summary = "Echo the token's first characters",
+    security((OAUTH2 = [])),
+    responses(
+        (status = 200, description = "The token is valid", body = SecureResource),
+        (status = 401, description = "No bearer token (Not authenticated), or a bad, expired \
+            or revoked one (Invalid or malformed signature)", body = Detail,
+            headers(("WWW-Authenticate" = String,
+                description = "Bearer, or Bearer error=\"invalid_token\""))),
+        (status = 403, description = "The account is disabled or gone", body = Detail),
+        (status = 431, description = "Too many or too large headers", body = Detail),
+        (status = 503, description = "The account store cannot answer", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+    )
+)]
 pub async fn secure_resource(auth: Authenticated) -> Response {
     let mut out = Vec::new();
     let _ = contract::write_secure_resource(auth.token(), &mut out);
@@ -572,6 +651,24 @@ pub async fn secure_resource(auth: Authenticated) -> Response {
 }
 
 /// `GET /dashboard/metrics`
+#[utoipa::path(
+    get,
+    path = "/dashboard/metrics",
+    tag = "protected",
+    summary = "The token's owner",
+    security((OAUTH2 = [])),
+    responses(
+        (status = 200, description = "The token is valid", body = Dashboard),
+        (status = 401, description = "No bearer token (Not authenticated), or a bad, expired \
+            or revoked one (Invalid or malformed signature)", body = Detail,
+            headers(("WWW-Authenticate" = String,
+                description = "Bearer, or Bearer error=\"invalid_token\""))),
+        (status = 403, description = "The account is disabled or gone", body = Detail),
+        (status = 431, description = "Too many or too large headers", body = Detail),
+        (status = 503, description = "The account store cannot answer", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+    )
+)]
 pub async fn dashboard(auth: Authenticated) -> Response {
     let mut out = Vec::new();
     let _ = contract::write_dashboard(auth.subject(), &mut out);

@@ -1,0 +1,177 @@
+//! The OpenAPI 3.1 document (`GET /openapi.json`) and Swagger UI (`GET /docs`), with utoipa.
+//!
+//! The document is generated from the handlers' `#[utoipa::path]` attributes, and the router is
+//! built from the same declarations (`utoipa_axum::routes!` in [`crate::app`]), so a route
+//! cannot be served without being documented. The types here only describe bodies the routes
+//! write with auth-core; a test (`tests/openapi.rs`) checks the document against the router and
+//! against real answers.
+
+#![allow(dead_code)] // reason: the body types are descriptions for the document, never built.
+
+use serde::Serialize;
+use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The security scheme's name in the document.
+pub const OAUTH2: &str = "OAuth2PasswordBearer";
+
+/// The document's fixed part: title, the security scheme; the paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "auth-std-server",
+        description = "The OAuth2 password flow of the FastAPI tutorial, with sessions: \
+                       refresh tokens with rotation and reuse detection (RFC 6749 §6, RFC 9700 \
+                       §4.14) and revocation (RFC 7009).",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(
+        TokenForm, RevokeForm, TokenResponse, Detail, ValidationErrors, FieldIssue,
+        Unprocessable, OAuthErrorBody, SecureResource, Dashboard, Health
+    ))
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            OAUTH2,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::with_refresh_url(
+                    "/auth/session",
+                    Scopes::new(),
+                    "/auth/session",
+                ))],
+                "The password grant at /auth/session; its refresh token renews the access token \
+                 at the same URL (grant_type=refresh_token).",
+            )),
+        );
+    }
+}
+
+/// The token endpoint's form: the password grant (`username`, `password`) or the refresh grant
+/// (`grant_type=refresh_token`, `refresh_token`). Each field at most once.
+#[derive(ToSchema)]
+pub struct TokenForm {
+    /// `password` (or absent) for the password grant; `refresh_token` for the refresh grant.
+    #[schema(example = "password")]
+    grant_type: Option<String>,
+    /// The account (password grant).
+    username: Option<String>,
+    /// At most 4,096 bytes (password grant).
+    #[schema(format = Password)]
+    password: Option<String>,
+    /// Space-separated scopes; on a refresh, no wider than the login's.
+    scope: Option<String>,
+    /// Accepted and ignored: clients are public.
+    client_id: Option<String>,
+    /// Accepted and ignored: clients are public.
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+    /// The refresh token (refresh grant): 43 characters of base64url.
+    refresh_token: Option<String>,
+}
+
+/// RFC 7009's revocation request.
+#[derive(ToSchema)]
+pub struct RevokeForm {
+    /// A refresh token or an access token of the session to end.
+    token: String,
+    /// `refresh_token` or `access_token`; only a hint.
+    token_type_hint: Option<String>,
+}
+
+/// A token reply (RFC 6749 §5.1).
+#[derive(ToSchema)]
+pub struct TokenResponse {
+    /// The access token (HS256 JWT).
+    access_token: String,
+    /// Always `bearer`.
+    #[schema(example = "bearer")]
+    token_type: String,
+    /// Seconds until the access token expires.
+    #[schema(example = 2700)]
+    expires_in: u64,
+    /// The session's new refresh token; the previous one no longer works.
+    refresh_token: String,
+}
+
+/// An error with a message.
+#[derive(ToSchema, Serialize)]
+pub struct Detail {
+    /// What went wrong.
+    detail: String,
+}
+
+/// FastAPI's validation error body.
+#[derive(ToSchema, Serialize)]
+pub struct ValidationErrors {
+    /// One entry per bad field.
+    detail: Vec<FieldIssue>,
+}
+
+/// One bad field, in pydantic's shape.
+#[derive(ToSchema, Serialize)]
+pub struct FieldIssue {
+    /// `missing`, `repeated_field`, `string_pattern_mismatch`, `string_too_long`, …
+    #[serde(rename = "type")]
+    kind: String,
+    /// `["body", "<field>"]`.
+    loc: Vec<String>,
+    /// A human-readable message.
+    msg: String,
+    /// The rejected value for a wrong `grant_type`, else null. Credentials are never echoed.
+    input: Option<String>,
+    /// The pattern or the length limit, when there is one.
+    #[schema(value_type = Option<Object>)]
+    ctx: Option<()>,
+}
+
+/// A 422: FastAPI's field list, or one message (a malformed multipart body).
+#[derive(ToSchema, Serialize)]
+#[serde(untagged)]
+pub enum Unprocessable {
+    /// The field errors.
+    Fields(ValidationErrors),
+    /// One message.
+    Message(Detail),
+}
+
+/// An RFC 6749 §5.2 error.
+#[derive(ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_grant`, `invalid_scope` or `invalid_request`.
+    #[schema(example = "invalid_grant")]
+    error: String,
+    /// The same text for every refused token, so it tells nobody why.
+    error_description: String,
+}
+
+/// `GET /secure-resource`'s reply.
+#[derive(ToSchema)]
+pub struct SecureResource {
+    /// `success`.
+    status: String,
+    /// The token's first 8 characters and `...`.
+    received_token_prefix: String,
+}
+
+/// `GET /dashboard/metrics`'s reply.
+#[derive(ToSchema)]
+pub struct Dashboard {
+    /// The token's subject.
+    owner: String,
+    /// `allowed`.
+    view: String,
+}
+
+/// A health reply.
+#[derive(ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    status: String,
+}
