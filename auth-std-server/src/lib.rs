@@ -12,6 +12,7 @@ pub mod cli;
 pub mod fs;
 pub mod keys;
 mod layers;
+pub mod openapi;
 pub mod password;
 pub mod pool;
 mod routes;
@@ -25,7 +26,6 @@ pub mod users;
 
 use axum::Router;
 use axum::http::header::AUTHORIZATION;
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -44,14 +44,13 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// The router with every layer: timing outermost (so 404, 405, 413, 422 and 500 all carry
 /// `X-Duration-MS`), then JSON error bodies, panic catching, tracing, the request timeout and
-/// the body limit.
+/// the body limit. The routes and the OpenAPI document (`/openapi.json`, shown at `/docs`) are
+/// built from the same declarations ([`api`]).
 pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
-    Router::new()
-        .route("/auth/session", post(routes::token))
-        .route("/auth/revoke", post(routes::revoke))
-        .route("/secure-resource", get(routes::secure_resource))
-        .route("/dashboard/metrics", get(routes::dashboard))
+    let (router, doc) = api().split_for_parts();
+    router
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(routes::not_found)
         .with_state(RouterState(state))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
@@ -69,4 +68,23 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(layers::json_errors))
         .layer(axum::middleware::from_fn(layers::duration_header))
+}
+
+/// Every API route with its documentation: a route is added here only through its handler's
+/// `#[utoipa::path]`, so the document and the router cannot drift apart.
+pub(crate) fn api() -> utoipa_axum::router::OpenApiRouter<RouterState> {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::token))
+        .routes(routes!(routes::revoke))
+        .routes(routes!(routes::secure_resource))
+        .routes(routes!(routes::dashboard))
+        .routes(routes!(routes::healthz))
+        .routes(routes!(routes::readyz))
+}
+
+/// The OpenAPI document the server serves at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
 }

@@ -18,12 +18,12 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use crate::RouterState as AppState;
+use crate::auth::{Authenticated, detail, error_reply, json, retry_later, unavailable};
 #[allow(unused_imports)] // reason: named in the `#[utoipa::path]` attributes only.
 use crate::openapi::{
-    Dashboard, Detail, OAUTH2, OAuthErrorBody, RevokeForm, SecureResource, TokenForm,
+    Dashboard, Detail, Health, OAuthErrorBody, RevokeForm, SecureResource, TokenForm,
     TokenResponse, Unprocessable,
 };
-use crate::auth::{Authenticated, detail, error_reply, json, retry_later, unavailable};
 use crate::store::{FoundSession, NewSession, StoreError};
 use crate::throttle::SharedKeys;
 use crate::users::User;
@@ -625,13 +625,55 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
     }
 }
 
+/// `GET /healthz`: the process is up and answering. Cheap; never logged per request.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness: the process answers",
+    responses((status = 200, description = "Up", body = Health))
+)]
+pub async fn healthz() -> Response {
+    json(Reply::OK, br#"{"status":"ok"}"#.to_vec())
+}
+
+/// `GET /readyz`: the keys are loaded, the store answers a query within a second, and the
+/// account and revocation feeds are current. 503 with the reason otherwise, so a load
+/// balancer sends nothing here that would get 503 anyway.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: keys loaded, store reachable, feeds current",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "Not ready; `detail` says why", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let reason = if state.auth.keys().is_empty() {
+        Some("no signing key loaded")
+    } else {
+        match tokio::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await {
+            Ok(Ok(())) if state.accounts.is_stale() => Some("account feed is stale"),
+            Ok(Ok(())) => None,
+            Ok(Err(_)) | Err(_) => Some("store unreachable"),
+        }
+    };
+    match reason {
+        None => json(Reply::OK, br#"{"status":"ready"}"#.to_vec()),
+        Some(why) => retry_later(StatusCode::SERVICE_UNAVAILABLE, why, 1),
+    }
+}
+
 /// `GET /secure-resource`
 #[utoipa::path(
     get,
     path = "/secure-resource",
     tag = "protected",
     summary = "Echo the token's first characters",
-    security((OAUTH2 = [])),
+    security(("OAuth2PasswordBearer" = [])),
     responses(
         (status = 200, description = "The token is valid", body = SecureResource),
         (status = 401, description = "No bearer token (Not authenticated), or a bad, expired \
@@ -656,7 +698,7 @@ pub async fn secure_resource(auth: Authenticated) -> Response {
     path = "/dashboard/metrics",
     tag = "protected",
     summary = "The token's owner",
-    security((OAUTH2 = [])),
+    security(("OAuth2PasswordBearer" = [])),
     responses(
         (status = 200, description = "The token is valid", body = Dashboard),
         (status = 401, description = "No bearer token (Not authenticated), or a bad, expired \

@@ -35,6 +35,10 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Accounts per statement when importing (6 parameters each: within both engines' limits).
 const IMPORT_BATCH: usize = 500;
 
+/// How long a SQLite write waits for another writer's lock before it fails (and the request
+/// gets 503).
+const SQLITE_BUSY: Duration = Duration::from_secs(5);
+
 /// The default store: one SQLite file in the data directory.
 pub const DEFAULT_STORE: &str = "sqlite:auth-data/auth.db";
 
@@ -378,7 +382,7 @@ impl Store {
                     // Every commit is on disk before it is acknowledged: kill -9 or a power cut
                     // loses nothing that was answered as done.
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(5))
+                    .busy_timeout(SQLITE_BUSY)
                     .foreign_keys(true);
                 let pool = pool_options::<sqlx::Sqlite>(limits)
                     .connect_with(options)
@@ -454,6 +458,20 @@ impl Store {
             Err(_) => {}
         }
         r
+    }
+
+    /// One round trip (`SELECT 1`), for readiness.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.tracked(async {
+            on_pool!(self, pool => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// One account.

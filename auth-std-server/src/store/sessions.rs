@@ -114,12 +114,23 @@ macro_rules! found_from {
 }
 
 impl Store {
-    /// On SQLite, this process's turn to write (see `Inner::write_gate`); nothing on
+    /// On SQLite, this process's turn to write (see `Inner::write_gate`), waited for at most as
+    /// long as SQLite's own busy timeout: a writer outside this process holding the lock makes
+    /// every queued write fail within that time (503), not one after the other. Nothing on
     /// PostgreSQL, whose writers do not block each other on different rows.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    async fn write_turn(&self) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, StoreError> {
         match self.inner.backend {
-            Backend::Sqlite(_) => Some(self.inner.write_gate.lock().await),
-            Backend::Postgres(_) => None,
+            Backend::Sqlite(_) => {
+                match tokio::time::timeout(super::SQLITE_BUSY, self.inner.write_gate.lock()).await {
+                    Ok(turn) => Ok(Some(turn)),
+                    Err(_) => {
+                        let e = StoreError::Unavailable(sqlx::Error::PoolTimedOut);
+                        self.inner.health.failed(&e);
+                        Err(e)
+                    }
+                }
+            }
+            Backend::Postgres(_) => Ok(None),
         }
     }
 
@@ -134,7 +145,7 @@ impl Store {
         max: u32,
     ) -> Result<Vec<String>, StoreError> {
         let sqlite = self.is_sqlite();
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn().await?;
         self.tracked(async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin().await?;
@@ -241,7 +252,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const SQL: &str = "UPDATE sessions SET token_hash = $3, last_used_at = $4, address = $5 \
              WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL";
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn().await?;
         self.tracked(async {
             macro_rules! update {
                 () => {
@@ -278,7 +289,7 @@ impl Store {
         account: Option<&str>,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let _turn = self.write_turn().await;
+        let _turn = self.write_turn().await?;
         self.tracked(async {
             Ok(on_pool!(self, pool => sqlx::query(
                 "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
