@@ -45,7 +45,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// The router with every layer: timing outermost (so 404, 405, 413, 422 and 500 all carry
 /// `X-Duration-MS`), then JSON error bodies, panic catching, tracing, the request timeout and
 /// the body limit. The routes and the OpenAPI document (`/openapi.json`, shown at `/docs`) are
-/// built from the same declarations ([`api`]).
+/// built from the same declarations (`api`).
 pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     let (router, doc) = api().split_for_parts();
