@@ -48,7 +48,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// built from the same declarations (`api`).
 pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
-    let (router, doc) = api().split_for_parts();
+    let (router, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
     router
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(routes::not_found)
@@ -86,5 +87,7 @@ pub(crate) fn api() -> utoipa_axum::router::OpenApiRouter<RouterState> {
 
 /// The OpenAPI document the server serves at `/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut doc = api().into_openapi();
+    openapi::finish(&mut doc);
+    doc
 }

@@ -9,11 +9,65 @@
 #![allow(dead_code)] // reason: the body types are descriptions for the document, never built.
 
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Ref, Schema, Type};
 use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The security scheme's name in the document.
 pub const OAUTH2: &str = "OAuth2PasswordBearer";
+
+/// The last touches, once the router has added every path and its schemas.
+///
+/// A multipart part is named in a header, and a header cannot hold control characters: such a
+/// body is not form data, and the server answers 422. The multipart bodies get copies of the
+/// form schemas that say so (`propertyNames`); urlencoded bodies can name fields anything
+/// (unknown names are ignored). schemathesis found the difference.
+pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let printable = || {
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[^\\u0000-\\u001f\\u007f]*$"))
+                .build(),
+        )
+    };
+    for name in ["PasswordGrant", "RefreshGrant", "RevokeForm"] {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get(name) {
+            let mut copy = object.clone();
+            copy.property_names = Some(Box::new(printable()));
+            components
+                .schemas
+                .insert(format!("{name}Multipart"), RefOr::T(Schema::Object(copy)));
+        }
+    }
+    let token_form = OneOfBuilder::new()
+        .item(Ref::from_schema_name("PasswordGrantMultipart"))
+        .item(Ref::from_schema_name("RefreshGrantMultipart"))
+        .build();
+    components.schemas.insert(
+        "TokenFormMultipart".to_owned(),
+        RefOr::T(Schema::OneOf(token_form)),
+    );
+    for (path, schema) in [
+        ("/auth/session", "TokenFormMultipart"),
+        ("/auth/revoke", "RevokeFormMultipart"),
+    ] {
+        let body = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+            .and_then(|body| body.content.get_mut("multipart/form-data"));
+        if let Some(content) = body {
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name(schema)));
+        }
+    }
+}
 
 /// The document's fixed part: title, the security scheme; the paths come from the router.
 #[derive(OpenApi)]
@@ -27,7 +81,7 @@ pub const OAUTH2: &str = "OAuth2PasswordBearer";
     ),
     modifiers(&SecurityAddon),
     components(schemas(
-        TokenForm, RevokeForm, TokenResponse, Detail, ValidationErrors, FieldIssue,
+        TokenForm, PasswordGrant, RefreshGrant, RevokeForm, TokenResponse, Detail, ValidationErrors, FieldIssue,
         Unprocessable, OAuthErrorBody, SecureResource, Dashboard, Health
     ))
 )]
@@ -53,33 +107,59 @@ impl Modify for SecurityAddon {
     }
 }
 
-/// The token endpoint's form: the password grant (`username`, `password`) or the refresh grant
-/// (`grant_type=refresh_token`, `refresh_token`). Each field at most once.
-#[derive(ToSchema)]
-pub struct TokenForm {
-    /// `password` (or absent) for the password grant; `refresh_token` for the refresh grant.
-    #[schema(example = "password")]
+/// The token endpoint's form: the password grant or the refresh grant. Each field at most
+/// once; unknown fields are ignored.
+#[derive(ToSchema, Serialize)]
+#[serde(untagged)]
+pub enum TokenForm {
+    /// `grant_type=password` (or absent), `username`, `password`.
+    Password(PasswordGrant),
+    /// `grant_type=refresh_token`, `refresh_token`.
+    Refresh(RefreshGrant),
+}
+
+/// The password grant (RFC 6749 §4.3.2), as FastAPI's `OAuth2PasswordRequestForm`.
+#[derive(ToSchema, Serialize)]
+pub struct PasswordGrant {
+    /// `password`, or absent.
+    #[schema(pattern = "^password$", example = "password")]
     grant_type: Option<String>,
-    /// The account (password grant).
-    username: Option<String>,
-    /// At most 4,096 bytes (password grant).
-    #[schema(format = Password)]
-    password: Option<String>,
-    /// Space-separated scopes; on a refresh, no wider than the login's.
+    /// The account.
+    #[schema(min_length = 1)]
+    username: String,
+    /// At most 4,096 bytes (1,024 characters always fit).
+    #[schema(format = Password, min_length = 1, max_length = 1024)]
+    password: String,
+    /// Space-separated scopes, kept with the session.
     scope: Option<String>,
     /// Accepted and ignored: clients are public.
     client_id: Option<String>,
     /// Accepted and ignored: clients are public.
     #[schema(format = Password)]
     client_secret: Option<String>,
-    /// The refresh token (refresh grant): 43 characters of base64url.
-    refresh_token: Option<String>,
+}
+
+/// The refresh grant (RFC 6749 §6).
+#[derive(ToSchema, Serialize)]
+pub struct RefreshGrant {
+    /// `refresh_token`.
+    #[schema(pattern = "^refresh_token$", example = "refresh_token")]
+    grant_type: String,
+    /// The session's current refresh token: 43 characters of base64url. Anything else,
+    /// unknown, rotated out, expired or revoked gets 400 `invalid_grant`.
+    #[schema(min_length = 1)]
+    refresh_token: String,
+    /// Space-separated scopes, no wider than the login's; absent for the same.
+    scope: Option<String>,
+    /// Accepted and ignored: clients are public.
+    client_id: Option<String>,
 }
 
 /// RFC 7009's revocation request.
 #[derive(ToSchema)]
 pub struct RevokeForm {
     /// A refresh token or an access token of the session to end.
+    #[schema(min_length = 1)]
     token: String,
     /// `refresh_token` or `access_token`; only a hint.
     token_type_hint: Option<String>,

@@ -50,17 +50,18 @@ async fn form_body(req: Request) -> Result<FormBody, Response> {
         let mut mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| detail(StatusCode::UNPROCESSABLE_ENTITY, &e.body_text()))?;
+        // A body over the limit is 413; any other malformed multipart body is not a form: 422.
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            let status = match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            detail(status, &e.body_text())
+        };
         let mut fields = Vec::new();
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| detail(e.status(), &e.body_text()))?
-        {
+        while let Some(field) = mp.next_field().await.map_err(bad)? {
             let name = field.name().unwrap_or_default().to_owned();
-            let value = field
-                .bytes()
-                .await
-                .map_err(|e| detail(e.status(), &e.body_text()))?;
+            let value = field.bytes().await.map_err(bad)?;
             fields.push((name, value));
         }
         return Ok(FormBody::Fields(fields));

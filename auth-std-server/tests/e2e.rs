@@ -530,6 +530,43 @@ fn python() -> Option<PathBuf> {
     ok.then(|| PathBuf::from("python3"))
 }
 
+/// A venv under the target directory with `packages` (from PyPI), made once; its python. Without
+/// python3, `None` after printing SKIP, which fails under `CI=true`.
+fn venv(name: &str, check: &str, packages: &[&str]) -> Option<PathBuf> {
+    let Some(py) = python() else {
+        eprintln!("SKIP: python3 not found");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "SKIP under CI=true"
+        );
+        return None;
+    };
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let vpy = venv.join("bin/python");
+    if !vpy.exists() {
+        let made = Command::new(&py)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "python3 -m venv failed");
+    }
+    let has = Command::new(&vpy)
+        .args(["-c", check])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        let pip = Command::new(&vpy)
+            .args(["-m", "pip", "install", "-q"])
+            .args(packages)
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install {packages:?} failed");
+    }
+    Some(vpy)
+}
+
 #[test]
 fn pyjwt_interop() {
     let Some(py) = python() else {
@@ -608,47 +645,17 @@ fn pyjwt_interop() {
 /// `CI=true`.
 #[test]
 fn oauth_clients_refresh_interop() {
-    let Some(py) = python() else {
-        eprintln!("SKIP oauth_clients_refresh_interop: python3 not found");
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "SKIP under CI=true"
-        );
+    let Some(vpy) = venv(
+        "oauth-venv",
+        "import authlib, requests_oauthlib",
+        &[
+            "Authlib>=1.3,<2",
+            "requests-oauthlib>=2,<3",
+            "requests>=2.31,<3",
+        ],
+    ) else {
         return;
     };
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oauth-venv");
-    let vpy = venv.join("bin/python");
-    if !vpy.exists() {
-        let made = Command::new(&py)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(made, "python3 -m venv failed");
-    }
-    let has = Command::new(&vpy)
-        .args(["-c", "import authlib, requests_oauthlib"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has {
-        let pip = Command::new(&vpy)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "Authlib>=1.3,<2",
-                "requests-oauthlib>=2,<3",
-                "requests>=2.31,<3",
-            ])
-            .status()
-            .unwrap();
-        assert!(
-            pip.success(),
-            "pip install Authlib requests-oauthlib failed"
-        );
-    }
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[], &[]);
     let pw = admin_password(dir.path());
@@ -665,6 +672,97 @@ fn oauth_clients_refresh_interop() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+/// #14 item 2: Swagger UI at /docs in headless Chromium (Debian's `chromium` and
+/// `chromium-driver`, through WebDriver): "Authorize" logs in through /auth/session with the
+/// password flow, "Try it out" on GET /dashboard/metrics answers 200 with the owner. The
+/// screenshot is kept at `target/browser/swagger-ui.png`. Without the browser: SKIP, which fails
+/// under `CI=true`.
+#[test]
+fn swagger_ui_in_a_real_browser() {
+    let browser = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+    if browser.iter().any(|p| !Path::new(p).exists()) {
+        eprintln!("SKIP swagger_ui_in_a_real_browser: chromium or chromium-driver not installed");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "SKIP under CI=true"
+        );
+        return;
+    }
+    let Some(vpy) = venv("browser-venv", "import selenium", &["selenium>=4.20,<5"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[], &[]);
+    let pw = admin_password(dir.path());
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("swagger-ui.png");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/swagger_docs.py");
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args([&format!("http://{}", server.addr), "admin", &pw])
+        .arg(&shot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{} (screenshot: {})",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        shot.display()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+}
+
+/// #14 item 3: schemathesis against /openapi.json, every check, a bounded number of examples,
+/// authenticated for the protected routes. Any failure (a 5xx, an undocumented status, a body
+/// that violates its schema, a crash) fails the test with schemathesis's report.
+#[test]
+fn schemathesis_finds_nothing() {
+    let Some(vpy) = venv(
+        "schemathesis-venv",
+        "import schemathesis",
+        &["schemathesis>=4.3,<5"],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Generous failure limits so the run reaches past the throttle; 429 is documented anyway.
+    let server = start(
+        dir.path(),
+        &["--ip-failures", "1000000", "--user-failures", "1000000"],
+        &[],
+    );
+    let pw = admin_password(dir.path());
+    let token = token_of(&login(server.addr, "admin", &pw));
+    let st = vpy.with_file_name("schemathesis");
+    let examples = std::env::var("SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "200".into());
+    let out = Command::new(&st)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            &format!("http://{}/openapi.json", server.addr),
+            "--checks",
+            "all",
+            "--max-examples",
+            &examples,
+            "--no-color",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
 }
 
 /// The `session` commands against a running server: list shows sessions and never a token;
