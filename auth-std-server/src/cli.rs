@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve HTTP (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage accounts in the store; every running server sees a change within a second.
     #[command(subcommand)]
     User(UserCommand),
@@ -179,6 +179,12 @@ struct ServeArgs {
     /// Failed logins per client IP before lock-outs start (1 s, doubling, up to 15 min).
     #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = ThrottleLimits::IP.threshold)]
     ip_failures: u32,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "AUTH_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "AUTH_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seconds from login after which a session's refresh token stops working (30 days).
     #[arg(long, env = "AUTH_SESSION_LIFETIME", default_value_t = auth_core::session::DEFAULT_LIFETIME)]
     session_lifetime: u64,
@@ -280,7 +286,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::User(cmd)) => crate::admin::run(cmd).map_err(|e| e.to_string()),
         Some(Command::Session(cmd)) => crate::admin::run_session(cmd).map_err(|e| e.to_string()),
-        Some(Command::Serve(args)) => serve(args).map_err(|e| e.to_string()),
+        Some(Command::Serve(args)) => serve(*args).map_err(|e| e.to_string()),
         None => serve(cli.serve).map_err(|e| e.to_string()),
     };
     match result {
@@ -352,6 +358,14 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         .max_blocking_threads(workers.saturating_add(4))
         .build()
         .map_err(StartupError::Io)?;
+    // Checked before anything is created or opened: a bad certificate is one line, exit 2.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::tls::acceptor(cert, key).map_err(StartupError::Tls)?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     rt.block_on(async move {
         let (keys, source, store) = crate::startup::prepare(
             &url,
@@ -376,9 +390,9 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
                 source,
             })?;
         let addr = listener.local_addr().map_err(StartupError::Io)?;
-        tracing::info!(%addr, store = %url, users = user_count, keys = %source, login_workers = workers, "listening");
-        println!("Listening on http://{addr}");
-        crate::server::serve(listener, crate::app(state), limits, shutdown_signal())
+        tracing::info!(%addr, store = %url, users = user_count, keys = %source, login_workers = workers, tls = tls.is_some(), "listening");
+        println!("Listening on {scheme}://{addr}");
+        crate::server::serve(listener, crate::app(state), limits, tls, shutdown_signal())
             .await
             .map_err(StartupError::Io)
     })?;

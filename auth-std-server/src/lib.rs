@@ -22,6 +22,7 @@ pub mod startup;
 mod state;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 pub mod users;
 
 use axum::Router;

@@ -23,6 +23,7 @@ use axum::extract::{ConnectInfo, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::throttle::client_group;
@@ -210,7 +211,48 @@ impl Drop for Busy {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains.
+/// Serves one connection until it ends, closing it gracefully when its slot is wanted for
+/// another or the server stops; the slot is released (`Drop`) whatever ends it.
+async fn drive<I, S>(
+    http: hyper::server::conn::http1::Builder,
+    io: I,
+    svc: S,
+    slot: Slot,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming> + Send + 'static,
+    S::Future: Send,
+    S::ResBody: Send,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = http.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let mut asked = false;
+    let result = loop {
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            () = slot.conn.close.notified(), if !asked => {
+                asked = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = stop.changed(), if !asked => {
+                asked = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+    drop(slot);
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains. With `tls`, every
+/// connection is HTTPS: the handshake runs in the connection's own task, within the header-read
+/// timeout, so a slow handshake holds one slot and no more.
 ///
 /// # Errors
 /// None in practice: accept errors are logged and retried.
@@ -218,6 +260,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Slots {
@@ -278,29 +321,25 @@ pub async fn serve(
                 res
             }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), svc);
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            tokio::pin!(conn);
-            let mut asked = false;
-            let result = loop {
-                tokio::select! {
-                    r = conn.as_mut() => break r,
-                    () = slot.conn.close.notified(), if !asked => {
-                        asked = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                    _ = stop.changed(), if !asked => {
-                        asked = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let stop = stop_rx.clone();
+        let http = http.clone();
+        match &tls {
+            None => {
+                tokio::spawn(drive(http, TokioIo::new(stream), svc, slot, stop));
             }
-            drop(slot);
-        });
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                let timeout = limits.header_read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(timeout, handshake).await {
+                        Ok(Ok(tls)) => drive(http, TokioIo::new(tls), svc, slot, stop).await,
+                        // A failed or slow handshake: nothing was asked, nothing to answer.
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     // New connections are refused from here on: the listener is closed.
     drop(listener);

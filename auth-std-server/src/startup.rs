@@ -58,6 +58,8 @@ pub enum StartupError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The TLS certificate or key is missing or unusable.
+    Tls(crate::tls::TlsError),
     /// The runtime could not be built, or serving failed.
     Io(std::io::Error),
 }
@@ -83,6 +85,7 @@ impl fmt::Display for StartupError {
                 path.display()
             ),
             StartupError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            StartupError::Tls(e) => e.fmt(f),
             StartupError::Io(e) => e.fmt(f),
         }
     }
@@ -101,6 +104,7 @@ impl std::error::Error for StartupError {
             StartupError::Store(e) => Some(e),
             StartupError::Admin(e) => Some(e),
             StartupError::Rng(e) => Some(e),
+            StartupError::Tls(e) => Some(e),
             StartupError::Io(e) => Some(e),
         }
     }

@@ -51,7 +51,10 @@ fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
             .next()
             .expect("server exited before listening")
             .unwrap();
-        if let Some(addr) = line.strip_prefix("Listening on http://") {
+        let addr = line
+            .strip_prefix("Listening on http://")
+            .or_else(|| line.strip_prefix("Listening on https://"));
+        if let Some(addr) = addr {
             let addr = addr.parse().unwrap();
             // Keep draining stdout so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
@@ -763,6 +766,158 @@ fn schemathesis_finds_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(report.contains("passed"), "{report}");
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, written as `cert.pem` and
+/// `key.pem` under `dir`.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// #14 item 4: HTTPS on the listener. curl trusting the test's CA gets 200; plain HTTP to the
+/// port gets no HTTP answer; requests-oauthlib's LegacyApplicationClient logs in without
+/// `OAUTHLIB_INSECURE_TRANSPORT`.
+#[test]
+fn tls_serves_https_to_curl_and_requests_oauthlib() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(certs.path());
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let pw = admin_password(dir.path());
+    let base = format!("https://localhost:{}", server.addr.port());
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{ssl_verify_result}",
+            ])
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        curl(&[
+            "--cacert",
+            cert.to_str().unwrap(),
+            &format!("{base}/healthz")
+        ]),
+        "200 0"
+    );
+    let login = format!("username=admin&password={pw}");
+    assert_eq!(
+        curl(&[
+            "--cacert",
+            cert.to_str().unwrap(),
+            "-d",
+            &login,
+            &format!("{base}/auth/session")
+        ]),
+        "200 0"
+    );
+    // Without the CA, curl refuses the certificate: it is really TLS, and really checked.
+    assert!(curl(&[&format!("{base}/healthz")]).starts_with("000"));
+    // Plain HTTP on the TLS port is not answered with HTTP.
+    let r = std::panic::catch_unwind(|| http(server.addr, "GET", "/healthz", &[], ""));
+    assert!(r.is_err() || r.unwrap().status != 200);
+
+    let Some(vpy) = venv(
+        "oauth-venv",
+        "import authlib, requests_oauthlib",
+        &[
+            "Authlib>=1.3,<2",
+            "requests-oauthlib>=2,<3",
+            "requests>=2.31,<3",
+        ],
+    ) else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/tls_login_check.py");
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args([&base, "admin", &pw, cert.to_str().unwrap()])
+        .env_remove("OAUTHLIB_INSECURE_TRANSPORT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A missing or unusable certificate or key is one line at start, exit code 2.
+#[test]
+fn bad_tls_files_are_one_line_at_start() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(certs.path());
+    let (_, other_key) = self_signed(&{
+        let d = certs.path().join("other");
+        std::fs::create_dir(&d).unwrap();
+        d
+    });
+    let garbage = certs.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let missing = certs.path().join("missing.pem");
+    let (c, k, g, m, o) = (
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        garbage.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        other_key.to_str().unwrap(),
+    );
+    for (args, says) in [
+        (vec!["--tls-cert", m, "--tls-key", k], "--tls-cert"),
+        (vec!["--tls-cert", g, "--tls-key", k], "--tls-cert"),
+        (vec!["--tls-cert", c, "--tls-key", m], "--tls-key"),
+        (vec!["--tls-cert", c, "--tls-key", g], "--tls-key"),
+        (
+            vec!["--tls-cert", c, "--tls-key", o],
+            "--tls-cert/--tls-key",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&args)
+            .envs(common::dir_env(dir.path()))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // One without the other is a usage error (clap's, with its usage lines), exit 2.
+    let out = Command::new(BIN).args(["--tls-cert", c]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap()
+            .contains("required")
+    );
 }
 
 /// The `session` commands against a running server: list shows sessions and never a token;
