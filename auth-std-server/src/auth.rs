@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::keys::Keys;
+use crate::metrics::Metrics;
 use crate::sessions::RevokedSessions;
 
 /// An account's state, as the app's account store knows it.
@@ -82,6 +83,7 @@ pub struct BearerAuth {
     audience: Option<String>,
     accounts: Arc<dyn Accounts>,
     revoked: Option<Arc<RevokedSessions>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl fmt::Debug for BearerAuth {
@@ -113,7 +115,15 @@ impl BearerAuth {
             audience: None,
             accounts,
             revoked: None,
+            metrics: None,
         }
+    }
+
+    /// Counts every check's outcome in `metrics` (`auth_token_checks_total`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Refuses tokens whose session (`sid`) is in `revoked`, with 401 `invalid_token`. The
@@ -202,6 +212,26 @@ impl BearerAuth {
         authorization: Option<&HeaderValue>,
         now: u64,
     ) -> Result<Authenticated<C>, Rejection> {
+        let result = self.check(authorization, now).await;
+        if let Some(m) = &self.metrics {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(Rejection::Auth(AuthError::NotAuthenticated)) => "not_authenticated",
+                Err(Rejection::Revoked) => "revoked",
+                Err(Rejection::Auth(AuthError::InvalidToken)) => "invalid_token",
+                Err(Rejection::Auth(_)) => "access_restricted",
+                Err(Rejection::Unavailable) => "unavailable",
+            };
+            Metrics::count(&m.token_checks, outcome);
+        }
+        result
+    }
+
+    async fn check<C: FromVerified>(
+        &self,
+        authorization: Option<&HeaderValue>,
+        now: u64,
+    ) -> Result<Authenticated<C>, Rejection> {
         let header = authorization.map(HeaderValue::as_bytes);
         let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
         let config = self.flow_config();
@@ -248,7 +278,7 @@ impl BearerAuth {
         }
         // After the account: a disabled account's tokens keep the contract's 403.
         if revoked {
-            return Err(Rejection::Auth(AuthError::InvalidToken));
+            return Err(Rejection::Revoked);
         }
         Ok(Authenticated {
             subject,
@@ -350,12 +380,15 @@ pub enum Rejection {
     Auth(AuthError),
     /// The account store cannot answer now: 503 with `Retry-After`.
     Unavailable,
+    /// The token's session was revoked: answered as a bad token (401 `invalid_token`).
+    Revoked,
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
             Rejection::Auth(e) => error_reply(e.reply()),
+            Rejection::Revoked => error_reply(AuthError::InvalidToken.reply()),
             Rejection::Unavailable => unavailable(),
         }
     }

@@ -115,6 +115,12 @@ impl StoreArgs {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SubjectArg {
     Sub,
@@ -179,6 +185,16 @@ struct ServeArgs {
     /// Failed logins per client IP before lock-outs start (1 s, doubling, up to 15 min).
     #[arg(long, env = "AUTH_IP_FAILURES", default_value_t = ThrottleLimits::IP.threshold)]
     ip_failures: u32,
+    /// Log format: human text, or one JSON object per line for log shippers.
+    #[arg(long, env = "AUTH_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// One log line per request (method, route, status, ms). Off by default.
+    #[arg(long, env = "AUTH_ACCESS_LOG")]
+    access_log: bool,
+    /// Serve Prometheus metrics (GET /metrics) on this separate address. Off by default, so
+    /// metrics are never public by accident.
+    #[arg(long, env = "AUTH_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, env = "AUTH_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -301,14 +317,19 @@ pub fn main() -> ExitCode {
 
 /// Loads or creates keys and users, then serves until SIGINT/SIGTERM.
 fn serve(args: ServeArgs) -> Result<(), StartupError> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+    // Through a non-blocking writer: a slow or blocked stdout drops log lines instead of
+    // stalling requests; the guard flushes what is buffered when serving ends.
+    let (writer, _flush) = tracing_appender::non_blocking(std::io::stdout());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match args.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
         // Colour codes only for a person at a terminal, never into files or log collectors.
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+    }
     let url = args.store.url().map_err(StartupError::Store)?;
     let settings = Settings {
         subject_claim: match args.subject_claim {
@@ -321,6 +342,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         policy: Policy::new().with_rounds(args.pbkdf2_rounds),
         request_timeout: Duration::from_secs(args.request_timeout),
         staleness: Duration::from_secs(args.store_staleness),
+        access_log: args.access_log,
         sessions: crate::sessions::SessionSettings {
             limits: auth_core::session::SessionLimits {
                 lifetime: args.session_lifetime,
@@ -390,6 +412,22 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
                 source,
             })?;
         let addr = listener.local_addr().map_err(StartupError::Io)?;
+        if let Some(admin) = args.admin_listen {
+            let admin_listener = tokio::net::TcpListener::bind(admin).await.map_err(|source| {
+                StartupError::Listen {
+                    addr: admin,
+                    source,
+                }
+            })?;
+            let admin_addr = admin_listener.local_addr().map_err(StartupError::Io)?;
+            let app = crate::metrics::admin_app(Arc::clone(&state));
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(admin_listener, app).await {
+                    tracing::error!(error = %e, "admin listener failed");
+                }
+            });
+            println!("Metrics on http://{admin_addr}/metrics");
+        }
         tracing::info!(%addr, store = %url, users = user_count, keys = %source, login_workers = workers, tls = tls.is_some(), "listening");
         println!("Listening on {scheme}://{addr}");
         crate::server::serve(listener, crate::app(state), limits, tls, shutdown_signal())

@@ -1,7 +1,7 @@
 //! Cross-cutting layers: the `X-Duration-MS` header, JSON bodies for framework errors, the
 //! JSON 431 below hyper's hard header limits, and the request span and response log.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -69,11 +69,37 @@ pub fn make_span(req: &Request) -> Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
-/// One log line per response: status and duration.
-pub fn on_response(res: &Response<Body>, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = res.status().as_u16(),
-        ms = latency.as_secs_f64() * 1000.0,
-        "response"
-    );
+/// Per request, after routing (so the route template is known): the latency histogram, and
+/// the access log line when `--access-log` is on. Without it, only 5xx answers are logged (at
+/// warn). Health probes are never logged at info. Milliseconds are rounded to two decimals.
+pub async fn observe(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    req: Request,
+    next: Next,
+) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let res = next.run(req).await;
+    let elapsed = start.elapsed();
+    state
+        .metrics
+        .latency
+        .get_or_create(&crate::metrics::Route {
+            route: route.clone(),
+            method: method.to_string(),
+        })
+        .observe(elapsed.as_secs_f64());
+    let status = res.status().as_u16();
+    let ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0;
+    if res.status().is_server_error() {
+        tracing::warn!(%method, route, status, ms, "server error");
+    } else if state.settings.access_log && !matches!(route.as_str(), "/healthz" | "/readyz") {
+        tracing::info!(%method, route, status, ms, "request");
+    }
+    res
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod fs;
 pub mod keys;
 mod layers;
+pub mod metrics;
 pub mod openapi;
 pub mod password;
 pub mod pool;
@@ -51,10 +52,16 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     let (router, mut doc) = api().split_for_parts();
     openapi::finish(&mut doc);
+    let observed = std::sync::Arc::clone(&state);
     router
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(routes::not_found)
         .with_state(RouterState(state))
+        // After routing: the route template is known here.
+        .layer(axum::middleware::from_fn_with_state(
+            observed,
+            layers::observe,
+        ))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
@@ -64,7 +71,9 @@ pub fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(layers::make_span)
-                .on_response(layers::on_response),
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
         )
         .layer(axum::middleware::from_fn(layers::header_limits))
         .layer(CatchPanicLayer::new())

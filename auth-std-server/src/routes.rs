@@ -1,7 +1,7 @@
 //! The routes. Every decision is auth-core's; this file moves bytes.
 
 use auth_core::contract;
-use auth_core::flow::{self, FlowConfig, Grant};
+use auth_core::flow::{self, FlowConfig, Grant, LoginError};
 use auth_core::form::{
     Field, FieldErrorKind, FormError, RefreshForm, TokenRequest, parse_revoke_form,
     parse_token_form, revoke_form_from_fields, token_request_from_fields,
@@ -19,6 +19,7 @@ use axum::response::Response;
 
 use crate::RouterState as AppState;
 use crate::auth::{Authenticated, detail, error_reply, json, retry_later, unavailable};
+use crate::metrics::Metrics;
 #[allow(unused_imports)] // reason: named in the `#[utoipa::path]` attributes only.
 use crate::openapi::{
     Dashboard, Detail, Health, OAuthErrorBody, RevokeForm, SecureResource, TokenForm,
@@ -170,7 +171,16 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Response {
             login(state, username, password, scope, client).await
         }
         Ok(TokenRequest::Refresh(form)) => refresh(&state, &form, &client).await,
-        Err(errors) => form_error(&errors),
+        Err(errors) => {
+            let res = form_error(&errors);
+            let family = if res.status() == StatusCode::BAD_REQUEST {
+                (&state.metrics.refreshes, "invalid_request")
+            } else {
+                (&state.metrics.logins, "bad_form")
+            };
+            Metrics::count(family.0, family.1);
+            res
+        }
     }
 }
 
@@ -207,9 +217,13 @@ async fn login(
 ) -> Response {
     let ip = client.ip;
     // Counted as a failure from here on, unless settled below: see `throttle`.
+    let count = |outcome| Metrics::count(&state.metrics.logins, outcome);
     let attempt = match state.throttle.admit(&username, ip, Instant::now()) {
         Ok(a) => a,
-        Err(wait) => return throttled(&username, wait),
+        Err(wait) => {
+            count("throttled");
+            return throttled(&username, wait);
+        }
     };
     let now_ms = crate::state::now_ms();
     // The counters every instance shares.
@@ -222,10 +236,12 @@ async fn login(
         Ok((None, counted)) => counted,
         Ok((Some(wait), _)) => {
             attempt.refund();
+            count("throttled");
             return throttled(&username, wait);
         }
         Err(_) => {
             attempt.refund();
+            count("unavailable");
             return unavailable();
         }
     };
@@ -238,9 +254,11 @@ async fn login(
         }
         Err(_) => {
             attempt.refund();
+            count("unavailable");
             return unavailable();
         }
     };
+    let known = user.is_some();
     let task_state = AppState::clone(&state);
     let outcome = state
         .hashing
@@ -260,6 +278,8 @@ async fn login(
         .await;
     let Ok((result, password, user)) = outcome else {
         attempt.refund();
+        count("unavailable");
+        state.metrics.pool_rejections.inc();
         return retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many logins in progress; retry shortly",
@@ -278,6 +298,11 @@ async fn login(
                 .fail_shared(&state.store, &shared, now_ms)
                 .await;
             tracing::info!(user = ?username, outcome = ?e, "login refused");
+            count(match e {
+                LoginError::AccessRestricted => "disabled",
+                _ if known => "wrong_password",
+                _ => "unknown_user",
+            });
             return error_reply(e.reply());
         }
     };
@@ -307,15 +332,19 @@ async fn login(
         Ok(evicted) => {
             for id in &evicted {
                 state.revoked.insert(id, now, now);
+                state.metrics.sessions_revoked.inc();
             }
         }
         Err(e) => {
             attempt.refund();
+            count("unavailable");
             tracing::warn!(error = %e, "session not stored; login answered 503");
             return unavailable();
         }
     }
     attempt.succeed();
+    count("success");
+    state.metrics.sessions_started.inc();
     // Written only when there is a counter to clear, so a successful login writes nothing
     // more. A store error is logged once by the store's health; the login stands.
     if user_counted {
@@ -381,8 +410,26 @@ fn token_reply(
     json(Reply::TOKEN, out)
 }
 
-/// The refresh grant: auth-core decides; this reads and writes the session.
+/// The refresh grant, counted by outcome.
 async fn refresh(state: &AppState, form: &RefreshForm<'_>, client: &Client) -> Response {
+    let res = refresh_inner(state, form, client).await;
+    let outcome = match res.status() {
+        StatusCode::OK => "rotated",
+        StatusCode::TOO_MANY_REQUESTS => "throttled",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::BAD_REQUEST => match res.extensions().get::<RefreshError>() {
+            Some(RefreshError::Reuse) => "reuse",
+            Some(RefreshError::ScopeWider) => "invalid_scope",
+            _ => "invalid_grant",
+        },
+        _ => "error",
+    };
+    Metrics::count(&state.metrics.refreshes, outcome);
+    res
+}
+
+/// The refresh grant: auth-core decides; this reads and writes the session.
+async fn refresh_inner(state: &AppState, form: &RefreshForm<'_>, client: &Client) -> Response {
     if let Some(wait) = state.throttle.check_grant(client.ip, Instant::now()) {
         return grant_throttled(wait);
     }
@@ -458,7 +505,10 @@ async fn refused(
 ) -> Response {
     if let Some(f) = found.filter(|_| e.revokes_session()) {
         match state.store.revoke_session(&f.id, None, now).await {
-            Ok(_) => state.revoked.insert(&f.id, now, now),
+            Ok(_) => {
+                state.revoked.insert(&f.id, now, now);
+                state.metrics.sessions_revoked.inc();
+            }
             // The refresh is refused either way; the next presentation tries again.
             Err(_) => return unavailable(),
         }
@@ -471,7 +521,10 @@ async fn refused(
     if matches!(e, RefreshError::Unknown | RefreshError::Reuse) {
         state.throttle.fail_grant(client.ip, Instant::now());
     }
-    oauth_error(e.oauth())
+    let mut res = oauth_error(e.oauth());
+    // For the metrics: which refusal this was.
+    res.extensions_mut().insert(e);
+    res
 }
 
 /// 429 for an address whose refused tokens locked it out.
@@ -553,8 +606,11 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     };
     match sid {
         Some(id) => match state.store.revoke_session(&id, None, now).await {
-            Ok(_) => {
+            Ok(live) => {
                 state.revoked.insert(&id, now, now);
+                if live {
+                    state.metrics.sessions_revoked.inc();
+                }
                 tracing::info!(session = %id, "session revoked");
             }
             Err(_) => return unavailable(),

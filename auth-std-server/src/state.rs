@@ -10,6 +10,7 @@ use auth_core::password::Policy;
 use crate::accounts::{AccountCache, Revocations};
 use crate::auth::{self, BearerAuth};
 use crate::keys::Keys;
+use crate::metrics::Metrics;
 use crate::pool::HashPool;
 use crate::sessions::{RevokedSessions, SessionSettings};
 use crate::store::Store;
@@ -37,6 +38,9 @@ pub struct Settings {
     pub cache_capacity: usize,
     /// Session lifetime, idle timeout, reuse grace and per-account limit.
     pub sessions: SessionSettings,
+    /// One log line per request (method, path, status, milliseconds). Off by default: at
+    /// load it was the largest cost on the hot path, and lets any client fill a disk.
+    pub access_log: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +55,7 @@ impl Default for Settings {
             staleness: Duration::from_secs(30),
             cache_capacity: 65_536,
             sessions: SessionSettings::default(),
+            access_log: false,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct State {
     pub throttle: throttle::Throttle,
     /// Revoked session ids, kept current by the store's revocation feed.
     pub revoked: Arc<RevokedSessions>,
+    /// Counters and histograms for `--admin-listen`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl State {
@@ -103,11 +110,13 @@ impl State {
                 settings: settings.sessions,
             }),
         );
+        let metrics = Arc::new(Metrics::new(store.error_counter()));
         let accounts: Arc<dyn auth::Accounts> = Arc::clone(&cache) as _;
         let mut auth = BearerAuth::with_accounts(keys, accounts)
             .with_subject_claim(settings.subject_claim)
             .with_ttl(settings.ttl)
-            .with_revocations(Arc::clone(&revoked));
+            .with_revocations(Arc::clone(&revoked))
+            .with_metrics(Arc::clone(&metrics));
         if let Some(iss) = &settings.issuer {
             auth = auth.with_issuer(iss.clone());
         }
@@ -122,6 +131,7 @@ impl State {
             hashing,
             throttle,
             revoked,
+            metrics,
         }
     }
 }

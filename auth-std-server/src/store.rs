@@ -281,6 +281,8 @@ struct Inner {
     /// (8 concurrent refreshes had a p99 of 181 ms that way). Other processes (the CLI) still
     /// meet the busy timeout.
     write_gate: tokio::sync::Mutex<()>,
+    /// Failed calls, for the metrics.
+    errors: prometheus_client::metrics::counter::Counter,
 }
 
 /// The store. Cheap to clone.
@@ -424,6 +426,7 @@ impl Store {
                 backend,
                 health: Health::default(),
                 write_gate: tokio::sync::Mutex::new(()),
+                errors: prometheus_client::metrics::counter::Counter::default(),
             }),
         })
     }
@@ -431,6 +434,11 @@ impl Store {
     /// Where the store is.
     pub fn url(&self) -> &StoreUrl {
         &self.inner.url
+    }
+
+    /// The count of failed store calls (shared: the metrics read the same counter).
+    pub fn error_counter(&self) -> prometheus_client::metrics::counter::Counter {
+        self.inner.errors.clone()
     }
 
     /// Whether the store is failing now.
@@ -454,7 +462,10 @@ impl Store {
         let r = call.await;
         match &r {
             Ok(_) => self.inner.health.ok(),
-            Err(e @ StoreError::Unavailable(_)) => self.inner.health.failed(e),
+            Err(e @ StoreError::Unavailable(_)) => {
+                self.inner.errors.inc();
+                self.inner.health.failed(e);
+            }
             Err(_) => {}
         }
         r

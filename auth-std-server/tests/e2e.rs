@@ -1036,3 +1036,199 @@ fn list_and_export_page_through_more_than_a_page() {
     assert!(ok);
     assert_eq!(exported.lines().filter(|l| !l.starts_with('#')).count(), n);
 }
+
+/// A server with `args`, its stdout lines collected (logs included); the address and the
+/// banner lines before "Listening on".
+fn start_logged(
+    dir: &Path,
+    args: &[&str],
+) -> (
+    Child,
+    SocketAddr,
+    Vec<String>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("AUTH_SECRET")
+        .envs(common::dir_env(dir))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in lines {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    let mut banner = Vec::new();
+    let addr: SocketAddr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            break a.parse().unwrap();
+        }
+        banner.push(line);
+    };
+    (child, addr, banner, rx)
+}
+
+/// #14 item 6: Prometheus metrics on `--admin-listen` only: logins, token checks and
+/// refreshes by outcome, the PBKDF2 queue, latency per route, store errors, sessions.
+#[test]
+fn metrics_on_the_admin_listener_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, banner, _logs) =
+        start_logged(dir.path(), &["--admin-listen", "127.0.0.1:0"]);
+    let admin: SocketAddr = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("Metrics on http://"))
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{banner:?}"))
+        .parse()
+        .unwrap();
+    let pw = admin_password(dir.path());
+    let ok = login(addr, "admin", &pw);
+    let token = token_of(&ok);
+    assert_eq!(login(addr, "admin", "wrong").status, 401);
+    assert_eq!(login(addr, "nobody", "wrong").status, 401);
+    assert_eq!(dashboard(addr, &token).status, 200);
+    assert_eq!(dashboard(addr, "x.y.z").status, 401);
+    let refresh: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        refresh["refresh_token"].as_str().unwrap()
+    );
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    assert_eq!(
+        http(addr, "POST", "/auth/session", &form, &body).status,
+        200
+    );
+    assert_eq!(
+        http(addr, "POST", "/auth/session", &form, &body).status,
+        400
+    );
+    // Not on the public listener.
+    assert_eq!(http(addr, "GET", "/metrics", &[], "").status, 404);
+    let m = http(admin, "GET", "/metrics", &[], "");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(m.status, 200);
+    for line in [
+        r#"auth_logins_total{outcome="success"} 1"#,
+        r#"auth_logins_total{outcome="wrong_password"} 1"#,
+        r#"auth_logins_total{outcome="unknown_user"} 1"#,
+        r#"auth_token_checks_total{outcome="ok"} 1"#,
+        r#"auth_token_checks_total{outcome="invalid_token"} 1"#,
+        r#"auth_refreshes_total{outcome="rotated"} 1"#,
+        r#"auth_refreshes_total{outcome="reuse"} 1"#,
+        "auth_sessions_started_total 1",
+        "auth_sessions_revoked_total 1",
+        "auth_store_errors_total 0",
+        "auth_pbkdf2_rejections_total 0",
+        "auth_pbkdf2_queue_depth 0",
+        "auth_revoked_sessions_held 1",
+    ] {
+        assert!(
+            m.body.lines().any(|l| l == line),
+            "{line} not in:\n{}",
+            m.body
+        );
+    }
+    assert!(
+        m.body.contains(
+            r#"auth_request_duration_seconds_count{route="/dashboard/metrics",method="GET"} 2"#
+        ),
+        "{}",
+        m.body
+    );
+}
+
+/// #14 item 7: no per-request line unless `--access-log`; with it, one line per request with
+/// the milliseconds rounded, never for health probes; `--log-format json` writes one JSON
+/// object per line.
+#[test]
+fn access_log_is_opt_in_and_json_logs_are_json() {
+    let request_lines = |args: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, addr, _, rx) = start_logged(dir.path(), args);
+        let pw = admin_password(dir.path());
+        let token = token_of(&login(addr, "admin", &pw));
+        for _ in 0..3 {
+            assert_eq!(dashboard(addr, &token).status, 200);
+        }
+        assert_eq!(http(addr, "GET", "/healthz", &[], "").status, 200);
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = child.kill();
+        let _ = child.wait();
+        rx.try_iter().collect::<Vec<String>>()
+    };
+    let quiet = request_lines(&[]);
+    assert!(
+        quiet.iter().any(|l| l.contains("login succeeded")),
+        "{quiet:?}"
+    );
+    assert!(!quiet.iter().any(|l| l.contains(" route=")), "{quiet:?}");
+
+    let json = request_lines(&["--access-log", "--log-format", "json"]);
+    let mut requests = 0;
+    for line in &json {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if v["message"] == "request" {
+            requests += 1;
+            assert_ne!(v["route"], "/healthz");
+            let ms = v["ms"].as_f64().unwrap();
+            assert_eq!((ms * 100.0).round() / 100.0, ms, "{line}");
+            assert!(!line.contains("0000000"), "{line}");
+        }
+    }
+    // The login and three dashboards; not the health probe.
+    assert_eq!(requests, 4, "{json:?}");
+    assert!(json.iter().any(|l| l.contains("login succeeded")));
+}
+
+/// #14 item 7: logs go through a non-blocking writer. Nobody reads the server's stdout here
+/// after its first lines, so the pipe fills (64 KiB) within a few hundred access-log lines; a
+/// blocking writer would then stall every request. They all finish.
+#[test]
+fn a_stdout_nobody_reads_never_stalls_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--pbkdf2-rounds",
+            "1000",
+            "--access-log",
+        ])
+        .env("RUST_LOG", "info")
+        .env_remove("AUTH_SECRET")
+        .envs(common::dir_env(dir.path()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            break a.parse().unwrap();
+        }
+    };
+    // `lines` is kept, unread: the pipe stays open and fills.
+    let t0 = Instant::now();
+    for _ in 0..2000 {
+        let r = http(addr, "GET", "/dashboard/metrics", &[], "");
+        assert_eq!(r.status, 401);
+        assert!(t0.elapsed() < Duration::from_secs(60), "requests stalled");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(lines);
+}

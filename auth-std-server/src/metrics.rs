@@ -1,0 +1,186 @@
+//! Prometheus metrics (#14 item 6), served in the text format on `--admin-listen` only (off by
+//! default), never on the public listener.
+//!
+//! Everything is counted with atomics as it happens; the gauges that mirror other structures
+//! (the PBKDF2 queue, the revoked-session set, the account cache) are read when scraped.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// One label: what happened.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    /// The outcome.
+    pub outcome: &'static str,
+}
+
+/// One label: the route template (`/auth/session`), or `unmatched`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Route {
+    /// The route.
+    pub route: String,
+    /// The method.
+    pub method: String,
+}
+
+type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to about 3.3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// The server's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Logins: `success`, `wrong_password`, `unknown_user`, `disabled`, `throttled`,
+    /// `unavailable` (503: the store or the hashing pool), `bad_form` (422).
+    pub logins: Family<Outcome, Counter>,
+    /// Bearer-token checks: `ok`, `not_authenticated`, `invalid_token`, `revoked`,
+    /// `access_restricted`, `unavailable`.
+    pub token_checks: Family<Outcome, Counter>,
+    /// Refreshes: `rotated`, `invalid_grant`, `reuse`, `invalid_scope`, `invalid_request`,
+    /// `throttled`, `unavailable`.
+    pub refreshes: Family<Outcome, Counter>,
+    /// Sessions started by a login.
+    pub sessions_started: Counter,
+    /// Sessions revoked by this instance (revocation, reuse, the per-user limit, an account
+    /// change seen at refresh).
+    pub sessions_revoked: Counter,
+    /// Logins the PBKDF2 pool refused at once (queue full).
+    pub pool_rejections: Counter,
+    /// Store calls that failed.
+    pub store_errors: Counter,
+    /// Request latency per route, seconds.
+    pub latency: HistogramFamily,
+    pool_queue: Gauge,
+    revoked_ids: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(Counter::default())
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered; `store_errors` is the store's own counter.
+    pub fn new(store_errors: Counter) -> Self {
+        let mut registry = Registry::with_prefix("auth");
+        let logins = Family::<Outcome, Counter>::default();
+        let token_checks = Family::<Outcome, Counter>::default();
+        let refreshes = Family::<Outcome, Counter>::default();
+        let sessions_started = Counter::default();
+        let sessions_revoked = Counter::default();
+        let pool_rejections = Counter::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let pool_queue = Gauge::default();
+        let revoked_ids = Gauge::default();
+        registry.register("logins", "Logins by outcome", logins.clone());
+        registry.register(
+            "token_checks",
+            "Bearer-token checks by outcome",
+            token_checks.clone(),
+        );
+        registry.register("refreshes", "Refresh grants by outcome", refreshes.clone());
+        registry.register(
+            "sessions_started",
+            "Sessions started by a login",
+            sessions_started.clone(),
+        );
+        registry.register(
+            "sessions_revoked",
+            "Sessions revoked by this instance",
+            sessions_revoked.clone(),
+        );
+        registry.register(
+            "pbkdf2_rejections",
+            "Logins refused at once because every PBKDF2 worker and queue place was taken",
+            pool_rejections.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Store calls that failed",
+            store_errors.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "pbkdf2_queue_depth",
+            "Logins hashing or waiting to hash now",
+            pool_queue.clone(),
+        );
+        registry.register(
+            "revoked_sessions_held",
+            "Revoked session ids held in memory",
+            revoked_ids.clone(),
+        );
+        Metrics {
+            registry,
+            logins,
+            token_checks,
+            refreshes,
+            sessions_started,
+            sessions_revoked,
+            pool_rejections,
+            store_errors,
+            latency,
+            pool_queue,
+            revoked_ids,
+        }
+    }
+
+    /// Counts one `outcome` in `family`.
+    pub fn count(family: &Family<Outcome, Counter>, outcome: &'static str) {
+        family.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// The text exposition, with the mirrored gauges read now.
+    pub fn render(&self, pool_queue: usize, revoked_ids: usize) -> String {
+        self.pool_queue
+            .set(i64::try_from(pool_queue).unwrap_or(i64::MAX));
+        self.revoked_ids
+            .set(i64::try_from(revoked_ids).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The admin router: `GET /metrics`. Serve it on a separate, private address.
+pub fn admin_app(state: crate::AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(state)
+}
+
+async fn scrape(State(state): State<crate::AppState>) -> Response {
+    let text = state
+        .metrics
+        .render(state.hashing.in_use(), state.revoked.len());
+    let mut res = text.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    res
+}
+
+/// Shared handle.
+pub type SharedMetrics = Arc<Metrics>;
