@@ -292,9 +292,25 @@ fn a_database_outage_gets_503_then_recovers_without_a_restart() {
     add_user(dir.path(), &url, "erin", "3rin");
     let t = token(&login(a.addr, "erin", "3rin"));
     assert_eq!(dashboard(a.addr, &t).status, 200); // now cached
+    let readyz = |addr| {
+        request(
+            addr,
+            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    };
+    assert_eq!(readyz(a.addr).status, 200);
 
     pg.stop();
     let down = Instant::now();
+    // Not ready, with the reason, at once; alive all along.
+    let r = readyz(a.addr);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.body, r#"{"detail":"store unreachable"}"#);
+    let live = request(
+        a.addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(live.status, 200);
     // Logins: 503 with a JSON detail and Retry-After.
     let r = login(a.addr, "erin", "3rin");
     assert_eq!(r.status, 503, "{}", r.body);
@@ -321,6 +337,7 @@ fn a_database_outage_gets_503_then_recovers_without_a_restart() {
         login(a.addr, "erin", "3rin")
     });
     until(Duration::from_secs(5), 200, || dashboard(a.addr, &t));
+    until(Duration::from_secs(5), 200, || readyz(a.addr));
     // Nothing was lost: a write after recovery works, and the account is still there.
     add_user(dir.path(), &url, "frank", "fr4nk");
     assert_eq!(login(a.addr, "frank", "fr4nk").status, 200);
