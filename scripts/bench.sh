@@ -20,6 +20,7 @@ python3 scripts/pbkdf2_openssl.py > /tmp/openssl.txt
 bash scripts/load.sh "${LOAD_SECONDS:-10}" > /tmp/load.md
 python3 scripts/store_bench.py > /tmp/store.md
 python3 scripts/session_bench.py > /tmp/session.md
+python3 scripts/ops_bench.py > /tmp/ops.md
 python3 scripts/login_timing.py "${LOGIN_ROUNDS:-15}" > /tmp/login_timing.md
 python3 scripts/bench_report.py > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -107,6 +107,8 @@ if os.path.exists("/tmp/store.md"):
     p(open("/tmp/store.md").read())
 if os.path.exists("/tmp/session.md"):
     p(open("/tmp/session.md").read())
+if os.path.exists("/tmp/ops.md"):
+    p(open("/tmp/ops.md").read())
 p("## Login time per account kind (`scripts/login_timing.py`)\n")
 p("Can a client tell from the response time (or from `X-Duration-MS`) whether an account exists, or what kind of hash it has? Every login now costs at least the policy's PBKDF2 work: cheaper stored hashes are padded up to it, unknown users cost a dummy verify at the policy, and hashes above it are rewritten at the policy on their next successful login (SECURITY.md).\n")
 p(open("/tmp/login_timing.md").read())
