@@ -37,7 +37,38 @@ pub async fn not_found() -> Response {
 /// body) nothing, which FastAPI answers with the missing form fields.
 enum FormBody {
     Urlencoded(axum::body::Bytes),
-    Fields(Vec<(String, axum::body::Bytes)>),
+    Fields(Vec<Part>),
+}
+
+/// One multipart part: its name and its bytes.
+type Part = (String, axum::body::Bytes);
+
+/// A part as the core's `…_from_fields` parsers take it.
+type PartView<'b> = fn(&'b Part) -> (&'b str, &'b [u8]);
+
+/// A multipart body's parts as the core's `…_from_fields` parsers take them.
+type Parts<'b> = std::iter::Map<std::slice::Iter<'b, Part>, PartView<'b>>;
+
+impl FormBody {
+    /// Parses the body with `urlencoded` (decoding into `buf`) or, for a multipart body, with
+    /// `parts` over its fields directly: no re-encoding.
+    fn parse<'b, T>(
+        &'b self,
+        buf: &'b mut Vec<u8>,
+        urlencoded: impl FnOnce(&'b [u8], &'b mut [u8]) -> T,
+        parts: impl FnOnce(Parts<'b>) -> T,
+    ) -> T {
+        match self {
+            FormBody::Urlencoded(bytes) => {
+                buf.resize(bytes.len(), 0);
+                urlencoded(bytes, buf)
+            }
+            FormBody::Fields(fields) => {
+                let part: PartView<'b> = |(n, v)| (n.as_str(), &v[..]);
+                parts(fields.iter().map(part))
+            }
+        }
+    }
 }
 
 async fn form_body(req: Request) -> Result<FormBody, Response> {
@@ -154,16 +185,7 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Response {
         Err(res) => return res,
     };
     let mut buf = Vec::new();
-    let parsed = match &body {
-        FormBody::Urlencoded(bytes) => {
-            buf.resize(bytes.len(), 0);
-            parse_token_form(bytes, &mut buf)
-        }
-        // Multipart parts go to the same field rules directly: no re-encoding.
-        FormBody::Fields(fields) => {
-            token_request_from_fields(fields.iter().map(|(n, v)| (n.as_str(), &v[..])))
-        }
-    };
+    let parsed = body.parse(&mut buf, parse_token_form, token_request_from_fields);
     match parsed {
         Ok(TokenRequest::Password(form)) => {
             let (username, password) = (form.username.to_owned(), form.password.to_owned());
@@ -569,15 +591,7 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
         Err(res) => return res,
     };
     let mut buf = Vec::new();
-    let parsed = match &body {
-        FormBody::Urlencoded(bytes) => {
-            buf.resize(bytes.len(), 0);
-            parse_revoke_form(bytes, &mut buf)
-        }
-        FormBody::Fields(fields) => {
-            revoke_form_from_fields(fields.iter().map(|(n, v)| (n.as_str(), &v[..])))
-        }
-    };
+    let parsed = body.parse(&mut buf, parse_revoke_form, revoke_form_from_fields);
     let form = match parsed {
         Ok(f) => f,
         Err(errors)

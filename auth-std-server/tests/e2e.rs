@@ -572,31 +572,9 @@ fn venv(name: &str, check: &str, packages: &[&str]) -> Option<PathBuf> {
 
 #[test]
 fn pyjwt_interop() {
-    let Some(py) = python() else {
-        eprintln!("SKIP pyjwt_interop: python3 not found");
+    let Some(vpy) = venv("pyjwt-venv", "import jwt", &["PyJWT>=2.8,<3"]) else {
         return;
     };
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyjwt-venv");
-    let vpy = venv.join("bin/python");
-    if !vpy.exists() {
-        let made = Command::new(&py)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(made, "python3 -m venv failed");
-    }
-    let has_jwt = Command::new(&vpy)
-        .args(["-c", "import jwt"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_jwt {
-        let pip = Command::new(&vpy)
-            .args(["-m", "pip", "install", "-q", "PyJWT>=2.8,<3"])
-            .status()
-            .unwrap();
-        assert!(pip.success(), "pip install PyJWT failed");
-    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/pyjwt_check.py");
     let secret = "interop-secret-interop-secret-32+";
     let dir = tempfile::tempdir().unwrap();

@@ -6,40 +6,17 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use auth_core::password::{Policy, hash_password};
-use auth_core::{Hs256Key, KeyRing};
-use auth_std_server::{AppState, HashPool, Settings, State, app};
+use auth_std_server::{AppState, Settings, app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
-
 async fn server() -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut out = [0u8; 160];
-    let hash = hash_password(
-        b"wonderland",
-        b"0123456789abcdef",
-        &Policy::new().with_rounds(1000),
-        &mut out,
-    )
-    .unwrap()
-    .to_owned();
-    let store = common::store_with(dir.path(), &format!("alice\tactive\t{hash}\n")).await;
-    let keys = KeyRing::new(Hs256Key::with_kid(SECRET, "k1").unwrap()).unwrap();
-    let state = Arc::new(State::new(
-        keys,
-        Settings {
-            policy: Policy::new().with_rounds(1000),
-            ..Settings::default()
-        },
-        store,
-        HashPool::new(2, 8),
-        auth_std_server::throttle::Throttle::default(),
-    ));
+    let users = format!("alice\tactive\t{}\n", common::phc("wonderland"));
+    let state = common::state_with(dir.path(), &users, Settings::default()).await;
     (state, dir)
 }
 

@@ -8,19 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::flow::FlowClaims;
-use auth_core::password::{Policy, hash_password};
 use auth_core::session::SessionLimits;
-use auth_core::{Hs256Key, JsonStr, KeyRing};
+use auth_core::{Hs256Key, JsonStr};
 use auth_std_server::sessions::SessionSettings;
-use auth_std_server::{AppState, HashPool, Settings, State, app};
+use auth_std_server::{AppState, Settings, app};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
+use common::{SECRET, phc};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 const INVALID_GRANT: &str = r#"{"error":"invalid_grant","error_description":"The refresh token is invalid, expired or revoked"}"#;
 
 struct Server {
@@ -28,39 +27,18 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-fn phc(password: &str) -> String {
-    let mut out = [0u8; 160];
-    hash_password(
-        password.as_bytes(),
-        b"0123456789abcdef",
-        &Policy::new().with_rounds(1000),
-        &mut out,
-    )
-    .unwrap()
-    .to_owned()
-}
-
 async fn server_with(sessions: SessionSettings) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
+    let users = format!(
         "alice\tactive\t{}\nbob\tactive\t{}\n",
         phc("wonderland"),
         phc("builder")
     );
-    let store = common::store_with(dir.path(), &text).await;
-    let keys = KeyRing::new(Hs256Key::with_kid(SECRET, "k1").unwrap()).unwrap();
     let settings = Settings {
-        policy: Policy::new().with_rounds(1000),
         sessions,
         ..Settings::default()
     };
-    let state = Arc::new(State::new(
-        keys,
-        settings,
-        store,
-        HashPool::new(2, 8),
-        auth_std_server::throttle::Throttle::default(),
-    ));
+    let state = common::state_with(dir.path(), &users, settings).await;
     Server { state, _dir: dir }
 }
 

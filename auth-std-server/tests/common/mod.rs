@@ -59,6 +59,44 @@ pub async fn store_with(dir: &Path, users: &str) -> Store {
     store
 }
 
+/// The key the in-process suites sign with.
+pub const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+
+/// A PHC hash of `password` at 1,000 rounds (fast), with a fixed salt.
+pub fn phc(password: &str) -> String {
+    let mut out = [0u8; 160];
+    auth_core::password::hash_password(
+        password.as_bytes(),
+        b"0123456789abcdef",
+        &auth_core::password::Policy::new().with_rounds(1000),
+        &mut out,
+    )
+    .unwrap()
+    .to_owned()
+}
+
+/// In-process server state over a fresh store holding `users` (users-file text), keyed with
+/// [`SECRET`] (kid `k1`), hashing at 1,000 rounds with 2 workers.
+pub async fn state_with(
+    dir: &Path,
+    users: &str,
+    settings: auth_std_server::Settings,
+) -> auth_std_server::AppState {
+    let store = store_with(dir, users).await;
+    let keys =
+        auth_core::KeyRing::new(auth_core::Hs256Key::with_kid(SECRET, "k1").unwrap()).unwrap();
+    std::sync::Arc::new(auth_std_server::State::new(
+        keys,
+        auth_std_server::Settings {
+            policy: auth_core::password::Policy::new().with_rounds(1000),
+            ..settings
+        },
+        store,
+        auth_std_server::HashPool::new(2, 8),
+        auth_std_server::throttle::Throttle::default(),
+    ))
+}
+
 /// `url` as a child process's `AUTH_STORE` needs it: with its password (`Display` hides it).
 pub fn url_text(url: &StoreUrl) -> String {
     match url {
