@@ -145,3 +145,50 @@ pub(crate) async fn sweep(store: &Store, settings: &SessionSettings, revoked: &R
         tracing::info!(sessions = n, "expired sessions swept");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_kept_one_token_lifetime_then_forgotten() {
+        let set = RevokedSessions::new(100, 10);
+        set.insert("a", 1_000, 1_000);
+        assert!(set.is_revoked("a", Some(990)));
+        assert!(!set.is_revoked("b", Some(990)));
+        // Already past its keep time when it arrives: nothing of it can still be valid.
+        set.insert("old", 800, 1_000);
+        assert!(!set.is_revoked("old", Some(700)));
+        set.prune(1_100);
+        assert!(
+            set.is_revoked("a", Some(990)),
+            "kept up to revocation + keep"
+        );
+        set.prune(1_101);
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn a_full_set_fails_closed_through_a_floor() {
+        let set = RevokedSessions::new(100, 2);
+        set.insert("s1", 1_000, 1_000);
+        set.insert("s2", 1_010, 1_010);
+        // Full: s1 (the oldest revocation) makes room and its time becomes the floor.
+        set.insert("s3", 1_020, 1_020);
+        assert_eq!(set.len(), 2);
+        assert!(
+            set.is_revoked("s1", Some(999)),
+            "s1's tokens are still refused"
+        );
+        assert!(
+            set.is_revoked("any", Some(1_000)),
+            "so is every session token before it"
+        );
+        assert!(set.is_revoked("any", None), "and any without iat");
+        assert!(!set.is_revoked("any", Some(1_001)), "newer tokens are not");
+        assert!(set.is_revoked("s3", Some(1_015)));
+        // Once the floor's tokens have expired, it goes.
+        set.prune(1_101);
+        assert!(!set.is_revoked("any", Some(1_000)));
+    }
+}
