@@ -123,6 +123,9 @@ pub enum FieldErrorKind {
     /// `password` is longer than [`crate::password::MAX_PASSWORD_LEN`] bytes. Refused here,
     /// before any throttle or hashing, so such a request costs nothing and counts nothing.
     TooLong,
+    /// `scope` holds something other than RFC 6749 §3.3 scope tokens (printable ASCII but `"`
+    /// and `\`) separated by spaces: a control character, say, which no store should keep.
+    InvalidScope,
 }
 
 /// One field's error.
@@ -134,11 +137,11 @@ pub struct FieldError {
     pub kind: FieldErrorKind,
 }
 
-/// Every field error of a form, in [`Field::ALL`] order. At most three can occur together: a
-/// wrong `grant_type` and missing `username` and `password`.
+/// Every field error of a form, in [`Field::ALL`] order. At most four can occur together: a
+/// wrong `grant_type`, missing `username` and `password`, and a malformed `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormError<'b> {
-    errors: heapless::Vec<FieldError, 3>,
+    errors: heapless::Vec<FieldError, 4>,
     grant_type: Option<&'b str>,
 }
 
@@ -454,7 +457,7 @@ fn check_revoke<'b>(values: &Values<'b>) -> Result<RevokeForm<'b>, FormError<'b>
 fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> {
     let non_empty = |f: Field| non_empty(values, f);
 
-    let mut errors = heapless::Vec::<FieldError, 3>::new();
+    let mut errors = heapless::Vec::<FieldError, 4>::new();
     let grant_type = non_empty(Field::GrantType).filter(|g| *g != "password");
     if grant_type.is_some() {
         let _ = errors.push(FieldError {
@@ -472,6 +475,12 @@ fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> 
         };
         let _ = errors.push(FieldError { field, kind });
     }
+    if get(values, Field::Scope).is_some_and(|s| !is_scope(s)) {
+        let _ = errors.push(FieldError {
+            field: Field::Scope,
+            kind: FieldErrorKind::InvalidScope,
+        });
+    }
     match (non_empty(Field::Username), non_empty(Field::Password)) {
         (Some(username), Some(password)) if errors.is_empty() => Ok(LoginForm {
             username,
@@ -482,6 +491,13 @@ fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> 
         }),
         _ => Err(FormError { errors, grant_type }),
     }
+}
+
+/// RFC 6749 §3.3: `scope = scope-token *( SP scope-token )`, `scope-token = 1*NQCHAR`,
+/// `NQCHAR = %x21 / %x23-5B / %x5D-7E`. Empty (no scope) is allowed, and so are extra spaces.
+fn is_scope(s: &str) -> bool {
+    s.bytes()
+        .all(|b| matches!(b, b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 /// Decodes one urlencoded component into `out`; `None` on a bad escape or a short `out`.

@@ -267,6 +267,10 @@ pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<
             }
             FieldErrorKind::TooLarge => ("too_large", "Form is too large"),
             FieldErrorKind::TooLong => ("string_too_long", PASSWORD_TOO_LONG_MSG),
+            FieldErrorKind::InvalidScope => (
+                "invalid_scope",
+                "Scopes are printable ASCII tokens, without quotes or backslashes, separated by spaces",
+            ),
         };
         put(w, b"{\"type\":\"")?;
         put(w, ty.as_bytes())?;

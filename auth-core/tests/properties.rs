@@ -124,7 +124,7 @@ proptest! {
     }
 
     #[test]
-    fn form_encode_then_parse(user in ".+", pass in ".+", scope in ".*", client in proptest::option::of(".+")) {
+    fn form_encode_then_parse(user in ".+", pass in ".+", scope in "[!#-\\[\\]-~ ]*", client in proptest::option::of(".+")) {
         let enc = |s: &str| {
             let mut b = vec![0u8; 3 * s.len()];
             encode_component(s.as_bytes(), &mut b).unwrap().to_owned()
@@ -139,6 +139,22 @@ proptest! {
         prop_assert_eq!(form.password, pass.as_str());
         prop_assert_eq!(form.scope, scope.as_str());
         prop_assert_eq!(form.client_id, client.as_deref());
+    }
+
+    /// A scope with anything but RFC 6749 §3.3 tokens and spaces is a field error (#14:
+    /// schemathesis found a NUL in a scope reaching the store).
+    #[test]
+    fn malformed_scopes_are_field_errors(scope in ".*[^!#-\\[\\]-~ ].*") {
+        let enc = |s: &str| {
+            let mut b = vec![0u8; 3 * s.len()];
+            encode_component(s.as_bytes(), &mut b).unwrap().to_owned()
+        };
+        let body = format!("username=a&password=b&scope={}", enc(&scope));
+        let mut buf = vec![0u8; body.len()];
+        let err = parse_login_form(body.as_bytes(), &mut buf).unwrap_err();
+        prop_assert_eq!(err.errors().len(), 1);
+        prop_assert_eq!(err.errors()[0].field, auth_core::form::Field::Scope);
+        prop_assert_eq!(err.errors()[0].kind, auth_core::form::FieldErrorKind::InvalidScope);
     }
 
     #[test]

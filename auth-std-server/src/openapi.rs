@@ -130,7 +130,8 @@ pub struct PasswordGrant {
     /// At most 4,096 bytes (1,024 characters always fit).
     #[schema(format = Password, min_length = 1, max_length = 1024)]
     password: String,
-    /// Space-separated scopes, kept with the session.
+    /// Space-separated scopes (RFC 6749 §3.3 tokens), kept with the session.
+    #[schema(pattern = "^[\\x21\\x23-\\x5b\\x5d-\\x7e ]*$")]
     scope: Option<String>,
     /// Accepted and ignored: clients are public.
     client_id: Option<String>,

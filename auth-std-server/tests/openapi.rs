@@ -316,6 +316,41 @@ async fn schemathesis_findings_stay_fixed() {
         serde_json::from_slice::<Value>(&body).unwrap()["error"],
         "invalid_request"
     );
+    // A username with a NUL byte (PostgreSQL text cannot hold one) is an unknown user: 401,
+    // not a failed query's 503. Its bearer-token twin gets 403, not 503.
+    let (status, _, _) = send(
+        &s,
+        Request::post("/auth/session")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("username=a%00b&password=x"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A scope with a NUL (or any control character) is not RFC 6749 scope syntax: 422 on the
+    // scope field, before anything is hashed or stored.
+    let (status, _, body) = send(
+        &s,
+        Request::post("/auth/session")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("username=alice&password=wonderland&scope=a%00b"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["detail"][0]["type"], "invalid_scope");
+    assert_eq!(v["detail"][0]["loc"], serde_json::json!(["body", "scope"]));
+    let token = s.auth.issue("a\0b", auth_std_server::now()).unwrap();
+    let (status, _, _) = send(
+        &s,
+        Request::get("/dashboard/metrics")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let d = doc();
     for (path, schema) in [
         ("/auth/session", "TokenFormMultipart"),
