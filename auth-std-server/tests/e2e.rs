@@ -921,8 +921,8 @@ fn session_cli_lists_and_revokes() {
     }
     assert!(!out.contains(&t1) && !out.contains(&t2));
     let id = lines[0].split('\t').next().unwrap();
-    let (ok, out, _) = cli(dir.path(), &["session", "revoke", "admin", id], None);
-    assert!(ok && out.contains("revoked session"), "{out}");
+    let (ok, out, err) = cli(dir.path(), &["session", "revoke", "admin", id], None);
+    assert!(ok && out.contains("revoked session"), "{out}{err}");
     within_a_second(|| dashboard(server.addr, &t1), 401);
     assert_eq!(dashboard(server.addr, &t2).status, 200);
     let (ok, _, err) = cli(dir.path(), &["session", "revoke", "admin", id], None);
