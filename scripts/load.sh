@@ -33,8 +33,9 @@ wrk_run() { # conns url [env...]
 }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 
-# All load comes from 127.0.0.1: lift the per-client connection cap (#10 item 8) for it.
-start --max-connections-per-client 4096
+# All load comes from 127.0.0.1: lift the per-client connection cap (#10 item 8) and the
+# per-account login and refresh rates (#22 items 4-5) for it.
+start --max-connections 8192 --max-connections-per-client 4096 --user-login-rate 1000000000 --user-refresh-rate 1000000000
 TOKEN=$(curl -s -X POST "$URL/auth/session" -d 'username=alice&password=load-pass' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
 RSS_IDLE=$(rss_kib)
 TOK=$(wrk_run 64 "$URL/dashboard/metrics" WRK_AUTH="Bearer $TOKEN")
@@ -70,10 +71,10 @@ flood() { # serve args...: sets FLOOD_OUT, DURING_OUT, RSS_BEFORE, RSS_AFTER_FLO
   RSS_AFTER_FLOOD=$(rss_kib)
   stop
 }
-flood --user-failures 1000000000 --ip-failures 1000000000 --max-connections-per-client 4096
+flood --user-failures 1000000000 --ip-failures 1000000000 --max-connections 8192 --max-connections-per-client 4096 --user-login-rate 1000000000 --user-refresh-rate 1000000000
 FLOOD=$FLOOD_OUT DURING=$DURING_OUT RSS_F0=$RSS_BEFORE RSS_F1=$RSS_AFTER_FLOOD
 # The same flood with the default brute-force limits: it is answered with 429s.
-flood --max-connections-per-client 4096
+flood --max-connections 8192 --max-connections-per-client 4096 --user-login-rate 1000000000 --user-refresh-rate 1000000000
 FLOOD2=$FLOOD_OUT DURING2=$DURING_OUT
 
 non_ok() { # count statuses other than the allowed ones in a STATUS line

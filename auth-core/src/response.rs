@@ -239,6 +239,12 @@ pub fn write_oauth_error<W: Write>(
 /// `msg` of a too-long password; pydantic's wording, in bytes (the limit is on bytes).
 const PASSWORD_TOO_LONG_MSG: &str = "String should have at most 4096 bytes";
 const MAX_PASSWORD_LEN_TEXT: &str = "4096";
+const USERNAME_TOO_LONG_MSG: &str = "String should have at most 64 bytes";
+const MAX_USERNAME_LEN_TEXT: &str = "64";
+const _: () = assert!(
+    crate::form::MAX_USERNAME_LEN == 64,
+    "update the username texts above"
+);
 const _: () = assert!(
     crate::password::MAX_PASSWORD_LEN == 4096,
     "update the texts above"
@@ -266,6 +272,9 @@ pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<
                 ("invalid_encoding", "Invalid percent-encoding or UTF-8")
             }
             FieldErrorKind::TooLarge => ("too_large", "Form is too large"),
+            FieldErrorKind::TooLong if e.field == crate::form::Field::Username => {
+                ("string_too_long", USERNAME_TOO_LONG_MSG)
+            }
             FieldErrorKind::TooLong => ("string_too_long", PASSWORD_TOO_LONG_MSG),
             FieldErrorKind::InvalidScope => (
                 "invalid_scope",
@@ -288,7 +297,12 @@ pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<
         }
         if e.kind == FieldErrorKind::TooLong {
             put(w, b",\"ctx\":{\"max_length\":")?;
-            put(w, MAX_PASSWORD_LEN_TEXT.as_bytes())?;
+            let max = if e.field == crate::form::Field::Username {
+                MAX_USERNAME_LEN_TEXT
+            } else {
+                MAX_PASSWORD_LEN_TEXT
+            };
+            put(w, max.as_bytes())?;
             put(w, b"}")?;
         }
         put(w, b"}")?;

@@ -124,7 +124,7 @@ proptest! {
     }
 
     #[test]
-    fn form_encode_then_parse(user in ".+", pass in ".+", scope in "[!#-\\[\\]-~ ]*", client in proptest::option::of(".+")) {
+    fn form_encode_then_parse(user in ".{1,16}", pass in ".+", scope in "[!#-\\[\\]-~ ]*", client in proptest::option::of(".+")) {
         let enc = |s: &str| {
             let mut b = vec![0u8; 3 * s.len()];
             encode_component(s.as_bytes(), &mut b).unwrap().to_owned()
@@ -139,6 +139,24 @@ proptest! {
         prop_assert_eq!(form.password, pass.as_str());
         prop_assert_eq!(form.scope, scope.as_str());
         prop_assert_eq!(form.client_id, client.as_deref());
+    }
+
+    /// A username longer than any account's name is a 422 field error before anything else
+    /// looks at it (#22 item 7), and one at the limit is accepted.
+    #[test]
+    fn an_over_long_username_is_a_field_error(extra in 1usize..20_000, fill in "[a-z]") {
+        let limit = auth_core::form::MAX_USERNAME_LEN;
+        let at_limit = fill.repeat(limit);
+        let body = format!("username={at_limit}&password=x");
+        let mut buf = vec![0u8; body.len()];
+        prop_assert!(parse_login_form(body.as_bytes(), &mut buf).is_ok());
+        let long = fill.repeat(limit + extra);
+        let body = format!("username={long}&password=x");
+        let mut buf = vec![0u8; body.len()];
+        let err = parse_login_form(body.as_bytes(), &mut buf).unwrap_err();
+        prop_assert_eq!(err.errors().len(), 1);
+        prop_assert_eq!(err.errors()[0].field, auth_core::form::Field::Username);
+        prop_assert_eq!(err.errors()[0].kind, auth_core::form::FieldErrorKind::TooLong);
     }
 
     /// A scope with anything but RFC 6749 §3.3 tokens and spaces is a field error (#14:

@@ -42,7 +42,8 @@ const BATCH: u32 = 1000;
 #[derive(Debug)]
 pub struct AccountCache {
     store: Store,
-    entries: RwLock<HashMap<String, bool>>,
+    /// Name → (active, created at).
+    entries: RwLock<HashMap<String, (bool, u64)>>,
     capacity: usize,
     staleness: Duration,
     started: Instant,
@@ -109,7 +110,7 @@ impl AccountCache {
         self.wake.notify_one();
     }
 
-    fn insert(&self, name: &str, active: bool, epoch: u64) {
+    fn insert(&self, name: &str, entry: (bool, u64), epoch: u64) {
         let Ok(mut e) = self.entries.write() else {
             return;
         };
@@ -122,45 +123,56 @@ impl AccountCache {
         {
             e.remove(&victim);
         }
-        e.insert(name.to_owned(), active);
+        e.insert(name.to_owned(), entry);
     }
 
-    async fn lookup(&self, subject: &str) -> AccountStatus {
+    async fn lookup(&self, subject: &str) -> (AccountStatus, u64) {
         let epoch = self.epoch.load(Ordering::Acquire);
         match self.store.status(subject).await {
-            Ok(Some(active)) => {
-                self.insert(subject, active, epoch);
-                if active {
-                    AccountStatus::Active
-                } else {
-                    AccountStatus::Disabled
-                }
+            Ok(Some(entry)) => {
+                self.insert(subject, entry, epoch);
+                (status_of(entry.0), entry.1)
             }
             // Unknown names are not cached: anyone can send tokens for any name only if they
             // hold the key, but the cache must not be filled with names that do not exist.
-            Ok(None) => AccountStatus::Unknown,
-            Err(_) => AccountStatus::Unavailable,
+            Ok(None) => (AccountStatus::Unknown, 0),
+            Err(_) => (AccountStatus::Unavailable, 0),
         }
+    }
+}
+
+fn status_of(active: bool) -> AccountStatus {
+    if active {
+        AccountStatus::Active
+    } else {
+        AccountStatus::Disabled
     }
 }
 
 impl Accounts for AccountCache {
     fn cached(&self, subject: &str) -> Option<AccountStatus> {
-        if self.is_stale() {
-            return Some(AccountStatus::Unavailable);
-        }
-        let active = *self.entries.read().ok()?.get(subject)?;
-        Some(if active {
-            AccountStatus::Active
-        } else {
-            AccountStatus::Disabled
-        })
+        self.cached_since(subject).map(|(s, _)| s)
     }
 
     fn load<'a>(
         &'a self,
         subject: &'a str,
     ) -> Pin<Box<dyn Future<Output = AccountStatus> + Send + 'a>> {
+        Box::pin(async move { self.lookup(subject).await.0 })
+    }
+
+    fn cached_since(&self, subject: &str) -> Option<(AccountStatus, u64)> {
+        if self.is_stale() {
+            return Some((AccountStatus::Unavailable, 0));
+        }
+        let (active, created) = *self.entries.read().ok()?.get(subject)?;
+        Some((status_of(active), created))
+    }
+
+    fn load_since<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> Pin<Box<dyn Future<Output = (AccountStatus, u64)> + Send + 'a>> {
         Box::pin(self.lookup(subject))
     }
 }
@@ -259,7 +271,7 @@ pub fn follow(
                 revoked = Cursor::at(recent.first().map_or(0, |x| x.seq.saturating_sub(1)));
                 let fresh = recent.into_iter().map(|x| (x.seq, x)).collect();
                 for x in revoked.advance(fresh, Instant::now()) {
-                    r.set.insert(&x.sid, x.at, now);
+                    r.set.insert(&x.sid, &x.account, x.at, now);
                 }
                 if revoked.last == 0 {
                     revoked.last = cache.store.last_revocation().await.unwrap_or(0);
@@ -350,7 +362,7 @@ async fn poll_revocations(
     let full = fresh.len() == BATCH as usize;
     got.extend(cursor.advance(fresh.into_iter().map(|r| (r.seq, r)).collect(), now));
     for r in got {
-        set.insert(&r.sid, r.at, secs);
+        set.insert(&r.sid, &r.account, r.at, secs);
     }
     Ok(full)
 }

@@ -277,7 +277,7 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
         }
         UserCommand::Remove { name, store: args } => {
             let (store, url) = open(&args).await?;
-            store.remove(&name).await?;
+            store.remove(&name, now).await?;
             println!("removed {name}");
             forget_first_run_password(&url, &name);
         }

@@ -62,6 +62,21 @@ pub trait Accounts: Send + Sync + 'static {
         let status = self.cached(subject).unwrap_or(AccountStatus::Unknown);
         Box::pin(std::future::ready(status))
     }
+
+    /// [`Accounts::cached`], with the account's creation time (Unix seconds; 0 when not
+    /// known): tokens issued before it belong to an earlier account of the same name and are
+    /// refused (round 3 item 6). The default knows no creation time.
+    fn cached_since(&self, subject: &str) -> Option<(AccountStatus, u64)> {
+        self.cached(subject).map(|s| (s, 0))
+    }
+
+    /// [`Accounts::load`], with the creation time as in [`Accounts::cached_since`].
+    fn load_since<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> Pin<Box<dyn Future<Output = (AccountStatus, u64)> + Send + 'a>> {
+        Box::pin(async move { (self.load(subject).await, 0) })
+    }
 }
 
 /// Any `Fn(&str) -> AccountStatus` answers from memory.
@@ -240,14 +255,16 @@ impl BearerAuth {
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
         let mut sid_buf = [0u8; 64];
-        let revoked = match (&self.revoked, ok.sid) {
-            (Some(set), Some(sid)) => match sid.decode_into(&mut sid_buf) {
-                Some(sid) => set.is_revoked(sid, ok.issued_at),
-                // Not an id this server writes: it cannot name a live session.
-                None => true,
-            },
-            _ => false,
-        };
+        // The decoded id, copied into `sid_copy` (`None`: not an id this server writes), so it
+        // outlives the token's buffer.
+        let mut sid_copy = [0u8; 64];
+        let sid_len = ok.sid.map(|sid| {
+            let s = sid.decode_into(&mut sid_buf)?;
+            let dst = sid_copy.get_mut(..s.len())?;
+            dst.copy_from_slice(s.as_bytes());
+            Some(s.len())
+        });
+        let issued_at = ok.issued_at;
         let claims = if C::NEEDS_CLAIMS {
             let untrusted = UntrustedToken::parse(ok.token)
                 .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
@@ -264,9 +281,9 @@ impl BearerAuth {
         // reference-counted handle on the request's bytes, and where the token starts.
         let token_start = header.map_or(0, <[u8]>::len).saturating_sub(ok.token.len());
         drop(buf);
-        let status = match self.accounts.cached(&subject) {
-            Some(status) => status,
-            None => self.accounts.load(&subject).await,
+        let (status, created) = match self.accounts.cached_since(&subject) {
+            Some(entry) => entry,
+            None => self.accounts.load_since(&subject).await,
         };
         match status {
             AccountStatus::Active => {}
@@ -277,6 +294,18 @@ impl BearerAuth {
             AccountStatus::Unavailable => return Err(Rejection::Unavailable),
         }
         // After the account: a disabled account's tokens keep the contract's 403.
+        // A token from before the account was created is an earlier account's (removed, then
+        // the name added again).
+        if created > 0 && issued_at.is_some_and(|iat| iat < created) {
+            return Err(Rejection::Revoked);
+        }
+        let sid = sid_len.map(|n| n.and_then(|n| std::str::from_utf8(&sid_copy[..n]).ok()));
+        let revoked = match (&self.revoked, sid) {
+            (Some(set), Some(Some(sid))) => set.is_revoked(sid, &subject, issued_at).await,
+            // Not an id this server writes: it cannot name a live session.
+            (Some(_), Some(None)) => true,
+            _ => false,
+        };
         if revoked {
             return Err(Rejection::Revoked);
         }

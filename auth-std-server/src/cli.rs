@@ -59,8 +59,12 @@ pub(crate) enum SessionCommand {
     Revoke {
         /// The account.
         name: String,
-        /// The session id, as `session list` shows it.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The session id, as `session list` shows it (it may start with `-`).
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            allow_hyphen_values = true
+        )]
         id: Option<String>,
         /// Every session of the account.
         #[arg(long)]
@@ -166,12 +170,43 @@ struct ServeArgs {
     /// Seconds a client may take to send its request headers (slowloris guard).
     #[arg(long, env = "AUTH_HEADER_READ_TIMEOUT", default_value_t = 10)]
     header_read_timeout: u64,
-    /// Open connections at most; further ones are closed at once.
-    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = 4096)]
+    /// Open connections at most; further ones are closed at once. Clamped, with a warning,
+    /// below the process's file-descriptor limit (whose soft value is raised to the hard one
+    /// at start).
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_connections: usize,
-    /// Open connections one client (IPv4 address, IPv6 /64) may hold; further ones are closed.
-    #[arg(long, env = "AUTH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
-    max_connections_per_client: usize,
+    /// Open connections one client (IPv4 address, IPv6 /64) may hold; further ones are
+    /// closed. Must be below --max-connections [default: an eighth of --max-connections].
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS_PER_CLIENT",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections_per_client: Option<usize>,
+    /// A reverse proxy or load balancer whose forwarding headers (Forwarded, X-Forwarded-For)
+    /// name the client: an address or CIDR range, repeatable (AUTH_TRUSTED_PROXIES takes a
+    /// comma-separated list). Off by default: headers are then ignored.
+    #[arg(long = "trusted-proxy", env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',',
+          value_name = "CIDR", value_parser = clap::value_parser!(crate::proxy::TrustedProxies))]
+    trusted_proxy: Vec<crate::proxy::TrustedProxies>,
+    /// Trusted proxies open every connection with a PROXY protocol v1 or v2 header (haproxy
+    /// send-proxy-v2, cloud L4 balancers). Needs --trusted-proxy; untrusted peers that send
+    /// one are closed.
+    #[arg(long, env = "AUTH_PROXY_PROTOCOL", requires = "trusted_proxy")]
+    proxy_protocol: bool,
+    /// Successful logins one account may make per minute, on this instance (429 beyond).
+    #[arg(long, env = "AUTH_USER_LOGIN_RATE", default_value_t = crate::throttle::RateLimit::USER_LOGINS.per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    user_login_rate: u32,
+    /// Refreshes one account may make per minute, on this instance (429 beyond).
+    #[arg(long, env = "AUTH_USER_REFRESH_RATE", default_value_t = crate::throttle::RateLimit::USER_REFRESHES.per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    user_refresh_rate: u32,
+    /// Revocation requests one client address may make per minute (429 beyond).
+    #[arg(long, env = "AUTH_CLIENT_REVOKE_RATE", default_value_t = crate::throttle::RateLimit::CLIENT_REVOKES.per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    client_revoke_rate: u32,
+    /// Do not serve /docs and /openapi.json.
+    #[arg(long, env = "AUTH_NO_DOCS")]
+    no_docs: bool,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "AUTH_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
@@ -216,6 +251,12 @@ struct ServeArgs {
     #[arg(long, env = "AUTH_REFRESH_REUSE_GRACE", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=60))]
     refresh_reuse_grace: u64,
+    /// Seconds after a rotation during which a refresh with the session's current token gets
+    /// a new access token and the same refresh token, writing nothing (0: always rotate).
+    #[arg(long, env = "AUTH_REFRESH_MIN_INTERVAL",
+          default_value_t = crate::sessions::SessionSettings::DEFAULT_MIN_ROTATION_INTERVAL,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    refresh_min_interval: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +372,7 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         LogFormat::Text => logs.with_ansi(std::io::stdout().is_terminal()).init(),
     }
     let url = args.store.url().map_err(StartupError::Store)?;
+    let limits = connection_limits(&args)?;
     let settings = Settings {
         subject_claim: match args.subject_claim {
             SubjectArg::Sub => SubjectClaim::Sub,
@@ -350,7 +392,15 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
                 reuse_grace: args.refresh_reuse_grace,
             },
             max_per_user: args.max_sessions_per_user,
+            min_rotation_interval: args.refresh_min_interval,
             ..crate::sessions::SessionSettings::default()
+        },
+        docs: !args.no_docs,
+        hsts: args.tls_cert.is_some(),
+        rates: crate::throttle::Rates {
+            user_logins: crate::throttle::RateLimit::per_minute(args.user_login_rate),
+            user_refreshes: crate::throttle::RateLimit::per_minute(args.user_refresh_rate),
+            client_revokes: crate::throttle::RateLimit::per_minute(args.client_revoke_rate),
         },
         ..Settings::default()
     };
@@ -367,12 +417,9 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
             ..ThrottleLimits::IP
         },
     );
-    let limits = crate::server::Limits {
-        max_connections: args.max_connections,
-        max_connections_per_client: args.max_connections_per_client,
-        header_read_timeout: Duration::from_secs(args.header_read_timeout),
-        shutdown_grace: Duration::from_secs(args.shutdown_grace),
-        ..crate::server::Limits::default()
+    let front = crate::server::Front {
+        trusted: crate::proxy::TrustedProxies::merged(args.trusted_proxy.clone()),
+        proxy_protocol: args.proxy_protocol,
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -420,9 +467,30 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
                 }
             })?;
             let admin_addr = admin_listener.local_addr().map_err(StartupError::Io)?;
+            if !admin_addr.ip().is_loopback() {
+                tracing::warn!(
+                    %admin_addr,
+                    "--admin-listen is not a loopback address: metrics are reachable from the \
+                     network; put it behind a firewall or bind 127.0.0.1"
+                );
+                eprintln!(
+                    "warning: --admin-listen {admin_addr} is not a loopback address: metrics are \
+                     reachable from the network"
+                );
+            }
             let app = crate::metrics::admin_app(Arc::clone(&state));
+            // The same accept loop as the public listener, with small caps (round 3 item 9).
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(admin_listener, app).await {
+                let served = crate::server::serve(
+                    admin_listener,
+                    app,
+                    crate::server::Limits::ADMIN,
+                    None,
+                    crate::server::Front::default(),
+                    std::future::pending(),
+                )
+                .await;
+                if let Err(e) = served {
                     tracing::error!(error = %e, "admin listener failed");
                 }
             });
@@ -430,12 +498,57 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
         }
         tracing::info!(%addr, store = %url, users = user_count, keys = %source, login_workers = workers, tls = tls.is_some(), "listening");
         println!("Listening on {scheme}://{addr}");
-        crate::server::serve(listener, crate::app(state), limits, tls, shutdown_signal())
+        crate::server::serve(listener, crate::app(state), limits, tls, front, shutdown_signal())
             .await
             .map_err(StartupError::Io)
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The connection limits of `serve`, checked: the per-client cap must be below the global one,
+/// and the global one below the file-descriptor limit, whose soft value is raised to the hard
+/// one first (round 3 item 8: the default of 4,096 connections exceeded the usual 1,024).
+fn connection_limits(args: &ServeArgs) -> Result<crate::server::Limits, StartupError> {
+    let asked = args.max_connections;
+    if let Some(n) = args.max_connections_per_client
+        && n >= asked
+        && asked > 1
+    {
+        return Err(StartupError::Limits(format!(
+            "--max-connections-per-client {n} must be below --max-connections {asked}: one \
+             client could otherwise take every slot"
+        )));
+    }
+    let mut max = asked;
+    // Descriptors kept for the store's pool, the admin listener, logs and files.
+    let reserve = 64
+        + usize::try_from(args.store.db_max_connections).unwrap_or(usize::MAX)
+        + crate::server::Limits::ADMIN.max_connections;
+    if let Ok(soft) = rlimit::increase_nofile_limit(u64::MAX) {
+        let room = usize::try_from(soft)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(reserve)
+            .max(2);
+        if max > room {
+            eprintln!(
+                "warning: --max-connections {max} is above what the file-descriptor limit \
+                 ({soft}) leaves room for; using {room}"
+            );
+            max = room;
+        }
+    }
+    let per_client = match args.max_connections_per_client {
+        Some(n) => n.min(max.saturating_sub(1).max(1)),
+        None => (max / 8).max(1),
+    };
+    Ok(crate::server::Limits {
+        max_connections: max,
+        max_connections_per_client: per_client,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        ..crate::server::Limits::default()
+    })
 }
 
 async fn shutdown_signal() {

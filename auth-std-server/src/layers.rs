@@ -64,11 +64,82 @@ pub async fn header_limits(req: Request, next: Next) -> Response<Body> {
     next.run(req).await
 }
 
-/// Request span: method and path only (no query, no headers). At debug level: at info, making
-/// and recording a span per request cost about a third of the token route's throughput.
+/// Request span: method (from the closed set) and route only (no query, no headers, no
+/// attacker-chosen path). At debug level: at info, making and recording a span per request
+/// cost about a third of the token route's throughput.
 pub fn make_span(req: &Request) -> Span {
-    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+    tracing::debug_span!(
+        "request",
+        method = method_label(req.method()),
+        route = route_label(req)
+    )
 }
+
+/// A request method as a metric label or log field: one of a closed set, never request data
+/// (round 3 item 3: hyper accepts any token as a method, and a metric family never forgets a
+/// label set, so 1,500 distinct 40 KB methods grew memory from 16 to 75 MiB for good).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The route of a request as a label: its template when one matched, `unmatched` otherwise.
+/// Route templates are the router's own, so the set is closed.
+fn route_label(req: &Request) -> &str {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+}
+
+/// Security headers (round 3 item 10): `X-Content-Type-Options: nosniff` on every answer;
+/// on `/docs`, a content security policy that forbids framing, `X-Frame-Options: DENY` and
+/// `Referrer-Policy: no-referrer`; `Strict-Transport-Security` when serving HTTPS.
+pub async fn security_headers(
+    axum::extract::State(hsts): axum::extract::State<bool>,
+    req: Request,
+    next: Next,
+) -> Response<Body> {
+    let docs = req.uri().path().starts_with("/docs");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if docs {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CSP),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    res
+}
+
+/// The policy of the Swagger UI pages: everything from this origin only, no framing. Swagger
+/// UI's own stylesheet sets inline styles, and its images are data URLs.
+pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'";
 
 /// Per request, after routing (so the route template is known): the latency histogram, and
 /// the access log line when `--access-log` is on. Without it, only 5xx answers are logged (at
@@ -79,12 +150,8 @@ pub async fn observe(
     next: Next,
 ) -> Response<Body> {
     let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    let method = method_label(req.method());
+    let route = route_label(&req).to_owned();
     let res = next.run(req).await;
     let elapsed = start.elapsed();
     state
@@ -92,15 +159,15 @@ pub async fn observe(
         .latency
         .get_or_create(&crate::metrics::Route {
             route: route.clone(),
-            method: method.to_string(),
+            method: method.to_owned(),
         })
         .observe(elapsed.as_secs_f64());
     let status = res.status().as_u16();
     let ms = (elapsed.as_secs_f64() * 100_000.0).round() / 100.0;
     if res.status().is_server_error() {
-        tracing::warn!(%method, route, status, ms, "server error");
+        tracing::warn!(method, route, status, ms, "server error");
     } else if state.settings.access_log && !matches!(route.as_str(), "/healthz" | "/readyz") {
-        tracing::info!(%method, route, status, ms, "request");
+        tracing::info!(method, route, status, ms, "request");
     }
     res
 }

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod password;
 pub mod pool;
+pub mod proxy;
 mod routes;
 pub mod server;
 pub mod sessions;
@@ -53,8 +54,13 @@ pub fn app(state: AppState) -> Router {
     let (router, mut doc) = api().split_for_parts();
     openapi::finish(&mut doc);
     let observed = std::sync::Arc::clone(&state);
+    let hsts = state.settings.hsts;
+    let router = if state.settings.docs {
+        router.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+    } else {
+        router
+    };
     router
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(routes::not_found)
         .with_state(RouterState(state))
         // After routing: the route template is known here.
@@ -78,6 +84,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(layers::header_limits))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(layers::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            hsts,
+            layers::security_headers,
+        ))
         .layer(axum::middleware::from_fn(layers::duration_header))
 }
 

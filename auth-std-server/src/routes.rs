@@ -244,7 +244,7 @@ async fn login(
         Ok(a) => a,
         Err(wait) => {
             count("throttled");
-            return throttled(&username, wait);
+            return throttled(&state, &username, ip, wait);
         }
     };
     let now_ms = crate::state::now_ms();
@@ -259,7 +259,7 @@ async fn login(
         Ok((Some(wait), _)) => {
             attempt.refund();
             count("throttled");
-            return throttled(&username, wait);
+            return throttled(&state, &username, ip, wait);
         }
         Err(_) => {
             attempt.refund();
@@ -267,8 +267,15 @@ async fn login(
             return unavailable();
         }
     };
+    let mut verified_state = None;
     let user = match state.store.account(&username).await {
-        Ok(row) => row.map(|r| r.user),
+        Ok(row) => row.map(|r| {
+            verified_state = Some(crate::store::Verified {
+                password_changed_at: r.password_changed_at,
+                credential_epoch: r.credential_epoch,
+            });
+            r.user
+        }),
         Err(StoreError::BadRow { name, source }) => {
             // Costs and answers what an unknown user does; the operator is told.
             tracing::error!(user = ?name, error = %source, "stored hash unusable");
@@ -319,7 +326,7 @@ async fn login(
                 .throttle
                 .fail_shared(&state.store, &shared, now_ms)
                 .await;
-            tracing::info!(user = ?username, outcome = ?e, "login refused");
+            tracing::info!(user = ?username, client = ?ip, outcome = ?e, "login refused");
             count(match e {
                 LoginError::AccessRestricted => "disabled",
                 _ if known => "wrong_password",
@@ -328,14 +335,33 @@ async fn login(
             return error_reply(e.reply());
         }
     };
+    // Successful logins are rate-limited per account (round 3 item 4): each one past the
+    // session cap revokes a session, and unlimited they flooded every instance's revoked set.
+    if let Err(wait) = state.buckets.logins.take(&username, Instant::now()) {
+        attempt.succeed();
+        count("throttled");
+        return account_throttled(
+            &state,
+            "Too many logins for this account; retry later",
+            &username,
+            wait,
+        );
+    }
     // The session, then its first tokens: nothing is answered that the store does not hold.
     let now = crate::now();
     let (sid, refresh_token) = match new_session_secrets() {
         Ok(s) => s,
         Err(res) => {
             attempt.refund();
+            count("unavailable");
             return *res;
         }
+    };
+    let Some(verified_state) = verified_state else {
+        // `check_login` verifies only a known account.
+        attempt.refund();
+        count("unavailable");
+        return unavailable();
     };
     let new = NewSession {
         id: sid.as_str(),
@@ -345,6 +371,7 @@ async fn login(
         now,
         address: &client.address(),
         user_agent: &client.user_agent,
+        verified: verified_state,
     };
     match state
         .store
@@ -353,9 +380,21 @@ async fn login(
     {
         Ok(evicted) => {
             for id in &evicted {
-                state.revoked.insert(id, now, now);
+                state.revoked.insert(id, &username, now, now);
                 state.metrics.sessions_revoked.inc();
             }
+        }
+        Err(StoreError::NoSuchUser(_)) => {
+            // The password was verified against an account that `user passwd`, `user disable`
+            // or `user remove` changed meanwhile (round 3 item 2): a failed login.
+            drop(attempt);
+            let _ = state
+                .throttle
+                .fail_shared(&state.store, &shared, now_ms)
+                .await;
+            tracing::info!(user = ?username, client = ?ip, "login refused: the account changed while its password was checked");
+            count("wrong_password");
+            return error_reply(LoginError::InvalidCredentials.reply());
         }
         Err(e) => {
             attempt.refund();
@@ -382,7 +421,7 @@ async fn login(
             old.hash().to_owned(),
         ));
     }
-    tracing::info!(user = ?username, "login succeeded");
+    tracing::info!(user = ?username, client = ?ip, "login succeeded");
     let grant = Grant {
         subject: &username,
         sid: Some(sid.as_str()),
@@ -487,12 +526,42 @@ async fn refresh_inner(state: &AppState, form: &RefreshForm<'_>, client: &Client
             &limits,
             now,
         );
+        // The account's credentials changed since the session began (a password change or a
+        // disable, by the CLI or any other writer): refused and revoked, whatever the times
+        // say (round 3 item 2, defence in depth beside the conditional session insert).
+        let decision = match (&found, decision) {
+            (Some(f), Ok(_)) if f.epochs.1.is_some_and(|now| now != f.epochs.0) => {
+                Err(RefreshError::PasswordChanged)
+            }
+            (_, d) => d,
+        };
         let (found, rotate) = match (&found, decision) {
             (Some(f), Ok(r)) => (f, r),
             (found, Err(e)) => return refused(state, found.as_ref(), e, client, now).await,
             // `refresh` refuses without a session.
             (None, Ok(_)) => return oauth_error(OAuthError::INVALID_GRANT),
         };
+        // Refreshes are rate-limited per account (round 3 item 5).
+        if let Err(wait) = state.buckets.refreshes.take(&found.account, Instant::now()) {
+            return account_throttled(
+                state,
+                "Too many refreshes for this account; retry later",
+                &found.account,
+                wait,
+            );
+        }
+        // Inside the minimum interval since the last rotation, the current token is answered
+        // with itself and a new access token, and nothing is written: one session's refresh
+        // loop cannot write a row per request (round 3 item 5).
+        let min = state.settings.sessions.min_rotation_interval;
+        if min > 0 && found.rotated_at.is_none() && now < found.last_used.saturating_add(min) {
+            let grant = Grant {
+                subject: &found.account,
+                sid: Some(&found.id),
+                scope: Some(rotate.scope),
+            };
+            return token_reply(state, &grant, &presented, now);
+        }
         let next = match new_session_secrets() {
             Ok((_, t)) => t,
             Err(res) => return *res,
@@ -528,7 +597,7 @@ async fn refused(
     if let Some(f) = found.filter(|_| e.revokes_session()) {
         match state.store.revoke_session(&f.id, None, now).await {
             Ok(_) => {
-                state.revoked.insert(&f.id, now, now);
+                state.revoked.insert(&f.id, &f.account, now, now);
                 state.metrics.sessions_revoked.inc();
             }
             // The refresh is refused either way; the next presentation tries again.
@@ -609,23 +678,42 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     if let Some(wait) = state.throttle.check_grant(client.ip, Instant::now()) {
         return grant_throttled(wait);
     }
+    // A token bucket per address (round 3 item 11): known tokens were never throttled.
+    if let Some(ip) = client.ip
+        && let Err(wait) = state
+            .buckets
+            .revokes
+            .take(crate::throttle::client_group(ip), Instant::now())
+    {
+        return retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many revocation requests; retry later",
+            secs_up(wait),
+        );
+    }
     let now = crate::now();
     // The hint only orders the lookups (RFC 7009 §2.1); a refresh token has one exact shape.
-    let sid = match RefreshToken::parse(form.token.as_bytes()) {
+    let target = match RefreshToken::parse(form.token.as_bytes()) {
         Ok(t) => match state.store.find_session(&t.hash()).await {
-            Ok(found) => found.map(|f| f.id),
+            Ok(found) => found.map(|f| (f.id, f.account, f.revoked)),
             Err(_) => return unavailable(),
         },
-        Err(_) => access_token_session(&state, form.token),
+        Err(_) => access_token_session(&state, form.token, now).map(|(id, account)| {
+            let gone =
+                state.revoked.verdict(&id, &account, None) == crate::sessions::Verdict::Revoked;
+            (id, account, gone)
+        }),
     };
-    match sid {
-        Some(id) => match state.store.revoke_session(&id, None, now).await {
+    match target {
+        // Already revoked: nothing to write and nothing to log.
+        Some((_, _, true)) => {}
+        Some((id, account, false)) => match state.store.revoke_session(&id, None, now).await {
             Ok(live) => {
-                state.revoked.insert(&id, now, now);
+                state.revoked.insert(&id, &account, now, now);
                 if live {
                     state.metrics.sessions_revoked.inc();
+                    tracing::info!(session = %id, client = ?client.ip, "session revoked");
                 }
-                tracing::info!(session = %id, "session revoked");
             }
             Err(_) => return unavailable(),
         },
@@ -639,26 +727,62 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     res
 }
 
-/// The session id of an access token whose MAC checks out, expired or not: revoking the
-/// session of an expired access token is still a logout.
-fn access_token_session(state: &AppState, token: &str) -> Option<String> {
+/// How long after its `exp` an access token may still log its session out (round 3 item 11:
+/// any expired token did, so one leaked into a log hours ago could still end its user's
+/// session).
+pub const REVOKE_EXPIRED_GRACE: u64 = 5 * 60;
+
+/// The session id and account of an access token whose MAC checks out, unexpired or expired
+/// less than [`REVOKE_EXPIRED_GRACE`] ago: revoking the session of a just-expired access token
+/// is still a logout.
+fn access_token_session(state: &AppState, token: &str, now: u64) -> Option<(String, String)> {
     let untrusted = auth_core::UntrustedToken::parse(token).ok()?;
     let verified = state.auth.keys().verify(&untrusted).ok()?;
     let mut buf = vec![0u8; verified.payload_len().saturating_mul(2)];
     let claims: flow::FlowClaims<'_> = verified.claims(&mut buf).ok()?;
-    Some(claims.sid?.chars().collect())
+    let exp = claims.exp?;
+    if exp.saturating_add(REVOKE_EXPIRED_GRACE) < now {
+        return None;
+    }
+    let subject = claims.sub.or(claims.uid)?.chars().collect();
+    Some((claims.sid?.chars().collect(), subject))
 }
 
-/// 429 with `Retry-After`, the whole seconds of `wait` rounded up.
-fn throttled(username: &str, wait: std::time::Duration) -> Response {
-    // `?`: the username is untrusted; Debug escapes newlines and control characters.
-    tracing::info!(user = ?username, "login throttled");
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+/// Whole seconds of `wait`, rounded up.
+fn secs_up(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// 429 with `Retry-After`. Logged once per username and address a minute, never per request
+/// (round 3 item 7: cheap 429s wrote 816 MB of log in 10 s); the name is at most
+/// [`auth_core::form::MAX_USERNAME_LEN`] bytes by then, and shown `Debug`-escaped.
+fn throttled(
+    state: &AppState,
+    username: &str,
+    ip: Option<IpAddr>,
+    wait: std::time::Duration,
+) -> Response {
+    if state.lockout_log.first((username, ip), Instant::now()) {
+        tracing::info!(user = ?crate::throttle::log_prefix(username, 64), client = ?ip, "login throttled (logged once a minute per username and address)");
+    }
     retry_later(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many failed login attempts; retry later",
-        secs,
+        secs_up(wait),
     )
+}
+
+/// 429 with `Retry-After` for an account past one of its rates; logged once a minute.
+fn account_throttled(
+    state: &AppState,
+    detail: &'static str,
+    account: &str,
+    wait: std::time::Duration,
+) -> Response {
+    if state.lockout_log.first((detail, account), Instant::now()) {
+        tracing::info!(user = ?account, "{detail} (logged once a minute per account)");
+    }
+    retry_later(StatusCode::TOO_MANY_REQUESTS, detail, secs_up(wait))
 }
 
 /// Upgrades a stored hash after a successful login, off the request path. The new hash is made
@@ -723,7 +847,31 @@ pub async fn healthz() -> Response {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let reason = if state.auth.keys().is_empty() {
+    let cached = state
+        .ready
+        .lock()
+        .ok()
+        .and_then(|c| *c)
+        .filter(|(at, _)| at.elapsed() < crate::state::READY_CACHE);
+    let reason = match cached {
+        Some((_, reason)) => reason,
+        None => {
+            let reason = readiness(&state).await;
+            if let Ok(mut c) = state.ready.lock() {
+                *c = Some((Instant::now(), reason));
+            }
+            reason
+        }
+    };
+    match reason {
+        None => json(Reply::OK, br#"{"status":"ready"}"#.to_vec()),
+        Some(why) => retry_later(StatusCode::SERVICE_UNAVAILABLE, why, 1),
+    }
+}
+
+/// Why this instance is not ready, if it is not: one store query.
+async fn readiness(state: &AppState) -> Option<&'static str> {
+    if state.auth.keys().is_empty() {
         Some("no signing key loaded")
     } else {
         match tokio::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await {
@@ -731,10 +879,6 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(())) => None,
             Ok(Err(_)) | Err(_) => Some("store unreachable"),
         }
-    };
-    match reason {
-        None => json(Reply::OK, br#"{"status":"ready"}"#.to_vec()),
-        Some(why) => retry_later(StatusCode::SERVICE_UNAVAILABLE, why, 1),
     }
 }
 

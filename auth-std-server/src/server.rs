@@ -6,10 +6,18 @@
 //! **Connection slots.** A client (an IPv4 address, or an IPv6 /64: the throttle's grouping)
 //! holds at most `max_connections_per_client` connections; more are closed at accept, so one
 //! client cannot take every slot. When all `max_connections` slots are taken, an *idle
-//! keep-alive* connection (one that has served a request and is waiting for the next) is closed
-//! to make room, taken from the client holding the most connections. A connection that never
-//! sent a request is not idle in this sense: the header-read timeout bounds it. Each slot is a
-//! guard released by `Drop` when its connection task ends, whatever ends it.
+//! keep-alive* connection (one that has served a request and is waiting for the next), or one
+//! that has not sent a request within [`PRE_REQUEST_GRACE`] of opening, is closed to make
+//! room, taken from the client holding the most connections, oldest first. Under pressure (at
+//! least three quarters of the slots taken) the pre-request timeout shrinks from the
+//! header-read timeout to [`PRESSURE_PRE_REQUEST_TIMEOUT`]: sockets that never send a request
+//! cannot hold the table (round 3 item 8). Each slot is a guard released by `Drop` when its
+//! connection task ends, whatever ends it.
+//!
+//! **Behind proxies** ([`crate::proxy`]): with `--proxy-protocol`, a trusted peer's PROXY
+//! header is read first, within the header-read timeout; each request's client address is
+//! then resolved from it and the forwarding headers, and handed to the routes as
+//! `ConnectInfo`. A trusted proxy is not held to the per-client cap.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,8 +34,25 @@ use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
+use crate::proxy::{ProxyHeader, TrustedProxies};
 use crate::throttle::client_group;
 
+/// A connection that has not sent a request this long after opening may be closed to make
+/// room for another when every slot is taken.
+pub const PRE_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// The pre-request timeout under pressure (three quarters of the slots or more taken): a
+/// connection that has sent no request this long after opening is closed.
+pub const PRESSURE_PRE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Who is trusted to say where a request came from, and whether they speak the PROXY protocol.
+#[derive(Debug, Clone, Default)]
+pub struct Front {
+    /// The trusted proxy ranges (`--trusted-proxy`).
+    pub trusted: TrustedProxies,
+    /// Trusted peers open every connection with a PROXY v1 or v2 header (`--proxy-protocol`).
+    pub proxy_protocol: bool,
+}
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -46,11 +71,23 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+impl Limits {
+    /// The admin listener's: a few operators' scrapers, not the public (round 3 item 9).
+    pub const ADMIN: Limits = Limits {
+        max_connections: 32,
+        max_connections_per_client: 8,
+        header_read_timeout: Duration::from_secs(5),
+        hard_max_headers: 64,
+        hard_max_header_bytes: 16 * 1024,
+        shutdown_grace: Duration::from_secs(1),
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 4096,
-            max_connections_per_client: 64,
+            max_connections_per_client: 512,
             header_read_timeout: Duration::from_secs(10),
             hard_max_headers: 128,
             hard_max_header_bytes: 64 * 1024,
@@ -70,16 +107,35 @@ struct Conn {
     /// Set once the connection was asked to close.
     closing: AtomicBool,
     close: Notify,
-    /// When the last request finished, as ms since the table's epoch.
+    /// When the last request finished (or, before the first, when it opened), as ms since
+    /// the table's epoch.
     idle_since_ms: AtomicU64,
 }
 
 impl Conn {
-    fn idle_keep_alive(&self) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0
-            && self.served.load(Ordering::Acquire) > 0
-            && !self.closing.load(Ordering::Acquire)
+    fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && !self.closing.load(Ordering::Acquire)
     }
+
+    fn idle_keep_alive(&self) -> bool {
+        self.idle() && self.served.load(Ordering::Acquire) > 0
+    }
+
+    /// Open at least `age` ms and never asked anything.
+    fn silent_for(&self, now_ms: u64, age: u64) -> bool {
+        self.idle()
+            && self.served.load(Ordering::Acquire) == 0
+            && now_ms.saturating_sub(self.idle_since_ms.load(Ordering::Acquire)) >= age
+    }
+
+    fn ask_to_close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.close.notify_one();
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The open connections, by id and by client.
@@ -136,33 +192,44 @@ impl Slots {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A slot for a new connection from `peer`, closing an idle keep-alive connection when all
-    /// slots are taken.
-    fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Slot, Refused> {
+    /// A slot for a new connection from `peer`, closing an idle keep-alive connection, or one
+    /// that has sent nothing within [`PRE_REQUEST_GRACE`], when all slots are taken. A trusted
+    /// proxy (`exempt`) is not held to the per-client cap.
+    fn admit(self: &Arc<Self>, peer: IpAddr, exempt: bool) -> Result<Slot, Refused> {
         let client = client_group(peer);
         let mut t = self.table.lock().map_err(|_| Refused::Full)?;
         let held = t.per_client.get(&client).copied().unwrap_or(0);
-        if held >= self.limits.max_connections_per_client {
+        if !exempt && held >= self.limits.max_connections_per_client {
             return Err(Refused::PerClient);
         }
-        let open = t
+        let now = self.now_ms();
+        let mut open = t
             .conns
             .values()
             .filter(|c| !c.closing.load(Ordering::Acquire))
             .count();
+        // Under pressure, the pre-request timeout is short.
+        if open.saturating_mul(4) >= self.limits.max_connections.saturating_mul(3) {
+            for c in t.conns.values() {
+                if c.silent_for(now, ms(PRESSURE_PRE_REQUEST_TIMEOUT)) {
+                    c.ask_to_close();
+                    open = open.saturating_sub(1);
+                }
+            }
+        }
         if open >= self.limits.max_connections {
+            let grace = ms(PRE_REQUEST_GRACE);
             let victim = t
                 .conns
                 .values()
-                .filter(|c| c.idle_keep_alive())
+                .filter(|c| c.idle_keep_alive() || c.silent_for(now, grace))
                 .max_by_key(|c| {
                     let held = t.per_client.get(&c.client).copied().unwrap_or(0);
                     // The client with most connections first, then the longest idle.
                     (held, u64::MAX - c.idle_since_ms.load(Ordering::Acquire))
                 })
                 .ok_or(Refused::Full)?;
-            victim.closing.store(true, Ordering::Release);
-            victim.close.notify_one();
+            victim.ask_to_close();
         }
         let id = t.next_id;
         t.next_id = t.next_id.wrapping_add(1);
@@ -172,7 +239,7 @@ impl Slots {
             served: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             close: Notify::new(),
-            idle_since_ms: AtomicU64::new(self.now_ms()),
+            idle_since_ms: AtomicU64::new(now),
         });
         t.conns.insert(id, Arc::clone(&conn));
         *t.per_client.entry(client).or_insert(0) += 1;
@@ -235,6 +302,12 @@ async fn drive<I, S>(
         tokio::select! {
             r = conn.as_mut() => break r,
             () = slot.conn.close.notified(), if !asked => {
+                // Never asked anything: nothing to finish, close it now.
+                if slot.conn.served.load(Ordering::Acquire) == 0
+                    && slot.conn.in_flight.load(Ordering::Acquire) == 0
+                {
+                    break Ok(());
+                }
                 asked = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -250,6 +323,178 @@ async fn drive<I, S>(
     drop(slot);
 }
 
+/// One accepted connection, before its first byte is read.
+struct Connection {
+    http: hyper::server::conn::http1::Builder,
+    app: Router,
+    slots: Arc<Slots>,
+    slot: Slot,
+    stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+    front: Arc<Front>,
+    peer: SocketAddr,
+    trusted_peer: bool,
+    /// Bounds the PROXY header and the TLS handshake, as it bounds request headers.
+    timeout: Duration,
+}
+
+impl Connection {
+    /// The PROXY header (from a trusted peer, with `--proxy-protocol`), then TLS, then HTTP.
+    async fn run(self, mut stream: tokio::net::TcpStream) {
+        let mut source = self.peer;
+        let mut prefix = Vec::new();
+        if self.front.proxy_protocol {
+            if self.trusted_peer {
+                match tokio::time::timeout(self.timeout, read_proxy_header(&mut stream)).await {
+                    Ok(Some((client, rest))) => {
+                        source = client.unwrap_or(self.peer);
+                        prefix = rest;
+                    }
+                    Ok(None) => {
+                        return tracing::debug!(peer = %self.peer, "no valid PROXY header from a trusted peer; closed");
+                    }
+                    Err(_) => return tracing::debug!("PROXY header timed out"),
+                }
+            } else if starts_with_proxy_header(&stream, self.timeout).await {
+                return tracing::warn!(peer = %self.peer, "PROXY header from an untrusted peer; closed");
+            }
+        }
+        let io = Prefixed {
+            prefix,
+            at: 0,
+            inner: stream,
+        };
+        let (conn_state, slots, front) = (
+            Arc::clone(&self.slot.conn),
+            Arc::clone(&self.slots),
+            Arc::clone(&self.front),
+        );
+        let app = self.app.clone();
+        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let mut req: Request = req.map(axum::body::Body::new);
+            let client = front.trusted.client(source.ip(), req.headers());
+            req.extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(SocketAddr::new(
+                    client,
+                    source.port(),
+                )));
+            let busy = Busy::enter(&conn_state, &slots);
+            let app = app.clone();
+            async move {
+                let res = app.oneshot(req).await;
+                drop(busy);
+                res
+            }
+        });
+        match &self.tls {
+            None => drive(self.http, TokioIo::new(io), svc, self.slot, self.stop).await,
+            Some(acceptor) => match tokio::time::timeout(self.timeout, acceptor.accept(io)).await {
+                Ok(Ok(tls)) => drive(self.http, TokioIo::new(tls), svc, self.slot, self.stop).await,
+                // A failed or slow handshake: nothing was asked, nothing to answer.
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            },
+        }
+    }
+}
+
+/// Reads a PROXY v1 or v2 header: the client it names (`None`: the peer itself, e.g. a
+/// health check) and the bytes read past it. `None` when the connection does not start with
+/// a valid one, or closes first.
+async fn read_proxy_header(
+    stream: &mut tokio::net::TcpStream,
+) -> Option<(Option<SocketAddr>, Vec<u8>)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::with_capacity(crate::proxy::MAX_PROXY_HEADER);
+    let mut chunk = [0u8; crate::proxy::MAX_PROXY_HEADER];
+    loop {
+        let room = crate::proxy::MAX_PROXY_HEADER - buf.len();
+        let n = stream.read(&mut chunk[..room.max(1)]).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        match crate::proxy::parse_proxy_header(&buf) {
+            ProxyHeader::Complete { len, source } => {
+                return Some((source, buf.split_off(len.min(buf.len()))));
+            }
+            ProxyHeader::Incomplete if buf.len() < crate::proxy::MAX_PROXY_HEADER => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Whether an untrusted peer opens with a PROXY signature (it is closed unanswered). Waits
+/// for its first bytes at most `timeout`, without consuming them.
+async fn starts_with_proxy_header(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    let mut first = [0u8; 12];
+    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+        Ok(Ok(n)) => crate::proxy::starts_with_proxy_signature(&first[..n]),
+        _ => false,
+    }
+}
+
+/// A stream whose first bytes were already read (past a PROXY header): they are replayed
+/// before the rest.
+struct Prefixed {
+    prefix: Vec<u8>,
+    at: usize,
+    inner: tokio::net::TcpStream,
+}
+
+impl tokio::io::AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if let Some(rest) = this.prefix.get(this.at..).filter(|r| !r.is_empty()) {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.at += n;
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then drains. With `tls`, every
 /// connection is HTTPS: the handshake runs in the connection's own task, within the header-read
 /// timeout, so a slow handshake holds one slot and no more.
@@ -261,8 +506,10 @@ pub async fn serve(
     app: Router,
     limits: Limits,
     tls: Option<TlsAcceptor>,
+    front: Front,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let front = Arc::new(front);
     let slots = Arc::new(Slots {
         table: Mutex::new(Table::default()),
         limits,
@@ -290,7 +537,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let slot = match slots.admit(peer.ip()) {
+        let trusted_peer = front.trusted.contains(peer.ip());
+        let slot = match slots.admit(peer.ip(), trusted_peer) {
             Ok(slot) => slot,
             Err(why) => {
                 let n = refused.fetch_add(1, Ordering::Relaxed) + 1;
@@ -308,38 +556,19 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (conn_state, slots_for_req) = (Arc::clone(&slot.conn), Arc::clone(&slots));
-        let app = app.clone();
-        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let mut req: Request = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            let busy = Busy::enter(&conn_state, &slots_for_req);
-            let app = app.clone();
-            async move {
-                let res = app.oneshot(req).await;
-                drop(busy);
-                res
-            }
-        });
-        let stop = stop_rx.clone();
-        let http = http.clone();
-        match &tls {
-            None => {
-                tokio::spawn(drive(http, TokioIo::new(stream), svc, slot, stop));
-            }
-            Some(acceptor) => {
-                let handshake = acceptor.accept(stream);
-                let timeout = limits.header_read_timeout;
-                tokio::spawn(async move {
-                    match tokio::time::timeout(timeout, handshake).await {
-                        Ok(Ok(tls)) => drive(http, TokioIo::new(tls), svc, slot, stop).await,
-                        // A failed or slow handshake: nothing was asked, nothing to answer.
-                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                });
-            }
-        }
+        let conn = Connection {
+            http: http.clone(),
+            app: app.clone(),
+            slots: Arc::clone(&slots),
+            slot,
+            stop: stop_rx.clone(),
+            tls: tls.clone(),
+            front: Arc::clone(&front),
+            peer,
+            trusted_peer,
+            timeout: limits.header_read_timeout,
+        };
+        tokio::spawn(conn.run(stream));
     }
     // New connections are refused from here on: the listener is closed.
     drop(listener);
@@ -379,20 +608,29 @@ mod tests {
         s.parse().unwrap()
     }
 
+    impl Slots {
+        fn admit_test(self: &Arc<Self>, peer: IpAddr) -> Result<Slot, Refused> {
+            self.admit(peer, false)
+        }
+    }
+
     #[test]
     fn per_client_cap_and_release_on_drop() {
         let s = slots(100, 2);
-        let a1 = s.admit(ip("10.0.0.1")).unwrap();
-        let _a2 = s.admit(ip("::ffff:10.0.0.1")).unwrap();
-        assert_eq!(s.admit(ip("10.0.0.1")).err(), Some(Refused::PerClient));
-        assert!(s.admit(ip("10.0.0.2")).is_ok(), "another client");
+        let a1 = s.admit_test(ip("10.0.0.1")).unwrap();
+        let _a2 = s.admit_test(ip("::ffff:10.0.0.1")).unwrap();
+        assert_eq!(s.admit_test(ip("10.0.0.1")).err(), Some(Refused::PerClient));
+        assert!(s.admit_test(ip("10.0.0.2")).is_ok(), "another client");
         // IPv6 clients are grouped by /64.
-        let _b1 = s.admit(ip("2001:db8::1")).unwrap();
-        let _b2 = s.admit(ip("2001:db8::2")).unwrap();
-        assert_eq!(s.admit(ip("2001:db8::3")).err(), Some(Refused::PerClient));
+        let _b1 = s.admit_test(ip("2001:db8::1")).unwrap();
+        let _b2 = s.admit_test(ip("2001:db8::2")).unwrap();
+        assert_eq!(
+            s.admit_test(ip("2001:db8::3")).err(),
+            Some(Refused::PerClient)
+        );
         drop(a1);
         assert!(
-            s.admit(ip("10.0.0.1")).is_ok(),
+            s.admit_test(ip("10.0.0.1")).is_ok(),
             "the dropped slot came back"
         );
     }
@@ -400,15 +638,17 @@ mod tests {
     #[test]
     fn a_full_table_closes_an_idle_keep_alive_connection_of_the_biggest_client() {
         let s = slots(4, 3);
-        let hog: Vec<_> = (0..3).map(|_| s.admit(ip("10.0.0.1")).unwrap()).collect();
-        let other = s.admit(ip("10.0.0.2")).unwrap();
+        let hog: Vec<_> = (0..3)
+            .map(|_| s.admit_test(ip("10.0.0.1")).unwrap())
+            .collect();
+        let other = s.admit_test(ip("10.0.0.2")).unwrap();
         // Nothing idle yet (no request served): a fifth connection is refused.
-        assert_eq!(s.admit(ip("10.0.0.3")).err(), Some(Refused::Full));
+        assert_eq!(s.admit_test(ip("10.0.0.3")).err(), Some(Refused::Full));
         // The other client's connection and one of the hog's have served a request.
         for c in [&other.conn, &hog[1].conn] {
             drop(Busy::enter(c, &s));
         }
-        let _new = s.admit(ip("10.0.0.3")).unwrap();
+        let _new = s.admit_test(ip("10.0.0.3")).unwrap();
         assert!(
             hog[1].conn.closing.load(Ordering::Acquire),
             "the hog's idle one closes"
@@ -416,6 +656,6 @@ mod tests {
         assert!(!other.conn.closing.load(Ordering::Acquire));
         // A busy connection is never chosen.
         let _busy = Busy::enter(&other.conn, &s);
-        assert_eq!(s.admit(ip("10.0.0.4")).err(), Some(Refused::Full));
+        assert_eq!(s.admit_test(ip("10.0.0.4")).err(), Some(Refused::Full));
     }
 }

@@ -60,6 +60,8 @@ pub enum StartupError {
     },
     /// The TLS certificate or key is missing or unusable.
     Tls(crate::tls::TlsError),
+    /// Connection limits that contradict each other.
+    Limits(String),
     /// The runtime could not be built, or serving failed.
     Io(std::io::Error),
 }
@@ -86,6 +88,7 @@ impl fmt::Display for StartupError {
             ),
             StartupError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartupError::Tls(e) => e.fmt(f),
+            StartupError::Limits(why) => f.write_str(why),
             StartupError::Io(e) => e.fmt(f),
         }
     }
@@ -106,6 +109,7 @@ impl std::error::Error for StartupError {
             StartupError::Rng(e) => Some(e),
             StartupError::Tls(e) => Some(e),
             StartupError::Io(e) => Some(e),
+            StartupError::Limits(_) => None,
         }
     }
 }

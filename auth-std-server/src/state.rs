@@ -41,6 +41,12 @@ pub struct Settings {
     /// One log line per request (method, path, status, milliseconds). Off by default: at
     /// load it was the largest cost on the hot path, and lets any client fill a disk.
     pub access_log: bool,
+    /// Serve `/docs` and `/openapi.json` (`--no-docs` turns them off).
+    pub docs: bool,
+    /// Send `Strict-Transport-Security` (when serving HTTPS).
+    pub hsts: bool,
+    /// Per-account and per-address rates (round 3).
+    pub rates: throttle::Rates,
 }
 
 impl Default for Settings {
@@ -56,6 +62,9 @@ impl Default for Settings {
             cache_capacity: 65_536,
             sessions: SessionSettings::default(),
             access_log: false,
+            docs: true,
+            hsts: false,
+            rates: throttle::Rates::default(),
         }
     }
 }
@@ -79,6 +88,38 @@ pub struct State {
     pub revoked: Arc<RevokedSessions>,
     /// Counters and histograms for `--admin-listen`.
     pub metrics: Arc<Metrics>,
+    /// Successful logins per account, refreshes per account, revocations per address.
+    pub buckets: RateBuckets,
+    /// Lock-outs are logged once per key and minute.
+    pub lockout_log: throttle::LogOnce,
+    /// The last readiness answer, reused for a second (`READY_CACHE`).
+    pub ready: std::sync::Mutex<Option<(std::time::Instant, Option<&'static str>)>>,
+}
+
+/// How long a `/readyz` answer is reused: a flood of probes costs one query a second (round 3
+/// item 13: 3.2k probes/s raised SQLite refresh latency from 11 to 148 ms).
+pub const READY_CACHE: Duration = Duration::from_secs(1);
+
+/// The token buckets of [`throttle::Rates`].
+#[derive(Debug)]
+pub struct RateBuckets {
+    /// Successful logins, by account.
+    pub logins: throttle::Buckets,
+    /// Refreshes, by account.
+    pub refreshes: throttle::Buckets,
+    /// Revocation requests, by client address group.
+    pub revokes: throttle::Buckets,
+}
+
+impl RateBuckets {
+    /// Buckets of `rates`.
+    pub fn new(rates: throttle::Rates) -> Self {
+        RateBuckets {
+            logins: throttle::Buckets::new(rates.user_logins),
+            refreshes: throttle::Buckets::new(rates.user_refreshes),
+            revokes: throttle::Buckets::new(rates.client_revokes),
+        }
+    }
 }
 
 impl State {
@@ -99,10 +140,13 @@ impl State {
         ));
         // Ids are kept while their access tokens may be unexpired, with a minute's margin for
         // clocks that differ between instances.
-        let revoked = Arc::new(RevokedSessions::new(
-            settings.ttl.saturating_add(60),
-            settings.sessions.revoked_capacity,
-        ));
+        let revoked = Arc::new(
+            RevokedSessions::new(
+                settings.ttl.saturating_add(60),
+                settings.sessions.revoked_capacity,
+            )
+            .with_store(store.clone()),
+        );
         crate::accounts::follow(
             Arc::clone(&cache),
             Some(Revocations {
@@ -125,6 +169,9 @@ impl State {
         }
         State {
             auth: Arc::new(auth),
+            buckets: RateBuckets::new(settings.rates),
+            lockout_log: throttle::LogOnce::new(Duration::from_secs(60)),
+            ready: std::sync::Mutex::new(None),
             settings,
             store,
             accounts: cache,

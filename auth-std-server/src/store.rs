@@ -150,8 +150,16 @@ pub enum StoreError {
     },
     /// The database failed at run time: down, full, read-only, disconnected.
     Unavailable(sqlx::Error),
-    /// `user add` of a name that exists.
-    Exists(String),
+    /// `user add` of a name that exists (or differs from one only in case: the second name).
+    Exists(String, Option<String>),
+    /// The store holds names that differ only in case (round 3 item 12), which the schema no
+    /// longer allows: the pairs, so an operator can remove or rename one of each.
+    CaseVariants {
+        /// The store, without its password.
+        store: String,
+        /// Pairs of names that differ only in case (at most 20).
+        pairs: Vec<(String, String)>,
+    },
     /// No such account.
     NoSuchUser(String),
     /// A stored row's hash does not parse (changed outside this server).
@@ -178,7 +186,29 @@ impl fmt::Display for StoreError {
                 write!(f, "cannot migrate store {store}: {source}")
             }
             StoreError::Unavailable(e) => write!(f, "store unavailable: {e}"),
-            StoreError::Exists(name) => write!(f, "user {name:?} already exists"),
+            StoreError::Exists(name, None) => write!(f, "user {name:?} already exists"),
+            StoreError::Exists(name, Some(other)) => write!(
+                f,
+                "user {other:?} already exists, and {name:?} differs from it only in case: \
+                 usernames are unique regardless of case"
+            ),
+            StoreError::CaseVariants { store, pairs } => {
+                write!(
+                    f,
+                    "store {store} holds usernames that differ only in case, which this \
+                     version refuses (each name must be unique regardless of case): "
+                )?;
+                for (i, (a, b)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a:?} and {b:?}")?;
+                }
+                f.write_str(
+                    "; remove one of each pair with the previous version (`user remove NAME`), \
+                     then start this one",
+                )
+            }
             StoreError::NoSuchUser(name) => write!(f, "no user {name:?}"),
             StoreError::BadRow { name, source } => {
                 write!(f, "stored hash of user {name:?} is unusable: {source}")
@@ -242,7 +272,7 @@ macro_rules! on_pool {
 }
 
 mod sessions;
-pub use sessions::{FoundSession, NewSession, Revocation, SessionInfo};
+pub use sessions::{FoundSession, NewSession, Revocation, SessionInfo, Verified};
 
 /// Whether the store is failing now, so that an outage is logged once, not per request.
 #[derive(Debug, Default)]
@@ -298,6 +328,9 @@ pub struct AccountRow {
     pub user: User,
     /// When the password was last set (Unix seconds).
     pub password_changed_at: i64,
+    /// Bumped by every password change and disable: a login stores its session only if it
+    /// is still the one its password was verified against (round 3 item 2).
+    pub credential_epoch: i64,
 }
 
 /// One change from the feed.
@@ -348,6 +381,20 @@ fn one_row(rows: u64, name: &str) -> Result<(), StoreError> {
 /// SQLite's "file is not a database" and "database disk image is malformed".
 fn is_corrupt(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("26" | "11")))
+}
+
+/// After a failed migration: the names that differ only in case, if any (then they are why).
+async fn case_variants(backend: &Backend, store: &str) -> Option<StoreError> {
+    const SQL: &str = "SELECT a.name, b.name FROM accounts a JOIN accounts b \
+         ON lower(a.name) = lower(b.name) AND a.name < b.name ORDER BY a.name LIMIT 20";
+    let rows: Vec<(String, String)> = match backend {
+        Backend::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await.ok()?,
+        Backend::Postgres(p) => sqlx::query_as(SQL).fetch_all(p).await.ok()?,
+    };
+    (!rows.is_empty()).then(|| StoreError::CaseVariants {
+        store: store.to_owned(),
+        pairs: rows,
+    })
 }
 
 impl Store {
@@ -414,7 +461,11 @@ impl Store {
                         path: path.clone(),
                         source,
                     })?;
-                SQLITE_MIGRATIONS.run(&pool).await.map_err(migrating)?;
+                if let Err(e) = SQLITE_MIGRATIONS.run(&pool).await {
+                    return Err(case_variants(&Backend::Sqlite(pool), &store)
+                        .await
+                        .unwrap_or_else(|| migrating(e)));
+                }
                 Backend::Sqlite(pool)
             }
             StoreUrl::Postgres(text) => {
@@ -423,7 +474,11 @@ impl Store {
                     .connect_with(options)
                     .await
                     .map_err(opening)?;
-                POSTGRES_MIGRATIONS.run(&pool).await.map_err(migrating)?;
+                if let Err(e) = POSTGRES_MIGRATIONS.run(&pool).await {
+                    return Err(case_variants(&Backend::Postgres(pool), &store)
+                        .await
+                        .unwrap_or_else(|| migrating(e)));
+                }
                 Backend::Postgres(pool)
             }
         };
@@ -436,6 +491,15 @@ impl Store {
                 errors: prometheus_client::metrics::counter::Counter::default(),
             }),
         })
+    }
+
+    /// Closes the pool: every later query fails. For tests of an unreachable store.
+    #[doc(hidden)]
+    pub async fn close(&self) {
+        match &self.inner.backend {
+            Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
     }
 
     /// Where the store is.
@@ -502,43 +566,53 @@ impl Store {
         }
         self.tracked(async {
             let row = on_pool!(self, pool => sqlx::query(
-                "SELECT hash, active, password_changed_at FROM accounts WHERE name = $1",
+                "SELECT hash, active, password_changed_at, credential_epoch FROM accounts \
+                 WHERE name = $1",
             )
             .bind(name)
             .fetch_optional(pool)
             .await?
             .map(|r| -> Result<_, sqlx::Error> {
-                Ok((r.try_get::<String, _>(0)?, r.try_get::<bool, _>(1)?, r.try_get::<i64, _>(2)?))
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<bool, _>(1)?,
+                    r.try_get::<i64, _>(2)?,
+                    r.try_get::<i64, _>(3)?,
+                ))
             })
             .transpose()?);
-            let Some((hash, active, password_changed_at)) = row else {
+            let Some((hash, active, password_changed_at, credential_epoch)) = row else {
                 return Ok(None);
             };
             Ok(Some(AccountRow {
                 user: user_from(name, &hash, active)?,
                 password_changed_at,
+                credential_epoch,
             }))
         })
         .await
     }
 
-    /// Whether the account exists and is active, without parsing its hash.
+    /// Whether the account exists and is active, and when it was created (Unix seconds),
+    /// without parsing its hash.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
-    pub async fn status(&self, name: &str) -> Result<Option<bool>, StoreError> {
+    pub async fn status(&self, name: &str) -> Result<Option<(bool, u64)>, StoreError> {
         if !storable(name) {
             return Ok(None);
         }
         self.tracked(async {
-            Ok(
-                on_pool!(self, pool => sqlx::query("SELECT active FROM accounts WHERE name = $1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-                .map(|r| r.try_get::<bool, _>(0))
-                .transpose()?),
+            Ok(on_pool!(self, pool => sqlx::query(
+                "SELECT active, created_at FROM accounts WHERE name = $1",
             )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((r.try_get::<bool, _>(0)?, u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0)))
+            })
+            .transpose()?))
         })
         .await
     }
@@ -549,16 +623,38 @@ impl Store {
     /// [`StoreError::Exists`], or [`StoreError::Unavailable`].
     pub async fn add(&self, name: &str, user: &User, now: u64) -> Result<(), StoreError> {
         if !self.insert(name, user, now).await? {
-            return Err(StoreError::Exists(name.to_owned()));
+            let other = self.name_like(name).await?.filter(|o| o != name);
+            return Err(StoreError::Exists(name.to_owned(), other));
         }
         Ok(())
+    }
+
+    /// The account whose name is `name` regardless of case, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn name_like(&self, name: &str) -> Result<Option<String>, StoreError> {
+        if !storable(name) {
+            return Ok(None);
+        }
+        self.tracked(async {
+            Ok(on_pool!(self, pool => sqlx::query(
+                "SELECT name FROM accounts WHERE lower(name) = lower($1)",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?))
+        })
+        .await
     }
 
     /// Adds an account unless one of that name exists; `true` when added.
     async fn insert(&self, name: &str, user: &User, now: u64) -> Result<bool, StoreError> {
         self.insert_with(
             "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
-             VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT (name) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT DO NOTHING",
             name,
             user,
             now,
@@ -575,7 +671,7 @@ impl Store {
         self.insert_with(
             "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
              SELECT $1, $2, $3, $4, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM accounts) \
-             ON CONFLICT (name) DO NOTHING",
+             ON CONFLICT DO NOTHING",
             name,
             user,
             now,
@@ -615,7 +711,8 @@ impl Store {
             return Err(StoreError::NoSuchUser(name.to_owned()));
         }
         self.update_account(
-            "UPDATE accounts SET active = $2, updated_at = $3 WHERE name = $1",
+            "UPDATE accounts SET active = $2, updated_at = $3, \
+             credential_epoch = credential_epoch + 1 WHERE name = $1",
             name,
             Some(active),
             None,
@@ -635,8 +732,8 @@ impl Store {
             return Err(StoreError::NoSuchUser(name.to_owned()));
         }
         self.update_account(
-            "UPDATE accounts SET hash = $2, updated_at = $3, password_changed_at = $3 \
-             WHERE name = $1",
+            "UPDATE accounts SET hash = $2, updated_at = $3, password_changed_at = $3, \
+             credential_epoch = credential_epoch + 1 WHERE name = $1",
             name,
             None,
             Some(user.hash()),
@@ -715,23 +812,37 @@ impl Store {
             == 1)
     }
 
-    /// Removes an account.
+    /// Removes an account, revoking its sessions first in the same transaction: the
+    /// revocation feed then names them, so an access token of the old account stays refused
+    /// even if the name is added again (round 3 item 6: the cascade delete wrote no
+    /// revocation, and a re-added name revived the old tokens).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`], or [`StoreError::Unavailable`].
-    pub async fn remove(&self, name: &str) -> Result<(), StoreError> {
+    pub async fn remove(&self, name: &str, now: u64) -> Result<(), StoreError> {
         if !storable(name) {
             return Err(StoreError::NoSuchUser(name.to_owned()));
         }
         let r = self
             .tracked(async {
-                Ok(
-                    on_pool!(self, pool => sqlx::query("DELETE FROM accounts WHERE name = $1")
-                .bind(name)
-                .execute(pool)
-                .await?
-                .rows_affected()),
-                )
+                on_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $2 \
+                         WHERE account = $1 AND revoked_at IS NULL",
+                    )
+                    .bind(name)
+                    .bind(secs(now))
+                    .execute(&mut *tx)
+                    .await?;
+                    let n = sqlx::query("DELETE FROM accounts WHERE name = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    tx.commit().await?;
+                    Ok(n)
+                })
             })
             .await;
         one_row(r?, name)
@@ -805,7 +916,7 @@ impl Store {
                             .push_bind(secs(now))
                             .push_bind(secs(now));
                     });
-                    q.push(" ON CONFLICT (name) DO NOTHING");
+                    q.push(" ON CONFLICT DO NOTHING");
                     added += q.build().execute(&mut *tx).await?.rows_affected();
                 }
                 tx.commit().await?;

@@ -767,3 +767,242 @@ mod tests {
         assert!(t.admit("new", None, later).is_ok());
     }
 }
+
+/// A token bucket's rate: `per_minute` requests a minute on average, up to `per_minute` in a
+/// burst (round 3 items 4, 5 and 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests a minute, and the burst.
+    pub per_minute: u32,
+}
+
+impl RateLimit {
+    /// Successful logins one account may make a minute (item 4: each login past the session
+    /// cap evicts a session and revokes its id; unlimited, one account flooded every
+    /// instance's revoked-id set).
+    pub const USER_LOGINS: RateLimit = RateLimit { per_minute: 30 };
+    /// Refreshes one account may make a minute (item 5).
+    pub const USER_REFRESHES: RateLimit = RateLimit { per_minute: 120 };
+    /// Revocation requests one client address may make a minute (item 11).
+    pub const CLIENT_REVOKES: RateLimit = RateLimit { per_minute: 60 };
+
+    /// `n` a minute (at least 1).
+    pub fn per_minute(n: u32) -> Self {
+        RateLimit {
+            per_minute: n.max(1),
+        }
+    }
+}
+
+/// The rates [`Rates`] bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// Successful logins per account.
+    pub user_logins: RateLimit,
+    /// Refreshes per account.
+    pub user_refreshes: RateLimit,
+    /// `/auth/revoke` requests per client address.
+    pub client_revokes: RateLimit,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            user_logins: RateLimit::USER_LOGINS,
+            user_refreshes: RateLimit::USER_REFRESHES,
+            client_revokes: RateLimit::CLIENT_REVOKES,
+        }
+    }
+}
+
+/// Most keys one [`Buckets`] table tracks. A full bucket holds no state and makes room; past
+/// this with every bucket in use, new keys are refused (429), never tracked without bound.
+pub const BUCKET_CAPACITY: usize = 100_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// Token buckets by key (a keyed hash of an account name or an address group), bounded by
+/// [`BUCKET_CAPACITY`].
+#[derive(Debug)]
+pub struct Buckets {
+    rate: RateLimit,
+    hasher: RandomState,
+    table: Mutex<HashMap<u64, Bucket>>,
+    capacity: usize,
+}
+
+impl Buckets {
+    /// Buckets of `rate`.
+    pub fn new(rate: RateLimit) -> Self {
+        Self::with_capacity(rate, BUCKET_CAPACITY)
+    }
+
+    /// Buckets of `rate`, at most `capacity` keys.
+    pub fn with_capacity(rate: RateLimit, capacity: usize) -> Self {
+        Buckets {
+            rate,
+            hasher: RandomState::new(),
+            table: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn refill(&self, b: &mut Bucket, now: Instant) {
+        let burst = f64::from(self.rate.per_minute);
+        let per_sec = burst / 60.0;
+        let dt = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + dt * per_sec).min(burst);
+        b.last = now;
+    }
+
+    /// Takes one token for `key`.
+    ///
+    /// # Errors
+    /// How long until the next token, when there is none now (or the table is full of
+    /// buckets in use).
+    pub fn take<K: std::hash::Hash>(&self, key: K, now: Instant) -> Result<(), Duration> {
+        let k = self.hasher.hash_one(key);
+        let burst = f64::from(self.rate.per_minute);
+        let Ok(mut t) = self.table.lock() else {
+            return Err(Duration::from_secs(1));
+        };
+        if !t.contains_key(&k) && t.len() >= self.capacity {
+            // Full buckets hold no state: forget them.
+            let full = Duration::from_secs(60);
+            t.retain(|_, b| now.saturating_duration_since(b.last) < full);
+            if t.len() >= self.capacity {
+                return Err(Duration::from_secs(1));
+            }
+        }
+        let b = t.entry(k).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        self.refill(b, now);
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            let per_sec = burst / 60.0;
+            Err(Duration::from_secs_f64((1.0 - b.tokens) / per_sec))
+        }
+    }
+
+    /// Keys tracked now.
+    pub fn len(&self) -> usize {
+        self.table.lock().map_or(0, |t| t.len())
+    }
+
+    /// Whether no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether a line about `key` may be logged now: once per key and `period` (round 3 item 7:
+/// every throttled login logged a line, so cheap 429s filled disks). At most
+/// [`LOG_ONCE_CAPACITY`] keys are remembered; when full the memory is cleared, so a flood of
+/// new keys logs at most that many lines per period.
+#[derive(Debug)]
+pub struct LogOnce {
+    period: Duration,
+    hasher: RandomState,
+    seen: Mutex<HashMap<u64, Instant>>,
+}
+
+/// Keys [`LogOnce`] remembers.
+pub const LOG_ONCE_CAPACITY: usize = 10_000;
+
+impl LogOnce {
+    /// Once per key and `period`.
+    pub fn new(period: Duration) -> Self {
+        LogOnce {
+            period,
+            hasher: RandomState::new(),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `true` the first time for `key` in a period.
+    pub fn first<K: std::hash::Hash>(&self, key: K, now: Instant) -> bool {
+        let k = self.hasher.hash_one(key);
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        if let Some(at) = seen.get(&k)
+            && now.saturating_duration_since(*at) < self.period
+        {
+            return false;
+        }
+        if seen.len() >= LOG_ONCE_CAPACITY {
+            let period = self.period;
+            seen.retain(|_, at| now.saturating_duration_since(*at) < period);
+            if seen.len() >= LOG_ONCE_CAPACITY {
+                return false;
+            }
+        }
+        seen.insert(k, now);
+        true
+    }
+}
+
+/// At most `max` characters of untrusted text for a log line, `…` marking a cut; the caller
+/// logs it with `?` (Debug escapes control characters).
+pub fn log_prefix(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..i])),
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let b = Buckets::new(RateLimit::per_minute(6));
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            assert!(b.take("alice", t0).is_ok());
+        }
+        let wait = b.take("alice", t0).unwrap_err();
+        assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
+        assert!(b.take("bob", t0).is_ok(), "another key has its own bucket");
+        assert!(
+            b.take("alice", t0 + Duration::from_secs(10)).is_ok(),
+            "one more after 10 s"
+        );
+        assert!(b.take("alice", t0 + Duration::from_secs(10)).is_err());
+    }
+
+    #[test]
+    fn a_full_table_forgets_full_buckets_and_refuses_otherwise() {
+        let b = Buckets::with_capacity(RateLimit::per_minute(1), 2);
+        let t0 = Instant::now();
+        assert!(b.take(1, t0).is_ok());
+        assert!(b.take(2, t0).is_ok());
+        assert!(b.take(3, t0).is_err(), "full of buckets in use: refused");
+        assert!(
+            b.take(3, t0 + Duration::from_secs(61)).is_ok(),
+            "refilled ones made room"
+        );
+        assert!(b.len() <= 2);
+    }
+
+    #[test]
+    fn log_once_per_key_and_period() {
+        let l = LogOnce::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(l.first("k", t0));
+        assert!(!l.first("k", t0 + Duration::from_secs(59)));
+        assert!(l.first("other", t0));
+        assert!(l.first("k", t0 + Duration::from_secs(60)));
+        assert_eq!(log_prefix("abc", 5), "abc");
+        assert_eq!(log_prefix(&"x".repeat(100), 5), "xxxxx…");
+    }
+}

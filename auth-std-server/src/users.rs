@@ -13,7 +13,7 @@ use auth_core::StoredHashError;
 use auth_core::password::StoredHash;
 
 /// Longest username, in bytes.
-pub const MAX_USERNAME_LEN: usize = 64;
+pub const MAX_USERNAME_LEN: usize = auth_core::form::MAX_USERNAME_LEN;
 
 /// Why a username is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

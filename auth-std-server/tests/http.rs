@@ -406,7 +406,11 @@ async fn valid_token_for_disabled_removed_or_unknown_account() {
     let token = login(&s, "alice", "wonderland").await;
     let dashboard = || get("/dashboard/metrics", Some(&format!("Bearer {token}")));
     assert_eq!(send(&s, dashboard()).await.status, StatusCode::OK);
-    s.state.store.remove("alice").await.unwrap();
+    s.state
+        .store
+        .remove("alice", auth_std_server::now())
+        .await
+        .unwrap();
     let forbidden = StatusCode::FORBIDDEN;
     assert_eq!(within_a_second(&s, dashboard, forbidden).await, forbidden);
 }

@@ -24,6 +24,18 @@ pub struct NewSession<'a> {
     pub address: &'a str,
     /// The client's `User-Agent`, shortened.
     pub user_agent: &'a str,
+    /// The account as its password was verified: the session is stored only if the account
+    /// is still active with this password time and credential epoch (round 3 item 2).
+    pub verified: Verified,
+}
+
+/// What a login verified of its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The account's `password_changed_at` when it was read.
+    pub password_changed_at: i64,
+    /// Its credential epoch when it was read.
+    pub credential_epoch: i64,
 }
 
 /// What the store has for a presented refresh token's hash.
@@ -47,6 +59,9 @@ pub struct FoundSession {
     pub rotated_at: Option<u64>,
     /// The account now; `None` if it is gone.
     pub account_state: Option<SessionAccount>,
+    /// The credential epoch the session was made under, and the account's now: they differ
+    /// once the password changed or the account was disabled since (round 3 item 2).
+    pub epochs: (i64, Option<i64>),
 }
 
 /// A live session, as `session list` shows it: never a token or a hash.
@@ -73,6 +88,8 @@ pub struct Revocation {
     pub sid: String,
     /// When, Unix seconds.
     pub at: u64,
+    /// Its account (empty for revocations written before round 3).
+    pub account: String,
 }
 
 /// On PostgreSQL, a session write waits at most 3 s for a lock another transaction holds, as
@@ -85,7 +102,8 @@ fn unsigned(v: i64) -> u64 {
 }
 
 const FOUND_COLUMNS: &str = "s.id, s.account, s.token_hash, s.scope, s.created_at, \
-     s.last_used_at, s.revoked_at, a.active, a.password_changed_at";
+     s.last_used_at, s.revoked_at, a.active, a.password_changed_at, s.credential_epoch, \
+     a.credential_epoch";
 
 /// A [`FoundSession`] from a row of [`FOUND_COLUMNS`]. A macro, not a function: each engine's
 /// row is its own type.
@@ -109,6 +127,7 @@ macro_rules! found_from {
                 active,
                 password_changed: unsigned(changed.unwrap_or(0)),
             }),
+            epochs: (r.try_get(9)?, r.try_get(10)?),
         }
     }};
 }
@@ -135,10 +154,14 @@ impl Store {
     }
 
     /// Stores a new session and revokes the account's oldest live sessions beyond `max`, in
-    /// one transaction. Returns the ids it revoked.
+    /// one transaction, only if the account is still as `s.verified` says (active, same
+    /// password time and credential epoch): a login whose password was verified against a
+    /// hash that `user passwd` or `user disable` has since replaced stores nothing (round 3
+    /// item 2). Returns the ids it revoked.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchUser`] if the account is gone, or [`StoreError::Unavailable`].
+    /// [`StoreError::NoSuchUser`] if the account is gone or changed since it was verified, or
+    /// [`StoreError::Unavailable`].
     pub async fn create_session(
         &self,
         s: &NewSession<'_>,
@@ -154,8 +177,10 @@ impl Store {
                 }
                 let inserted = sqlx::query(
                     "INSERT INTO sessions (id, account, token_hash, scope, created_at, \
-                     created_ms, last_used_at, address, user_agent) \
-                     SELECT $1, name, $3, $4, $5, $8, $5, $6, $7 FROM accounts WHERE name = $2",
+                     created_ms, last_used_at, address, user_agent, credential_epoch) \
+                     SELECT $1, name, $3, $4, $5, $8, $5, $6, $7, credential_epoch \
+                     FROM accounts WHERE name = $2 AND active \
+                     AND password_changed_at = $9 AND credential_epoch = $10",
                 )
                 .bind(s.id)
                 .bind(s.account)
@@ -165,6 +190,8 @@ impl Store {
                 .bind(s.address)
                 .bind(s.user_agent)
                 .bind(crate::state::now_ms())
+                .bind(s.verified.password_changed_at)
+                .bind(s.verified.credential_epoch)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -224,7 +251,7 @@ impl Store {
                     .await?
                 {
                     Some(r) => {
-                        let at: i64 = r.try_get(9)?;
+                        let at: i64 = r.try_get(11)?;
                         Ok(Some(found_from!(&r, Some(at))))
                     }
                     None => Ok(None),
@@ -250,7 +277,8 @@ impl Store {
         now: u64,
         address: &str,
     ) -> Result<bool, StoreError> {
-        const SQL: &str = "UPDATE sessions SET token_hash = $3, last_used_at = $4, address = $5 \
+        const SQL: &str = "UPDATE sessions SET token_hash = $3, last_used_at = $4, address = $5, \
+             generation = generation + 1 \
              WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL";
         let _turn = self.write_turn().await?;
         self.tracked(async {
@@ -413,7 +441,9 @@ impl Store {
         a: i64,
         b: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
-        let sql = format!("SELECT seq, session_id, at FROM session_revocations WHERE {condition}");
+        let sql = format!(
+            "SELECT seq, session_id, at, account FROM session_revocations WHERE {condition}"
+        );
         // PostgreSQL wants every bound parameter used; `$2` is bound only when the text has it.
         let two = condition.contains("$2");
         self.tracked(async {
@@ -428,6 +458,7 @@ impl Store {
                             seq: r.try_get(0)?,
                             sid: r.try_get(1)?,
                             at: unsigned(r.try_get(2)?),
+                            account: r.try_get(3)?,
                         })
                     })
                     .collect::<Result<Vec<_>, sqlx::Error>>()?
@@ -466,6 +497,51 @@ impl Store {
                     .await?;
                 Ok(n)
             })
+        })
+        .await
+    }
+
+    /// Whether session `id` is live: `Some(false)` when revoked, `None` when the store has no
+    /// such session (swept, or never made). For tokens the in-memory set can no longer vouch
+    /// for (see [`crate::sessions::RevokedSessions`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    pub async fn session_live(&self, id: &str) -> Result<Option<bool>, StoreError> {
+        self.tracked(async {
+            Ok(on_pool!(self, pool => sqlx::query(
+                "SELECT revoked_at IS NULL FROM sessions WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get::<bool, _>(0))
+            .transpose()?))
+        })
+        .await
+    }
+
+    /// Rows the store keeps for `account`'s sessions: sessions and rotated-out hashes. For
+    /// tests of the per-account bound (round 3 item 5).
+    #[doc(hidden)]
+    pub async fn session_rows_of(&self, account: &str) -> Result<(i64, i64), StoreError> {
+        self.tracked(async {
+            Ok(on_pool!(self, pool => {
+                let s: i64 = sqlx::query("SELECT count(*) FROM sessions WHERE account = $1")
+                    .bind(account)
+                    .fetch_one(pool)
+                    .await?
+                    .try_get(0)?;
+                let r: i64 = sqlx::query(
+                    "SELECT count(*) FROM rotated_tokens r JOIN sessions s \
+                     ON s.id = r.session_id WHERE s.account = $1",
+                )
+                .bind(account)
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?;
+                (s, r)
+            }))
         })
         .await
     }

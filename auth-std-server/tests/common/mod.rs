@@ -413,3 +413,33 @@ pub fn dir_env(dir: &Path) -> Vec<(String, String)> {
         }
     }
 }
+
+/// Runs one statement on `store`'s database from a connection of its own, as another writer
+/// (an operator's own SQL) would.
+pub async fn raw_sql(store: &Store, sql: &str) {
+    match store.url() {
+        StoreUrl::Sqlite(path) => {
+            use sqlx::Connection as _;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+        StoreUrl::Postgres(url) => {
+            use sqlx::Connection as _;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+/// A blocking connection to `to` from the local address `from` (127.0.0.2 and up stand for
+/// other clients on one machine).
+pub fn connect_from(to: std::net::SocketAddr, from: std::net::IpAddr) -> std::net::TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::new(from, 0).into())
+        .unwrap();
+    socket.connect(&to.into()).unwrap();
+    socket.into()
+}
