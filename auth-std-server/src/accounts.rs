@@ -262,19 +262,26 @@ pub fn follow(
         let mut revoked = Cursor::at(0);
         if let Some(r) = &revocations {
             let now = crate::now();
+            // The newest position first, then the recent entries: a revocation committed
+            // between the two reads is above the position, so the polls see it (read the
+            // other way round, one landing between them was skipped: a test that revoked
+            // right after start saw it missed under load).
+            let newest = cache.store.last_revocation().await.unwrap_or(0);
             if let Ok(recent) = cache
                 .store
                 .revocations_since(now.saturating_sub(r.set.keep()))
                 .await
             {
                 // Gaps among them are followed like any other: start below the first.
-                revoked = Cursor::at(recent.first().map_or(0, |x| x.seq.saturating_sub(1)));
+                revoked = Cursor::at(
+                    recent
+                        .first()
+                        .map_or(newest, |x| x.seq.saturating_sub(1))
+                        .min(newest),
+                );
                 let fresh = recent.into_iter().map(|x| (x.seq, x)).collect();
                 for x in revoked.advance(fresh, Instant::now()) {
                     r.set.insert(&x.sid, &x.account, x.at, now);
-                }
-                if revoked.last == 0 {
-                    revoked.last = cache.store.last_revocation().await.unwrap_or(0);
                 }
             }
         }
