@@ -32,7 +32,15 @@ use serde::de::DeserializeOwned;
 
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::sessions::RevokedSessions;
+use crate::sessions::{RevokedSessions, Verdict};
+
+/// What the revoked-session set said of a token, kept across the account check.
+enum Revocation {
+    Live,
+    Revoked,
+    /// Only the store can tell: the session id.
+    AskStore(String),
+}
 
 /// An account's state, as the app's account store knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,17 +262,23 @@ impl BearerAuth {
             flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
-        let mut sid_buf = [0u8; 64];
-        // The decoded id, copied into `sid_copy` (`None`: not an id this server writes), so it
-        // outlives the token's buffer.
-        let mut sid_copy = [0u8; 64];
-        let sid_len = ok.sid.map(|sid| {
-            let s = sid.decode_into(&mut sid_buf)?;
-            let dst = sid_copy.get_mut(..s.len())?;
-            dst.copy_from_slice(s.as_bytes());
-            Some(s.len())
-        });
         let issued_at = ok.issued_at;
+        // Decided here, in memory, while the token's buffer holds the id; only a token the set
+        // cannot vouch for (issued before its overflow floor) takes its id along, for a store
+        // lookup after the account check.
+        let mut sid_buf = [0u8; 64];
+        let revocation = match (&self.revoked, ok.sid) {
+            (Some(set), Some(sid)) => match sid.decode_into(&mut sid_buf) {
+                Some(sid) => match set.verdict(sid, &subject, issued_at) {
+                    Verdict::Live => Revocation::Live,
+                    Verdict::Revoked => Revocation::Revoked,
+                    Verdict::AskStore => Revocation::AskStore(sid.to_owned()),
+                },
+                // Not an id this server writes: it cannot name a live session.
+                None => Revocation::Revoked,
+            },
+            _ => Revocation::Live,
+        };
         let claims = if C::NEEDS_CLAIMS {
             let untrusted = UntrustedToken::parse(ok.token)
                 .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
@@ -299,12 +313,11 @@ impl BearerAuth {
         if created > 0 && issued_at.is_some_and(|iat| iat < created) {
             return Err(Rejection::Revoked);
         }
-        let sid = sid_len.map(|n| n.and_then(|n| std::str::from_utf8(&sid_copy[..n]).ok()));
-        let revoked = match (&self.revoked, sid) {
-            (Some(set), Some(Some(sid))) => set.is_revoked(sid, &subject, issued_at).await,
-            // Not an id this server writes: it cannot name a live session.
-            (Some(_), Some(None)) => true,
-            _ => false,
+        let revoked = match (&self.revoked, revocation) {
+            (_, Revocation::Live) => false,
+            (_, Revocation::Revoked) => true,
+            (Some(set), Revocation::AskStore(sid)) => set.ask_store(&sid).await,
+            (None, Revocation::AskStore(_)) => true,
         };
         if revoked {
             return Err(Rejection::Revoked);

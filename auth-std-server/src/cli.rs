@@ -540,7 +540,7 @@ fn connection_limits(args: &ServeArgs) -> Result<crate::server::Limits, StartupE
     }
     let per_client = match args.max_connections_per_client {
         Some(n) => n.min(max.saturating_sub(1).max(1)),
-        None => (max / 8).max(1),
+        None => crate::server::Limits::default_per_client(max),
     };
     Ok(crate::server::Limits {
         max_connections: max,

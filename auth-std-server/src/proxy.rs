@@ -95,24 +95,23 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let forwarded: Vec<&[u8]> = headers
-            .get_all(axum::http::header::FORWARDED)
-            .iter()
-            .map(|v| v.as_bytes())
-            .collect();
-        if !forwarded.is_empty() {
-            return self.walk(peer, forwarded.iter().rev().flat_map(|v| forwarded_for(v)));
+        let forwarded = headers.get_all(axum::http::header::FORWARDED);
+        if forwarded.iter().next().is_some() {
+            return self.walk(
+                peer,
+                forwarded
+                    .iter()
+                    .rev()
+                    .flat_map(|v| forwarded_for(v.as_bytes())),
+            );
         }
-        let xff: Vec<&[u8]> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|v| v.as_bytes())
-            .collect();
         self.walk(
             peer,
-            xff.iter()
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
                 .rev()
-                .flat_map(|v| v.rsplit(|b| *b == b',').map(parse_xff_entry)),
+                .flat_map(|v| v.as_bytes().rsplit(|b| *b == b',').map(parse_xff_entry)),
         )
     }
 

@@ -267,19 +267,19 @@ async fn login(
             return unavailable();
         }
     };
-    let mut verified_state = None;
-    let user = match state.store.account(&username).await {
-        Ok(row) => row.map(|r| {
-            verified_state = Some(crate::store::Verified {
+    let (user, verified_state) = match state.store.account(&username).await {
+        Ok(Some(r)) => (
+            Some(r.user),
+            Some(crate::store::Verified {
                 password_changed_at: r.password_changed_at,
                 credential_epoch: r.credential_epoch,
-            });
-            r.user
-        }),
+            }),
+        ),
+        Ok(None) => (None, None),
         Err(StoreError::BadRow { name, source }) => {
             // Costs and answers what an unknown user does; the operator is told.
             tracing::error!(user = ?name, error = %source, "stored hash unusable");
-            None
+            (None, None)
         }
         Err(_) => {
             attempt.refund();
@@ -620,11 +620,10 @@ async fn refused(
 
 /// 429 for an address whose refused tokens locked it out.
 fn grant_throttled(wait: std::time::Duration) -> Response {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     retry_later(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many refused tokens; retry later",
-        secs,
+        secs_up(wait),
     )
 }
 

@@ -72,6 +72,13 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The per-client cap when none is given: an eighth of the global one (round 3 item 8: a
+    /// cap equal to the global one let one client take every slot).
+    pub const fn default_per_client(max_connections: usize) -> usize {
+        let n = max_connections / 8;
+        if n == 0 { 1 } else { n }
+    }
+
     /// The admin listener's: a few operators' scrapers, not the public (round 3 item 9).
     pub const ADMIN: Limits = Limits {
         max_connections: 32,
@@ -87,7 +94,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 4096,
-            max_connections_per_client: 512,
+            max_connections_per_client: Limits::default_per_client(4096),
             header_read_timeout: Duration::from_secs(10),
             hard_max_headers: 128,
             hard_max_header_bytes: 64 * 1024,

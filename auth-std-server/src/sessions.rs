@@ -285,16 +285,21 @@ impl RevokedSessions {
     }
 
     /// Whether a token of session `sid` of `account`, issued at `issued_at`, must be refused:
-    /// [`RevokedSessions::verdict`], with the store asked when the set cannot tell (refused
-    /// when there is no store or it cannot answer).
+    /// [`RevokedSessions::verdict`], with the store asked when the set cannot tell.
     pub async fn is_revoked(&self, sid: &str, account: &str, issued_at: Option<u64>) -> bool {
         match self.verdict(sid, account, issued_at) {
             Verdict::Live => false,
             Verdict::Revoked => true,
-            Verdict::AskStore => match &self.store {
-                Some(store) => !matches!(store.session_live(sid).await, Ok(Some(true))),
-                None => true,
-            },
+            Verdict::AskStore => self.ask_store(sid).await,
+        }
+    }
+
+    /// For a [`Verdict::AskStore`]: whether the store says session `sid` is not live (refused
+    /// too when there is no store or it cannot answer).
+    pub async fn ask_store(&self, sid: &str) -> bool {
+        match &self.store {
+            Some(store) => !matches!(store.session_live(sid).await, Ok(Some(true))),
+            None => true,
         }
     }
 

@@ -370,6 +370,11 @@ fn storable(name: &str) -> bool {
     !name.contains('\0')
 }
 
+/// Revokes every live session of account `$1` at `$2`: with a password change or a disable
+/// (in its transaction), and before a removal (round 3 item 6).
+const REVOKE_ACCOUNT_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $2 WHERE account = $1 AND revoked_at IS NULL";
+
 /// An update or delete of `name` that touched no row names no account.
 fn one_row(rows: u64, name: &str) -> Result<(), StoreError> {
     match rows {
@@ -765,10 +770,7 @@ impl Store {
                     };
                     let n = q.bind(secs(now)).execute(&mut *tx).await?.rows_affected();
                     if revoke && n > 0 {
-                        sqlx::query(
-                            "UPDATE sessions SET revoked_at = $2 \
-                             WHERE account = $1 AND revoked_at IS NULL",
-                        )
+                        sqlx::query(REVOKE_ACCOUNT_SESSIONS)
                         .bind(name)
                         .bind(secs(now))
                         .execute(&mut *tx)
@@ -827,10 +829,7 @@ impl Store {
             .tracked(async {
                 on_pool!(self, pool => {
                     let mut tx = pool.begin().await?;
-                    sqlx::query(
-                        "UPDATE sessions SET revoked_at = $2 \
-                         WHERE account = $1 AND revoked_at IS NULL",
-                    )
+                    sqlx::query(REVOKE_ACCOUNT_SESSIONS)
                     .bind(name)
                     .bind(secs(now))
                     .execute(&mut *tx)

@@ -7,13 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_auth-std-server");
 
 struct Kill(Child);
 
@@ -52,36 +50,29 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[allow(clippy::zombie_processes)] // reason: the child moves into `Kill`, whose Drop kills and waits.
 /// The server, with a user alice whose password is `right`, and low lock-out thresholds.
-fn server(dir: &Path, extra: &[&str]) -> (Kill, SocketAddr) {
+fn server(dir: &Path, extra: &[&str]) -> (common::Running, SocketAddr) {
     std::fs::create_dir_all(dir.join("auth-data")).unwrap();
     std::fs::write(
         dir.join("auth-data/users"),
         format!("alice\tactive\t{}\n", common::phc("right")),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
-        .args(["--ip-failures", "5", "--user-failures", "1000"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .env_remove("AUTH_SECRET")
-        .envs(common::dir_env(dir))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(a) = line.strip_prefix("Listening on http://") {
-            let addr = a.parse().unwrap();
-            std::thread::spawn(move || for _ in lines {});
-            return (Kill(child), addr);
-        }
-    }
+    let mut args = vec!["--ip-failures", "5", "--user-failures", "1000"];
+    args.extend_from_slice(extra);
+    let running = common::run_server(dir, &args, "warn");
+    let addr = running.addr;
+    (running, addr)
+}
+
+/// `cmd` in the background, quiet, until dropped.
+fn spawn_quiet(cmd: &mut Command) -> Kill {
+    Kill(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// A login through `to` from the local address `from`, with extra headers; the status.
@@ -164,14 +155,10 @@ fn behind_nginx_one_attacker_locks_only_itself() {
         ),
     )
     .unwrap();
-    let _nginx = Kill(
+    let _nginx = spawn_quiet(
         Command::new(nginx)
             .args(["-p", &d.to_string(), "-c"])
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .arg(&conf),
     );
     let front = SocketAddr::from(([127, 0, 0, 1], port));
     wait_for(front);
@@ -246,15 +233,7 @@ fn behind_haproxy_with_proxy_protocol_v2_one_attacker_locks_only_itself() {
         ),
     )
     .unwrap();
-    let _haproxy = Kill(
-        Command::new(haproxy)
-            .args(["-db", "-f"])
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _haproxy = spawn_quiet(Command::new(haproxy).args(["-db", "-f"]).arg(&conf));
     let front = SocketAddr::from(([127, 0, 0, 1], port));
     wait_for(front);
     attacker_and_victim(front, "haproxy");

@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::{IpAddr, TcpStream};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,42 +15,14 @@ use auth_std_server::sessions::SessionSettings;
 use auth_std_server::throttle::{RateLimit, Rates};
 use auth_std_server::{AppState, HashPool, Settings, State, app};
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
-use common::phc;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use common::{Reply, phc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth-std-server");
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-async fn send_to(router: axum::Router, mut req: Request<Body>, ip: [u8; 4]) -> Reply {
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
-    let res = router.oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let body = String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
 async fn send(s: &AppState, req: Request<Body>) -> Reply {
-    send_to(app(Arc::clone(s)), req, [10, 0, 0, 1]).await
+    common::call(app(Arc::clone(s)), req, [10, 0, 0, 1]).await
 }
 
 fn post(path: &str, body: &str) -> Request<Body> {
@@ -208,7 +180,7 @@ async fn a_refresh_after_the_credential_epoch_moved_is_refused_and_revokes() {
 async fn metrics_text(s: &AppState) -> String {
     let router = auth_std_server::metrics::admin_app(Arc::clone(s));
     let req = Request::get("/metrics").body(Body::empty()).unwrap();
-    let r = send_to(router, req, [127, 0, 0, 1]).await;
+    let r = common::call(router, req, [127, 0, 0, 1]).await;
     assert_eq!(r.status, StatusCode::OK);
     r.body
 }
@@ -636,58 +608,8 @@ async fn readiness_is_cached_for_a_second() {
 
 // The listeners, against the binary.
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    admin: Option<SocketAddr>,
-    stderr: std::sync::mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[allow(clippy::zombie_processes)] // reason: the child moves into `Server`, whose Drop kills and waits.
-fn start(dir: &std::path::Path, args: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("AUTH_SECRET")
-        .envs(common::dir_env(dir))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, stderr) = std::sync::mpsc::channel();
-    let err = BufReader::new(child.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin = None;
-    loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(a) = line.strip_prefix("Metrics on http://") {
-            admin = Some(a.trim_end_matches("/metrics").parse().unwrap());
-        }
-        if let Some(a) = line.strip_prefix("Listening on http://") {
-            let addr = a.parse().unwrap();
-            std::thread::spawn(move || for _ in lines {});
-            return Server {
-                child,
-                addr,
-                admin,
-                stderr,
-            };
-        }
-    }
+fn start(dir: &std::path::Path, args: &[&str]) -> common::Running {
+    common::run_server(dir, args, "warn")
 }
 
 fn get_on(s: &mut TcpStream, path: &str) -> Option<u16> {
@@ -783,36 +705,8 @@ fn the_admin_listener_has_limits_and_warns_off_loopback() {
 #[test]
 fn throttled_logins_are_logged_once_per_key_and_minute() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .current_dir(dir.path())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--pbkdf2-rounds",
-            "1000",
-            "--user-failures",
-            "2",
-        ])
-        .env("RUST_LOG", "info")
-        .env_remove("AUTH_SECRET")
-        .envs(common::dir_env(dir.path()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for l in out.lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let addr: SocketAddr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        if let Some(a) = line.strip_prefix("Listening on http://") {
-            break a.parse().unwrap();
-        }
-    };
+    let server = common::run_server(dir.path(), &["--user-failures", "2"], "info");
+    let addr = server.addr;
     let name = "m".repeat(60);
     let mut throttled = 0;
     for _ in 0..50 {
@@ -829,9 +723,7 @@ fn throttled_logins_are_logged_once_per_key_and_minute() {
         throttled += usize::from(resp.starts_with("HTTP/1.1 429"));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let _ = child.kill();
-    let _ = child.wait();
-    let log: Vec<String> = rx.try_iter().collect();
+    let log: Vec<String> = server.stdout.try_iter().collect();
     let lines = log.iter().filter(|l| l.contains("login throttled")).count();
     assert!(throttled >= 40, "{throttled}");
     assert_eq!(lines, 1, "{log:#?}");

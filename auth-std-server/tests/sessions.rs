@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +12,9 @@ use auth_core::{Hs256Key, JsonStr};
 use auth_std_server::sessions::SessionSettings;
 use auth_std_server::{AppState, Settings, app};
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
-use common::{SECRET, phc};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use common::{Reply, SECRET, phc};
 
 const INVALID_GRANT: &str = r#"{"error":"invalid_grant","error_description":"The refresh token is invalid, expired or revoked"}"#;
 
@@ -51,29 +47,8 @@ async fn server() -> Server {
     server_with(SessionSettings::default()).await
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-async fn send(s: &Server, mut req: Request<Body>, ip: [u8; 4]) -> Reply {
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
-    let res = app(Arc::clone(&s.state)).oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+async fn send(s: &Server, req: Request<Body>, ip: [u8; 4]) -> Reply {
+    common::call(app(Arc::clone(&s.state)), req, ip).await
 }
 
 fn post(path: &str, body: &str) -> Request<Body> {

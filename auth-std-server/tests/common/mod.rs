@@ -443,3 +443,112 @@ pub fn connect_from(to: std::net::SocketAddr, from: std::net::IpAddr) -> std::ne
     socket.connect(&to.into()).unwrap();
     socket.into()
 }
+
+/// An in-process answer: status, headers and the body as text.
+pub struct Reply {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// One header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+/// Sends `req` to `router` as if from `ip`, and reads the whole answer.
+pub async fn call(
+    router: axum::Router,
+    mut req: axum::http::Request<axum::body::Body>,
+    ip: [u8; 4],
+) -> Reply {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 40000,
+        ))));
+    let res = router.oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let body = String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// The server binary, running in `dir` until dropped (then killed and waited for).
+pub struct Running {
+    pub child: std::process::Child,
+    /// The public listener.
+    pub addr: std::net::SocketAddr,
+    /// The admin listener, with `--admin-listen`.
+    pub admin: Option<std::net::SocketAddr>,
+    /// Standard output after the "Listening on" line, a line at a time.
+    pub stdout: std::sync::mpsc::Receiver<String>,
+    /// Standard error, a line at a time.
+    pub stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines_of(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    rx
+}
+
+/// Starts the binary in `dir` on a free loopback port (1,000 PBKDF2 rounds, logs at
+/// `rust_log`, the suite's store through [`dir_env`]) with `args`, and waits until it listens.
+#[allow(clippy::zombie_processes)] // reason: the child moves into `Running`, whose Drop kills and waits.
+pub fn run_server(dir: &Path, args: &[&str], rust_log: &str) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+        .current_dir(dir)
+        .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
+        .args(args)
+        .env("RUST_LOG", rust_log)
+        .env_remove("AUTH_SECRET")
+        .envs(dir_env(dir))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let mut admin = None;
+    loop {
+        let line = stdout
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server exited or never listened");
+        if let Some(a) = line.strip_prefix("Metrics on http://") {
+            admin = Some(a.trim_end_matches("/metrics").parse().unwrap());
+        }
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            return Running {
+                addr: a.parse().unwrap(),
+                child,
+                admin,
+                stdout,
+                stderr,
+            };
+        }
+    }
+}
