@@ -697,9 +697,9 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
             Ok(found) => found.map(|f| (f.id, f.account, f.revoked)),
             Err(_) => return unavailable(),
         },
-        Err(_) => access_token_session(&state, form.token, now).map(|(id, account)| {
+        Err(_) => access_token_session(&state, form.token, now).map(|(id, account, iat)| {
             let gone =
-                state.revoked.verdict(&id, &account, None) == crate::sessions::Verdict::Revoked;
+                state.revoked.verdict(&id, &account, iat) == crate::sessions::Verdict::Revoked;
             (id, account, gone)
         }),
     };
@@ -731,10 +731,14 @@ pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
 /// session).
 pub const REVOKE_EXPIRED_GRACE: u64 = 5 * 60;
 
-/// The session id and account of an access token whose MAC checks out, unexpired or expired
-/// less than [`REVOKE_EXPIRED_GRACE`] ago: revoking the session of a just-expired access token
-/// is still a logout.
-fn access_token_session(state: &AppState, token: &str, now: u64) -> Option<(String, String)> {
+/// The session id, account and `iat` of an access token whose MAC checks out, unexpired or
+/// expired less than [`REVOKE_EXPIRED_GRACE`] ago: revoking the session of a just-expired
+/// access token is still a logout.
+fn access_token_session(
+    state: &AppState,
+    token: &str,
+    now: u64,
+) -> Option<(String, String, Option<u64>)> {
     let untrusted = auth_core::UntrustedToken::parse(token).ok()?;
     let verified = state.auth.keys().verify(&untrusted).ok()?;
     let mut buf = vec![0u8; verified.payload_len().saturating_mul(2)];
@@ -744,7 +748,7 @@ fn access_token_session(state: &AppState, token: &str, now: u64) -> Option<(Stri
         return None;
     }
     let subject = claims.sub.or(claims.uid)?.chars().collect();
-    Some((claims.sid?.chars().collect(), subject))
+    Some((claims.sid?.chars().collect(), subject, claims.iat))
 }
 
 /// Whole seconds of `wait`, rounded up.

@@ -259,6 +259,49 @@ async fn one_account_filling_the_revoked_set_logs_nobody_else_out() {
     );
 }
 
+/// Item 4 with item 11: once an account has a not-before, a session it starts later is still
+/// revoked by its own access token (the "already revoked?" check took the token for one issued
+/// before the not-before, and skipped the write).
+#[tokio::test]
+async fn a_later_session_of_an_account_with_a_not_before_can_still_log_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(
+        dir.path(),
+        Settings {
+            sessions: SessionSettings {
+                max_per_user: 1,
+                revoked_capacity: 4,
+                ..SessionSettings::default()
+            },
+            rates: Rates {
+                user_logins: RateLimit::per_minute(1000),
+                ..Rates::default()
+            },
+            ..Settings::default()
+        },
+    )
+    .await;
+    for _ in 0..10 {
+        tokens(&login(&s, "mallory", "evil").await);
+    }
+    assert_eq!(s.revoked.accounts_with_floor(), 1);
+    // Tokens carry whole seconds: the next login is after the not-before.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (access, refresh_token) = tokens(&login(&s, "mallory", "evil").await);
+    assert_eq!(dashboard(&s, &access).await, StatusCode::OK);
+    let r = send(&s, post("/auth/revoke", &format!("token={access}"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        dashboard(&s, &access).await,
+        StatusCode::UNAUTHORIZED,
+        "not logged out"
+    );
+    assert_eq!(
+        refresh(&s, &refresh_token).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
 #[tokio::test]
 async fn successful_logins_are_rate_limited_per_account() {
     let dir = tempfile::tempdir().unwrap();
