@@ -126,6 +126,12 @@ enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProxyHeadersArg {
+    Xforwarded,
+    Forwarded,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum SubjectArg {
     Sub,
     Uid,
@@ -192,6 +198,16 @@ struct ServeArgs {
     /// one are closed.
     #[arg(long, env = "AUTH_PROXY_PROTOCOL", requires = "trusted_proxy")]
     proxy_protocol: bool,
+    /// The header the trusted proxies maintain, the only one read: `xforwarded`
+    /// (X-Forwarded-For) or `forwarded` (RFC 7239). A proxy passes the other through as the
+    /// client wrote it.
+    #[arg(
+        long,
+        env = "AUTH_PROXY_HEADERS",
+        value_enum,
+        default_value = "xforwarded"
+    )]
+    proxy_headers: ProxyHeadersArg,
     /// Successful logins one account may make per minute, on this instance (429 beyond).
     #[arg(long, env = "AUTH_USER_LOGIN_RATE", default_value_t = crate::throttle::RateLimit::USER_LOGINS.per_minute,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -420,6 +436,10 @@ fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let front = crate::server::Front {
         trusted: crate::proxy::TrustedProxies::merged(args.trusted_proxy.clone()),
         proxy_protocol: args.proxy_protocol,
+        header: match args.proxy_headers {
+            ProxyHeadersArg::Xforwarded => crate::proxy::ForwardedHeader::XForwardedFor,
+            ProxyHeadersArg::Forwarded => crate::proxy::ForwardedHeader::Forwarded,
+        },
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -4,11 +4,14 @@
 //! peer locks everyone out when one client misbehaves. With `--trusted-proxy CIDR` (off by
 //! default), the client address is taken from what a trusted peer says:
 //!
-//! - **Headers** (`Forwarded`, RFC 7239, else `X-Forwarded-For`): read only when the peer is
-//!   inside a trusted range, and read right to left: trusted hops are skipped and the first
-//!   untrusted address is the client. The leftmost entry is never taken on trust, since the
-//!   client wrote it. From an untrusted peer the headers change nothing. This is nginx's
-//!   `set_real_ip_from` with `real_ip_recursive on`.
+//! - **A header** (`X-Forwarded-For` by default, or RFC 7239 `Forwarded` with
+//!   `--proxy-headers forwarded`): read only when the peer is inside a trusted range, and read
+//!   right to left: trusted hops are skipped and the first untrusted address is the client.
+//!   The leftmost entry is never taken on trust, since the client wrote it. From an untrusted
+//!   peer the header changes nothing. Only the header the proxies maintain is read: nginx
+//!   appends to `X-Forwarded-For` and passes a client's own `Forwarded` through untouched, so
+//!   reading both would let a client forge its address. This is nginx's `set_real_ip_from`
+//!   with `real_ip_recursive on`, and Keycloak's `--proxy-headers`.
 //! - **PROXY protocol** v1 and v2 (`--proxy-protocol`, haproxy `send-proxy-v2`, cloud L4
 //!   balancers): a trusted peer must open its connection with a PROXY header, whose source
 //!   address is the client (the headers are then read on top of it, as above). A connection
@@ -23,6 +26,16 @@ use std::str::FromStr;
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
+
+/// Which header the trusted proxies maintain (`--proxy-headers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx `$proxy_add_x_forwarded_for`, haproxy `option forwardfor`).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+}
 
 /// The trusted proxy ranges. Empty: nothing is trusted, and headers are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,30 +102,30 @@ impl TrustedProxies {
     }
 
     /// The client of a request that reached us from `peer` (the TCP peer, or the PROXY
-    /// header's source) with `headers`. See the module docs.
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    /// header's source) with `headers`, reading `which` header only. See the module docs.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap, which: ForwardedHeader) -> IpAddr {
         let peer = peer.to_canonical();
         if !self.contains(peer) {
             return peer;
         }
-        let forwarded = headers.get_all(axum::http::header::FORWARDED);
-        if forwarded.iter().next().is_some() {
-            return self.walk(
+        match which {
+            ForwardedHeader::Forwarded => self.walk(
                 peer,
-                forwarded
+                headers
+                    .get_all(axum::http::header::FORWARDED)
                     .iter()
                     .rev()
                     .flat_map(|v| forwarded_for(v.as_bytes())),
-            );
+            ),
+            ForwardedHeader::XForwardedFor => self.walk(
+                peer,
+                headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .rev()
+                    .flat_map(|v| v.as_bytes().rsplit(|b| *b == b',').map(parse_xff_entry)),
+            ),
         }
-        self.walk(
-            peer,
-            headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .rev()
-                .flat_map(|v| v.as_bytes().rsplit(|b| *b == b',').map(parse_xff_entry)),
-        )
     }
 
     /// Right to left from the trusted `peer`: the first entry that is not trusted. An entry
@@ -284,6 +297,9 @@ mod tests {
         s.parse().unwrap()
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const FWD: ForwardedHeader = ForwardedHeader::Forwarded;
+
     #[test]
     fn ranges_parse_and_match() {
         let t = trusted("10.0.0.0/8, 192.168.1.7,::1,2001:db8::/32");
@@ -303,9 +319,9 @@ mod tests {
     fn headers_from_an_untrusted_peer_change_nothing() {
         let t = trusted("10.0.0.1");
         let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")]);
-        assert_eq!(t.client(ip("203.0.113.9"), &h), ip("203.0.113.9"));
+        assert_eq!(t.client(ip("203.0.113.9"), &h, XFF), ip("203.0.113.9"));
         let none = TrustedProxies::default();
-        assert_eq!(none.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(none.client(ip("10.0.0.1"), &h, XFF), ip("10.0.0.1"));
     }
 
     #[test]
@@ -313,34 +329,37 @@ mod tests {
         let t = trusted("10.0.0.0/8");
         // The client wrote the leftmost entry; the proxy appended the real address.
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.5")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("203.0.113.5"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("203.0.113.5"));
         // Trusted hops are skipped.
         let h = headers(&[(
             "x-forwarded-for",
             "6.6.6.6, 203.0.113.5, 10.0.0.2, 10.0.0.3",
         )]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("203.0.113.5"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("203.0.113.5"));
         // Several header lines are one list, in order.
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-for", "203.0.113.5:4711"),
         ]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("203.0.113.5"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("203.0.113.5"));
         // Garbage at the right ends the walk at the proxy that reported it.
         let h = headers(&[("x-forwarded-for", "6.6.6.6, unknown")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("10.0.0.1"));
         // Only trusted hops: the leftmost of them.
         let h = headers(&[("x-forwarded-for", "10.9.9.9, 10.0.0.2")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("10.9.9.9"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("10.9.9.9"));
         // No header: the peer.
-        assert_eq!(t.client(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        assert_eq!(
+            t.client(ip("10.0.0.1"), &HeaderMap::new(), XFF),
+            ip("10.0.0.1")
+        );
         // IPv6, bracketed with a port.
         let h = headers(&[("x-forwarded-for", "[2001:db8::7]:443")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("2001:db8::7"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("2001:db8::7"));
     }
 
     #[test]
-    fn forwarded_wins_over_x_forwarded_for_and_is_read_right_to_left() {
+    fn only_the_configured_header_is_read_right_to_left() {
         let t = trusted("10.0.0.0/8");
         let h = headers(&[
             (
@@ -349,12 +368,20 @@ mod tests {
             ),
             ("x-forwarded-for", "7.7.7.7"),
         ]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("2001:db8::1"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, FWD), ip("2001:db8::1"));
+        // A proxy that maintains X-Forwarded-For passes a client's Forwarded through: with
+        // the default, that Forwarded is never read.
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("7.7.7.7"));
+        let only_forwarded = headers(&[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(
+            t.client(ip("10.0.0.1"), &only_forwarded, XFF),
+            ip("10.0.0.1")
+        );
         let h = headers(&[("forwarded", "for=198.51.100.17;by=10.0.0.1, For=10.0.0.2")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("198.51.100.17"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, FWD), ip("198.51.100.17"));
         // An obfuscated identifier (RFC 7239 §6.3) names no address.
         let h = headers(&[("forwarded", "for=_hidden")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, FWD), ip("10.0.0.1"));
     }
 
     #[test]
@@ -363,7 +390,7 @@ mod tests {
         let long = vec!["10.1.1.1"; 5000].join(",");
         let h = headers(&[("x-forwarded-for", &format!("203.0.113.1,{long}"))]);
         // Past MAX_HOPS trusted entries the walk stops at the last trusted one.
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("10.1.1.1"));
+        assert_eq!(t.client(ip("10.0.0.1"), &h, XFF), ip("10.1.1.1"));
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Front {
     pub trusted: TrustedProxies,
     /// Trusted peers open every connection with a PROXY v1 or v2 header (`--proxy-protocol`).
     pub proxy_protocol: bool,
+    /// The header the trusted proxies maintain (`--proxy-headers`).
+    pub header: crate::proxy::ForwardedHeader,
 }
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
@@ -379,7 +381,9 @@ impl Connection {
         let app = self.app.clone();
         let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let mut req: Request = req.map(axum::body::Body::new);
-            let client = front.trusted.client(source.ip(), req.headers());
+            let client = front
+                .trusted
+                .client(source.ip(), req.headers(), front.header);
             req.extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(SocketAddr::new(
                     client,

@@ -543,19 +543,6 @@ fn start(dir: &Path, args: &[&str]) -> Server {
     }
 }
 
-fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    stream.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 512];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue, // e.g. a 408 before the close
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-}
-
 #[test]
 fn slowloris_connections_are_closed() {
     let dir = tempfile::tempdir().unwrap();
@@ -565,7 +552,7 @@ fn slowloris_connections_are_closed() {
         .unwrap();
     let t0 = Instant::now();
     assert!(
-        closed_within(&mut s, Duration::from_secs(5)),
+        common::closed_within(&mut s, Duration::from_secs(5)),
         "a half-sent request was not cut off"
     );
     assert!(t0.elapsed() < Duration::from_secs(4));
@@ -580,7 +567,7 @@ fn connection_limit_closes_extra_connections() {
     std::thread::sleep(Duration::from_millis(200));
     let mut c = TcpStream::connect(server.addr).unwrap();
     assert!(
-        closed_within(&mut c, Duration::from_secs(2)),
+        common::closed_within(&mut c, Duration::from_secs(2)),
         "third connection was kept"
     );
     drop((a, b));
@@ -855,7 +842,7 @@ async fn one_client_at_its_cap_cannot_starve_another() {
     std::thread::sleep(Duration::from_millis(200));
     let kept = hogs
         .iter_mut()
-        .map(|s| closed_within(s, Duration::from_millis(100)))
+        .map(|s| common::closed_within(s, Duration::from_millis(100)))
         .filter(|closed| !closed)
         .count();
     assert_eq!(kept, 4, "the per-client cap");
@@ -887,7 +874,7 @@ async fn one_client_at_its_cap_cannot_starve_another() {
     std::thread::sleep(Duration::from_millis(100));
     let closed = idle
         .iter_mut()
-        .map(|s| closed_within(s, Duration::from_millis(100)))
+        .map(|s| common::closed_within(s, Duration::from_millis(100)))
         .filter(|closed| *closed)
         .count();
     assert_eq!(closed, 1, "exactly one idle connection made room");

@@ -108,17 +108,25 @@ const VICTIM: [u8; 4] = [127, 0, 0, 3];
 /// The attacker fails until locked (forging `X-Forwarded-For` on every try); the victim,
 /// behind the same proxy, still logs in; the attacker stays locked.
 fn attacker_and_victim(front: SocketAddr, what: &str) {
-    let forged = "X-Forwarded-For: 198.51.100.1\r\nForwarded: for=198.51.100.2\r\n";
+    // A fresh forged address on every try: trusting it would give each try a fresh counter.
+    let forged =
+        |i: u8| format!("X-Forwarded-For: 198.51.100.{i}\r\nForwarded: for=198.51.101.{i}\r\n");
     let mut statuses = Vec::new();
     for i in 0..8 {
-        statuses.push(login(front, ATTACKER, &format!("nobody{i}"), "x", forged));
+        statuses.push(login(
+            front,
+            ATTACKER,
+            &format!("nobody{i}"),
+            "x",
+            &forged(i),
+        ));
     }
     assert!(
         statuses.contains(&429),
         "{what}: the attacker was never locked: {statuses:?}"
     );
     assert_eq!(
-        login(front, ATTACKER, "alice", "right", forged),
+        login(front, ATTACKER, "alice", "right", &forged(99)),
         429,
         "{what}: the attacker is locked"
     );
@@ -256,4 +264,34 @@ fn behind_haproxy_with_proxy_protocol_v2_one_attacker_locks_only_itself() {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     assert!(buf.is_empty(), "{}", String::from_utf8_lossy(&buf));
+}
+
+/// `--proxy-headers forwarded`: a proxy that writes RFC 7239 `Forwarded` (here the test itself,
+/// connecting from the trusted 127.0.0.1) names the client; `X-Forwarded-For` is then ignored.
+#[test]
+fn forwarded_is_read_when_configured_and_x_forwarded_for_then_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = server(
+        dir.path(),
+        &[
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--proxy-headers",
+            "forwarded",
+        ],
+    );
+    let proxy = [127, 0, 0, 1];
+    for i in 0..8 {
+        let h = format!("Forwarded: for=192.0.2.7\r\nX-Forwarded-For: 198.51.100.{i}\r\n");
+        login(addr, proxy, &format!("nobody{i}"), "x", &h);
+    }
+    let as_client = |c: &str| format!("Forwarded: for=\"{c}:4711\";proto=http\r\n");
+    assert_eq!(
+        login(addr, proxy, "alice", "right", &as_client("192.0.2.7")),
+        429
+    );
+    assert_eq!(
+        login(addr, proxy, "alice", "right", &as_client("192.0.2.8")),
+        200
+    );
 }

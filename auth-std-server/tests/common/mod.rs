@@ -518,9 +518,29 @@ fn lines_of(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver
 
 /// Starts the binary in `dir` on a free loopback port (1,000 PBKDF2 rounds, logs at
 /// `rust_log`, the suite's store through [`dir_env`]) with `args`, and waits until it listens.
-#[allow(clippy::zombie_processes)] // reason: the child moves into `Running`, whose Drop kills and waits.
 pub fn run_server(dir: &Path, args: &[&str], rust_log: &str) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+    run_server_with_nofile(dir, args, rust_log, None)
+}
+
+/// [`run_server`], with the process's file-descriptor limit (soft and hard) set to `nofile`
+/// first, through the shell's `ulimit`.
+#[allow(clippy::zombie_processes)] // reason: the child moves into `Running`, whose Drop kills and waits.
+pub fn run_server_with_nofile(
+    dir: &Path,
+    args: &[&str],
+    rust_log: &str,
+    nofile: Option<u32>,
+) -> Running {
+    let bin = env!("CARGO_BIN_EXE_auth-std-server");
+    let mut cmd = match nofile {
+        None => Command::new(bin),
+        Some(n) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin]);
+            c
+        }
+    };
+    let mut child = cmd
         .current_dir(dir)
         .args(["--listen", "127.0.0.1:0", "--pbkdf2-rounds", "1000"])
         .args(args)
@@ -549,6 +569,22 @@ pub fn run_server(dir: &Path, args: &[&str], rust_log: &str) -> Running {
                 stdout,
                 stderr,
             };
+        }
+    }
+}
+
+/// Whether the server closes `stream` within `limit` (what it sends first, a 408 say, is read
+/// past).
+pub fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
+    use std::io::Read as _;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
         }
     }
 }
