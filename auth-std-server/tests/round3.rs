@@ -78,10 +78,11 @@ fn claims(access: &str) -> serde_json::Value {
 
 fn users() -> String {
     format!(
-        "alice\tactive\t{}\nbob\tactive\t{}\nmallory\tactive\t{}\n",
+        "alice\tactive\t{}\nbob\tactive\t{}\nmallory\tactive\t{}\ncarol\tactive\t{}\n",
         phc("wonderland"),
         phc("builder"),
-        phc("evil")
+        phc("evil"),
+        phc("c4rol")
     )
 }
 
@@ -247,6 +248,15 @@ async fn one_account_filling_the_revoked_set_logs_nobody_else_out() {
         tokens(&login(&s, "mallory", "evil").await);
     }
     assert!(s.revoked.len() <= 8);
+    // Mallory paid with a not-before of her own; the victim's token is vouched for in memory,
+    // without a store query.
+    assert_eq!(s.revoked.accounts_with_floor(), 1);
+    let c = claims(&victim);
+    assert_eq!(
+        s.revoked
+            .verdict(c["sid"].as_str().unwrap(), "alice", c["iat"].as_u64()),
+        auth_std_server::sessions::Verdict::Live
+    );
     assert_eq!(
         dashboard(&s, &victim).await,
         StatusCode::OK,
@@ -300,6 +310,48 @@ async fn a_later_session_of_an_account_with_a_not_before_can_still_log_out() {
         refresh(&s, &refresh_token).await.status,
         StatusCode::BAD_REQUEST
     );
+}
+
+/// Item 4, the last resort: when no account holds more than one revoked id, overflow raises a
+/// global floor, and tokens from before it are checked against the store, not refused (at
+/// daaa7f6 a global floor refused every older token, everywhere).
+#[tokio::test]
+async fn overflow_across_accounts_asks_the_store_and_refuses_nobody_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(
+        dir.path(),
+        Settings {
+            sessions: SessionSettings {
+                revoked_capacity: 2,
+                ..SessionSettings::default()
+            },
+            ..Settings::default()
+        },
+    )
+    .await;
+    let (victim, _) = tokens(&login(&s, "alice", "wonderland").await);
+    let mut revoked = Vec::new();
+    for (user, pw) in [("bob", "builder"), ("mallory", "evil"), ("carol", "c4rol")] {
+        let (access, _) = tokens(&login(&s, user, pw).await);
+        let r = send(&s, post("/auth/revoke", &format!("token={access}"))).await;
+        assert_eq!(r.status, StatusCode::OK);
+        revoked.push(access);
+    }
+    assert_eq!(s.revoked.len(), 2, "the oldest id went for a global floor");
+    let c = claims(&victim);
+    assert_eq!(
+        s.revoked
+            .verdict(c["sid"].as_str().unwrap(), "alice", c["iat"].as_u64()),
+        auth_std_server::sessions::Verdict::AskStore
+    );
+    assert_eq!(
+        dashboard(&s, &victim).await,
+        StatusCode::OK,
+        "a live session was refused"
+    );
+    for access in &revoked {
+        assert_eq!(dashboard(&s, access).await, StatusCode::UNAUTHORIZED);
+    }
 }
 
 #[tokio::test]
@@ -593,7 +645,7 @@ async fn case_variants_of_a_name_are_refused_and_old_stores_say_which() {
         .import(
             &[
                 ("BOB".to_owned(), user.clone()),
-                ("carol".to_owned(), user.clone()),
+                ("dave".to_owned(), user.clone()),
             ],
             now,
         )
