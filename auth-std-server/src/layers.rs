@@ -1,4 +1,4 @@
-//! Cross-cutting layers: the `X-Duration-MS` header, JSON bodies for framework errors, the
+//! Cross-cutting layers: the `X-Duration-MS` and security headers, JSON bodies for framework errors, the
 //! JSON 431 below hyper's hard header limits, and the request span and response log.
 
 use std::time::Instant;
@@ -9,13 +9,45 @@ use axum::http::{HeaderValue, Response, header};
 use axum::middleware::Next;
 use tracing::Span;
 
-/// Adds `X-Duration-MS: <ms, 2 decimals>` measured around everything inside.
-pub async fn duration_header(req: Request, next: Next) -> Response<Body> {
+/// The headers every answer gets, in the outermost layer (so 404, 405, 413, 422 and 500 carry
+/// them too): `X-Duration-MS: <ms, 2 decimals>` measured around everything inside, and the
+/// security headers of round 3 item 10: `X-Content-Type-Options: nosniff` everywhere; on
+/// `/docs`, a content security policy that forbids framing, `X-Frame-Options: DENY` and
+/// `Referrer-Policy: no-referrer`; `Strict-Transport-Security` when serving HTTPS (`hsts`).
+/// One layer for both: each layer is a boxed future per request on the hot path.
+pub async fn response_headers(
+    axum::extract::State(hsts): axum::extract::State<bool>,
+    req: Request,
+    next: Next,
+) -> Response<Body> {
     let start = Instant::now();
+    let docs = req.uri().path().starts_with("/docs");
     let mut res = next.run(req).await;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("{ms:.2}")) {
-        res.headers_mut().insert("x-duration-ms", v);
+        h.insert("x-duration-ms", v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if docs {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CSP),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     res
 }
@@ -98,41 +130,6 @@ fn route_label(req: &Request) -> &str {
     req.extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
-}
-
-/// Security headers (round 3 item 10): `X-Content-Type-Options: nosniff` on every answer;
-/// on `/docs`, a content security policy that forbids framing, `X-Frame-Options: DENY` and
-/// `Referrer-Policy: no-referrer`; `Strict-Transport-Security` when serving HTTPS.
-pub async fn security_headers(
-    axum::extract::State(hsts): axum::extract::State<bool>,
-    req: Request,
-    next: Next,
-) -> Response<Body> {
-    let docs = req.uri().path().starts_with("/docs");
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if docs {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DOCS_CSP),
-        );
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-    }
-    if hsts {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        );
-    }
-    res
 }
 
 /// The policy of the Swagger UI pages: everything from this origin only, no framing. Swagger

@@ -86,9 +86,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(layers::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             hsts,
-            layers::security_headers,
+            layers::response_headers,
         ))
-        .layer(axum::middleware::from_fn(layers::duration_header))
 }
 
 /// Every API route with its documentation: a route is added here only through its handler's
