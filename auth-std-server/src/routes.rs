@@ -756,8 +756,9 @@ fn secs_up(wait: std::time::Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-/// 429 with `Retry-After`. Logged once per username and address a minute, never per request
-/// (round 3 item 7: cheap 429s wrote 816 MB of log in 10 s); the name is at most
+/// 429 with `Retry-After`. Logged once per client address a minute (or, without one, per
+/// username), never per request (round 3 item 7: cheap 429s wrote 816 MB of log in 10 s): a
+/// flood of fresh usernames from one address is one line. The name is at most
 /// [`auth_core::form::MAX_USERNAME_LEN`] bytes by then, and shown `Debug`-escaped.
 fn throttled(
     state: &AppState,
@@ -765,8 +766,14 @@ fn throttled(
     ip: Option<IpAddr>,
     wait: std::time::Duration,
 ) -> Response {
-    if state.lockout_log.first((username, ip), Instant::now()) {
-        tracing::info!(user = ?crate::throttle::log_prefix(username, 64), client = ?ip, "login throttled (logged once a minute per username and address)");
+    let first = match ip {
+        Some(ip) => state
+            .lockout_log
+            .first(crate::throttle::client_group(ip), Instant::now()),
+        None => state.lockout_log.first(username, Instant::now()),
+    };
+    if first {
+        tracing::info!(user = ?crate::throttle::log_prefix(username, 64), client = ?ip, "login throttled (logged once a minute per address)");
     }
     retry_later(
         StatusCode::TOO_MANY_REQUESTS,

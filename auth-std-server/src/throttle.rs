@@ -831,7 +831,7 @@ struct Bucket {
 pub struct Buckets {
     rate: RateLimit,
     hasher: RandomState,
-    table: Mutex<HashMap<u64, Bucket>>,
+    table: Mutex<Swept<Bucket>>,
     capacity: usize,
 }
 
@@ -846,7 +846,7 @@ impl Buckets {
         Buckets {
             rate,
             hasher: RandomState::new(),
-            table: Mutex::new(HashMap::new()),
+            table: Mutex::new(Swept::new()),
             capacity: capacity.max(1),
         }
     }
@@ -870,15 +870,15 @@ impl Buckets {
         let Ok(mut t) = self.table.lock() else {
             return Err(Duration::from_secs(1));
         };
-        if !t.contains_key(&k) && t.len() >= self.capacity {
-            // Full buckets hold no state: forget them.
-            let full = Duration::from_secs(60);
-            t.retain(|_, b| now.saturating_duration_since(b.last) < full);
-            if t.len() >= self.capacity {
-                return Err(Duration::from_secs(1));
-            }
+        // A bucket untouched for a minute is full again, and holds no state: those go first.
+        if !t.map.contains_key(&k)
+            && !t.room(self.capacity, now, |b| {
+                now.saturating_duration_since(b.last) >= Duration::from_secs(60)
+            })
+        {
+            return Err(Duration::from_secs(1));
         }
-        let b = t.entry(k).or_insert(Bucket {
+        let b = t.map.entry(k).or_insert(Bucket {
             tokens: burst,
             last: now,
         });
@@ -894,7 +894,7 @@ impl Buckets {
 
     /// Keys tracked now.
     pub fn len(&self) -> usize {
-        self.table.lock().map_or(0, |t| t.len())
+        self.table.lock().map_or(0, |t| t.map.len())
     }
 
     /// Whether no key is tracked.
@@ -905,17 +905,56 @@ impl Buckets {
 
 /// Whether a line about `key` may be logged now: once per key and `period` (round 3 item 7:
 /// every throttled login logged a line, so cheap 429s filled disks). At most
-/// [`LOG_ONCE_CAPACITY`] keys are remembered; when full the memory is cleared, so a flood of
-/// new keys logs at most that many lines per period.
+/// [`LOG_ONCE_CAPACITY`] keys are remembered; when that many are fresh, new keys log nothing
+/// until a sweep (at most one a second) frees room, so a flood of new keys logs at most that
+/// many lines a period and costs O(1) a request.
 #[derive(Debug)]
 pub struct LogOnce {
     period: Duration,
     hasher: RandomState,
-    seen: Mutex<HashMap<u64, Instant>>,
+    seen: Mutex<Swept<Instant>>,
 }
 
 /// Keys [`LogOnce`] remembers.
 pub const LOG_ONCE_CAPACITY: usize = 10_000;
+
+/// How often a full [`Swept`] table may be swept: a sweep is O(n), and a flood of new keys must
+/// not pay it on every request (it did: a flood of 429s with fresh usernames ran at 0.6x).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// A keyed table whose expired entries are swept only when it is full, and then at most once
+/// per [`SWEEP_EVERY`].
+#[derive(Debug)]
+struct Swept<V> {
+    map: HashMap<u64, V>,
+    last_sweep: Option<Instant>,
+}
+
+impl<V> Swept<V> {
+    fn new() -> Self {
+        Swept {
+            map: HashMap::new(),
+            last_sweep: None,
+        }
+    }
+
+    /// Room for a new key: `true` when the table is below `capacity`, after a sweep of the
+    /// entries `expired` says are done if it is full and none ran within [`SWEEP_EVERY`].
+    fn room(&mut self, capacity: usize, now: Instant, expired: impl Fn(&V) -> bool) -> bool {
+        if self.map.len() < capacity {
+            return true;
+        }
+        if self
+            .last_sweep
+            .is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY)
+        {
+            return false;
+        }
+        self.last_sweep = Some(now);
+        self.map.retain(|_, v| !expired(v));
+        self.map.len() < capacity
+    }
+}
 
 impl LogOnce {
     /// Once per key and `period`.
@@ -923,7 +962,7 @@ impl LogOnce {
         LogOnce {
             period,
             hasher: RandomState::new(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Swept::new()),
         }
     }
 
@@ -933,19 +972,20 @@ impl LogOnce {
         let Ok(mut seen) = self.seen.lock() else {
             return false;
         };
-        if let Some(at) = seen.get(&k)
+        if let Some(at) = seen.map.get(&k)
             && now.saturating_duration_since(*at) < self.period
         {
             return false;
         }
-        if seen.len() >= LOG_ONCE_CAPACITY {
-            let period = self.period;
-            seen.retain(|_, at| now.saturating_duration_since(*at) < period);
-            if seen.len() >= LOG_ONCE_CAPACITY {
-                return false;
-            }
+        let period = self.period;
+        if !seen.map.contains_key(&k)
+            && !seen.room(LOG_ONCE_CAPACITY, now, |at| {
+                now.saturating_duration_since(*at) >= period
+            })
+        {
+            return false;
         }
-        seen.insert(k, now);
+        seen.map.insert(k, now);
         true
     }
 }
@@ -992,6 +1032,27 @@ mod rate_tests {
             "refilled ones made room"
         );
         assert!(b.len() <= 2);
+    }
+
+    #[test]
+    fn a_full_table_is_swept_at_most_once_a_second() {
+        let l = LogOnce::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..LOG_ONCE_CAPACITY {
+            assert!(l.first(i, t0));
+        }
+        // Full of fresh keys: new ones log nothing, and only the first of them sweeps.
+        assert!(!l.first("new", t0));
+        assert_eq!(l.seen.lock().unwrap().last_sweep, Some(t0));
+        assert!(!l.first("newer", t0 + Duration::from_millis(500)));
+        assert_eq!(
+            l.seen.lock().unwrap().last_sweep,
+            Some(t0),
+            "swept again within a second"
+        );
+        // A period later the old keys are expired, and the next sweep frees them.
+        assert!(l.first("later", t0 + Duration::from_secs(61)));
+        assert_eq!(l.seen.lock().unwrap().map.len(), 1);
     }
 
     #[test]
