@@ -21,18 +21,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use auth_core::flow::{self, AuthError, FlowConfig, Grant, LoginError, SubjectClaim};
-use auth_core::response::{self, Reply};
 use auth_core::{ClaimsError, EncodeError, UntrustedToken, VerifiedToken};
-use axum::body::Body;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::http::error::ApiError;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::sessions::{RevokedSessions, Verdict};
+use crate::revoked::{RevokedSessions, Verdict};
 
 /// What the revoked-session set said of a token, kept across the account check.
 enum Revocation {
@@ -263,56 +262,13 @@ impl BearerAuth {
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
         let issued_at = ok.issued_at;
-        // Decided here, in memory, while the token's buffer holds the id; only a token the set
-        // cannot vouch for (issued before its overflow floor) takes its id along, for a store
-        // lookup after the account check.
-        let mut sid_buf = [0u8; 64];
-        let revocation = match (&self.revoked, ok.sid) {
-            (Some(set), Some(sid)) => match sid.decode_into(&mut sid_buf) {
-                Some(sid) => match set.verdict(sid, &subject, issued_at) {
-                    Verdict::Live => Revocation::Live,
-                    Verdict::Revoked => Revocation::Revoked,
-                    Verdict::AskStore => Revocation::AskStore(sid.to_owned()),
-                },
-                // Not an id this server writes: it cannot name a live session.
-                None => Revocation::Revoked,
-            },
-            _ => Revocation::Live,
-        };
-        let claims = if C::NEEDS_CLAIMS {
-            let untrusted = UntrustedToken::parse(ok.token)
-                .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
-            let verified = self
-                .keys
-                .verify(&untrusted)
-                .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
-            C::from_verified(Some(&verified))
-        } else {
-            C::from_verified(None)
-        }
-        .map_err(|_| Rejection::Auth(AuthError::InvalidToken))?;
+        let revocation = self.revocation(ok.sid, &subject, issued_at);
+        let claims = self.claims::<C>(ok.token)?;
         // The token is the header's suffix (RFC 6750 b64token): keep the header value, a
         // reference-counted handle on the request's bytes, and where the token starts.
         let token_start = header.map_or(0, <[u8]>::len).saturating_sub(ok.token.len());
         drop(buf);
-        let (status, created) = match self.accounts.cached_since(&subject) {
-            Some(entry) => entry,
-            None => self.accounts.load_since(&subject).await,
-        };
-        match status {
-            AccountStatus::Active => {}
-            // Disabled and unknown get the one answer, as `flow::check_account` gives them.
-            AccountStatus::Disabled | AccountStatus::Unknown => {
-                return Err(Rejection::Auth(AuthError::AccessRestricted));
-            }
-            AccountStatus::Unavailable => return Err(Rejection::Unavailable),
-        }
-        // After the account: a disabled account's tokens keep the contract's 403.
-        // A token from before the account was created is an earlier account's (removed, then
-        // the name added again).
-        if created > 0 && issued_at.is_some_and(|iat| iat < created) {
-            return Err(Rejection::Revoked);
-        }
+        self.check_account(&subject, issued_at).await?;
         let revoked = match (&self.revoked, revocation) {
             (_, Revocation::Live) => false,
             (_, Revocation::Revoked) => true,
@@ -330,6 +286,67 @@ impl BearerAuth {
             token_start,
             claims,
         })
+    }
+
+    /// What the revoked set says of the token's session, decided here, in memory, while the
+    /// token's buffer holds the id; only a token the set cannot vouch for (issued before its
+    /// overflow floor) takes its id along, for a store lookup after the account check.
+    fn revocation(
+        &self,
+        sid: Option<auth_core::JsonStr<'_>>,
+        subject: &str,
+        issued_at: Option<u64>,
+    ) -> Revocation {
+        let (Some(set), Some(sid)) = (&self.revoked, sid) else {
+            return Revocation::Live;
+        };
+        let mut sid_buf = [0u8; 64];
+        match sid.decode_into(&mut sid_buf) {
+            Some(sid) => match set.verdict(sid, subject, issued_at) {
+                Verdict::Live => Revocation::Live,
+                Verdict::Revoked => Revocation::Revoked,
+                Verdict::AskStore => Revocation::AskStore(sid.to_owned()),
+            },
+            // Not an id this server writes: it cannot name a live session.
+            None => Revocation::Revoked,
+        }
+    }
+
+    /// The extra claims `C` asks for, read again from the verified token.
+    fn claims<C: FromVerified>(&self, token: &str) -> Result<C, Rejection> {
+        let invalid = |_| Rejection::Auth(AuthError::InvalidToken);
+        if !C::NEEDS_CLAIMS {
+            return C::from_verified(None).map_err(invalid);
+        }
+        let untrusted = UntrustedToken::parse(token).map_err(|_| invalid(ClaimsError::Shape))?;
+        let verified = self
+            .keys
+            .verify(&untrusted)
+            .map_err(|_| invalid(ClaimsError::Shape))?;
+        C::from_verified(Some(&verified)).map_err(invalid)
+    }
+
+    /// The subject's account: active, and created before the token was issued.
+    async fn check_account(&self, subject: &str, issued_at: Option<u64>) -> Result<(), Rejection> {
+        let (status, created) = match self.accounts.cached_since(subject) {
+            Some(entry) => entry,
+            None => self.accounts.load_since(subject).await,
+        };
+        match status {
+            AccountStatus::Active => {}
+            // Disabled and unknown get the one answer, as `flow::check_account` gives them.
+            AccountStatus::Disabled | AccountStatus::Unknown => {
+                return Err(Rejection::Auth(AuthError::AccessRestricted));
+            }
+            AccountStatus::Unavailable => return Err(Rejection::Unavailable),
+        }
+        // After the account: a disabled account's tokens keep the contract's 403. A token from
+        // before the account was created is an earlier account's (removed, then the name added
+        // again).
+        if created > 0 && issued_at.is_some_and(|iat| iat < created) {
+            return Err(Rejection::Revoked);
+        }
+        Ok(())
     }
 }
 
@@ -409,8 +426,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
         let auth = Arc::<BearerAuth>::from_ref(state);
-        auth.authenticate(parts.headers.get(header::AUTHORIZATION), crate::now())
-            .await
+        auth.authenticate(
+            parts.headers.get(header::AUTHORIZATION),
+            crate::clock::now(),
+        )
+        .await
     }
 }
 
@@ -429,74 +449,10 @@ pub enum Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
-            Rejection::Auth(e) => error_reply(e.reply()),
-            Rejection::Revoked => error_reply(AuthError::InvalidToken.reply()),
-            Rejection::Unavailable => unavailable(),
+            Rejection::Auth(e) => ApiError::Refused(e.reply()),
+            Rejection::Revoked => ApiError::Refused(AuthError::InvalidToken.reply()),
+            Rejection::Unavailable => ApiError::Unavailable,
         }
+        .into_response()
     }
-}
-
-/// What the store's outages get: 503, a JSON `detail` and `Retry-After`.
-pub(crate) fn unavailable() -> Response {
-    retry_later(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Service temporarily unavailable; retry shortly",
-        2,
-    )
-}
-
-/// `{"detail": …}` with `status` and `Retry-After: secs`: the one way 429 and 503 are written.
-pub(crate) fn retry_later(status: StatusCode, message: &str, secs: u64) -> Response {
-    let mut res = detail(status, message);
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    res
-}
-
-/// A JSON response from bytes auth-core wrote, with the reply's status and headers.
-pub(crate) fn json(reply: Reply, body: Vec<u8>) -> Response {
-    let mut res = Response::new(Body::from(body));
-    *res.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(response::CONTENT_TYPE_JSON),
-    );
-    if let Some(www) = reply.www_authenticate {
-        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www));
-    }
-    if reply.no_store {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    }
-    res
-}
-
-/// `{"detail": …}` with `status`: with [`error_reply`], the server's one way to write a
-/// detail body (auth-core's `response::write_detail`).
-pub(crate) fn detail(status: StatusCode, detail: &str) -> Response {
-    let mut res = Response::new(Body::from(detail_body(detail)));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(response::CONTENT_TYPE_JSON),
-    );
-    res
-}
-
-/// The bytes of `{"detail": …}`.
-pub(crate) fn detail_body(detail: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = response::write_detail(detail, &mut body);
-    body
-}
-
-/// The reply's `{"detail": …}` body.
-pub(crate) fn error_reply(reply: Reply) -> Response {
-    let mut body = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = reply.write_detail(&mut body);
-    json(reply, body)
 }

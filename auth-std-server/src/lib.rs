@@ -1,112 +1,60 @@
-//! The OAuth2 password-flow HTTP server: a thin tokio/axum adapter over `auth-core`.
+//! The OAuth2 password-flow HTTP server: a thin tokio/axum layer over `auth-core`.
 //!
-//! Every auth decision comes from [`auth_core::flow`]; this crate moves bytes, keeps the
-//! accounts in the store (SQLite or PostgreSQL) and the keys, and bounds the PBKDF2 work. See the workspace README for the HTTP
-//! contract and the configuration.
+//! Every auth decision comes from [`auth_core::flow`] and [`auth_core::session`]; this crate
+//! moves bytes, keeps the accounts and sessions in the store (SQLite or PostgreSQL) and the
+//! keys, and bounds the work an attacker can cause. `docs/` in the workspace holds the HTTP
+//! contract and the operations guide.
+//!
+//! # Module map
+//!
+//! A request enters at the top and runs down; no module reaches back up (`scripts/
+//! shape_check.py` checks the import graph in CI, and that every file named here exists).
+//!
+//! | concern | files | what it owns |
+//! |---|---|---|
+//! | binary | `src/main.rs`, `src/command/mod.rs` | parse the command line, run one command |
+//! | command line | `src/cli.rs` | the clap schema, nothing else |
+//! | commands | `src/command/serve.rs`, `src/command/admin.rs`, `src/command/startup.rs` | `serve`'s wiring; `user`/`session`; first run, keys and the store at start |
+//! | HTTP | `src/http/mod.rs` | the router and its layers, from one declaration with the OpenAPI document |
+//! | | `src/http/token.rs`, `src/http/revoke.rs`, `src/http/protected.rs`, `src/http/health.rs`, `src/http/admin.rs` | one file per route group: handlers of a few lines |
+//! | | `src/http/body.rs` | form bodies (urlencoded and multipart) and who is asking |
+//! | | `src/http/error.rs` | [`http::ApiError`]: every 4xx/5xx status, body and header, written in one place |
+//! | | `src/http/layers.rs`, `src/http/openapi.rs` | timing, security headers, JSON error bodies, tracing; the document |
+//! | | `src/http/server.rs`, `src/http/proxy.rs`, `src/http/tls.rs` | the accept loop and its bounds, trusted proxies, TLS |
+//! | services | `src/service/login.rs`, `src/service/refresh.rs`, `src/service/revoke.rs`, `src/service/mod.rs` | one function each that returns a typed outcome; one place settles the throttle and counts the metric |
+//! | protection | `src/auth.rs` | the [`auth::Authenticated`] extractor apps use |
+//! | shared state | `src/state.rs`, `src/settings.rs`, `src/clock.rs` | [`AppState`]; [`Settings`]; the one clock reading a request passes down |
+//! | in memory | `src/account_cache.rs`, `src/revoked.rs`, `src/throttle.rs`, `src/hash_pool.rs`, `src/metrics.rs` | account statuses, revoked session ids, failure counters and rates, bounded PBKDF2 work, counters |
+//! | store | `src/store/mod.rs` | [`Store`] over SQLite or PostgreSQL: one SQL text for both |
+//! | | `src/store/accounts.rs`, `src/store/failures.rs`, `src/store/sessions.rs`, `src/store/listener.rs` | accounts and their change feed; shared failure counters; sessions and revocations; PostgreSQL's `LISTEN` |
+//! | files | `src/keys.rs`, `src/users.rs`, `src/password.rs`, `src/fs.rs` | the key file, the users-file format and account hashes, new hashes, private atomic writes |
+//! | schema | `migrations/sqlite/`, `migrations/postgres/` | embedded, run at open |
 #![forbid(unsafe_code)]
 
-pub mod accounts;
-mod admin;
+pub mod account_cache;
 pub mod auth;
 pub mod cli;
+pub mod clock;
+pub mod command;
 pub mod fs;
+pub mod hash_pool;
+pub mod http;
 pub mod keys;
-mod layers;
 pub mod metrics;
-pub mod openapi;
 pub mod password;
-pub mod pool;
-pub mod proxy;
-mod routes;
-pub mod server;
-pub mod sessions;
-pub mod startup;
-mod state;
+pub mod revoked;
+pub mod service;
+pub mod settings;
+pub mod state;
 pub mod store;
 pub mod throttle;
-pub mod tls;
 pub mod users;
 
-use axum::Router;
-use axum::http::header::AUTHORIZATION;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
-
 pub use auth::{Authenticated, BearerAuth};
+pub use clock::now;
+pub use hash_pool::HashPool;
+pub use http::{MAX_BODY, app, openapi_document};
 pub use keys::Keys;
-pub use pool::HashPool;
-pub(crate) use state::RouterState;
-pub use state::{AppState, Settings, State, now};
+pub use settings::Settings;
+pub use state::{AppState, State};
 pub use store::{Store, StoreUrl};
-
-/// Largest request body accepted (16 KiB); larger ones get 413.
-pub const MAX_BODY: usize = 16 * 1024;
-
-/// The router with every layer: timing outermost (so 404, 405, 413, 422 and 500 all carry
-/// `X-Duration-MS`), then JSON error bodies, panic catching, tracing, the request timeout and
-/// the body limit. The routes and the OpenAPI document (`/openapi.json`, shown at `/docs`) are
-/// built from the same declarations (`api`).
-pub fn app(state: AppState) -> Router {
-    let timeout = state.settings.request_timeout;
-    let (router, mut doc) = api().split_for_parts();
-    openapi::finish(&mut doc);
-    let observed = std::sync::Arc::clone(&state);
-    let hsts = state.settings.hsts;
-    let router = if state.settings.docs {
-        router.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
-    } else {
-        router
-    };
-    router
-        .fallback(routes::not_found)
-        .with_state(RouterState(state))
-        // After routing: the route template is known here.
-        .layer(axum::middleware::from_fn_with_state(
-            observed,
-            layers::observe,
-        ))
-        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(layers::make_span)
-                .on_request(())
-                .on_response(())
-                .on_failure(()),
-        )
-        .layer(axum::middleware::from_fn(layers::header_limits))
-        .layer(CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(layers::json_errors))
-        .layer(axum::middleware::from_fn_with_state(
-            hsts,
-            layers::response_headers,
-        ))
-}
-
-/// Every API route with its documentation: a route is added here only through its handler's
-/// `#[utoipa::path]`, so the document and the router cannot drift apart.
-pub(crate) fn api() -> utoipa_axum::router::OpenApiRouter<RouterState> {
-    use utoipa::OpenApi as _;
-    use utoipa_axum::routes;
-    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(routes::token))
-        .routes(routes!(routes::revoke))
-        .routes(routes!(routes::secure_resource))
-        .routes(routes!(routes::dashboard))
-        .routes(routes!(routes::healthz))
-        .routes(routes!(routes::readyz))
-}
-
-/// The OpenAPI document the server serves at `/openapi.json`.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut doc = api().into_openapi();
-    openapi::finish(&mut doc);
-    doc
-}

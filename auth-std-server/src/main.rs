@@ -2,5 +2,5 @@
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    auth_std_server::cli::main()
+    auth_std_server::command::main()
 }

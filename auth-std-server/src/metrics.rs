@@ -6,11 +6,6 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -45,13 +40,15 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// Logins: `success`, `wrong_password`, `unknown_user`, `disabled`, `throttled`,
+    /// Logins ([`crate::service::login::LOGIN_LABELS`]): `success`, `wrong_password`,
+    /// `unknown_user`, `disabled`, `throttled`, `internal` (500: the OS random generator),
     /// `unavailable` (503: the store or the hashing pool), `bad_form` (422).
     pub logins: Family<Outcome, Counter>,
     /// Bearer-token checks: `ok`, `not_authenticated`, `invalid_token`, `revoked`,
     /// `access_restricted`, `unavailable`.
     pub token_checks: Family<Outcome, Counter>,
-    /// Refreshes: `rotated`, `invalid_grant`, `reuse`, `invalid_scope`, `invalid_request`,
+    /// Refreshes ([`crate::service::refresh::REFRESH_LABELS`]): `rotated`, `invalid_grant`,
+    /// `reuse`, `invalid_scope`, `invalid_request`, `internal`,
     /// `throttled`, `unavailable`.
     pub refreshes: Family<Outcome, Counter>,
     /// Sessions started by a login.
@@ -78,71 +75,69 @@ impl Default for Metrics {
 impl Metrics {
     /// Every metric, registered; `store_errors` is the store's own counter.
     pub fn new(store_errors: Counter) -> Self {
-        let mut registry = Registry::with_prefix("auth");
-        let logins = Family::<Outcome, Counter>::default();
-        let token_checks = Family::<Outcome, Counter>::default();
-        let refreshes = Family::<Outcome, Counter>::default();
-        let sessions_started = Counter::default();
-        let sessions_revoked = Counter::default();
-        let pool_rejections = Counter::default();
-        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
-        let pool_queue = Gauge::default();
-        let revoked_ids = Gauge::default();
-        registry.register("logins", "Logins by outcome", logins.clone());
-        registry.register(
-            "token_checks",
-            "Bearer-token checks by outcome",
-            token_checks.clone(),
+        let mut m = Metrics {
+            registry: Registry::with_prefix("auth"),
+            logins: Family::default(),
+            token_checks: Family::default(),
+            refreshes: Family::default(),
+            sessions_started: Counter::default(),
+            sessions_revoked: Counter::default(),
+            pool_rejections: Counter::default(),
+            store_errors,
+            latency: Family::new_with_constructor(latency_histogram),
+            pool_queue: Gauge::default(),
+            revoked_ids: Gauge::default(),
+        };
+        m.register();
+        m
+    }
+
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register("logins", "Logins by outcome", self.logins.clone());
+        let checks = self.token_checks.clone();
+        r.register("token_checks", "Bearer-token checks by outcome", checks);
+        r.register(
+            "refreshes",
+            "Refresh grants by outcome",
+            self.refreshes.clone(),
         );
-        registry.register("refreshes", "Refresh grants by outcome", refreshes.clone());
-        registry.register(
-            "sessions_started",
-            "Sessions started by a login",
-            sessions_started.clone(),
-        );
-        registry.register(
+        let started = self.sessions_started.clone();
+        r.register("sessions_started", "Sessions started by a login", started);
+        let revoked = self.sessions_revoked.clone();
+        r.register(
             "sessions_revoked",
             "Sessions revoked by this instance",
-            sessions_revoked.clone(),
+            revoked,
         );
-        registry.register(
+        r.register(
             "pbkdf2_rejections",
             "Logins refused at once because every PBKDF2 worker and queue place was taken",
-            pool_rejections.clone(),
+            self.pool_rejections.clone(),
         );
-        registry.register(
+        r.register(
             "store_errors",
             "Store calls that failed",
-            store_errors.clone(),
+            self.store_errors.clone(),
         );
-        registry.register(
+        let latency = self.latency.clone();
+        r.register(
             "request_duration_seconds",
             "Request latency by route",
-            latency.clone(),
+            latency,
         );
-        registry.register(
+        let queue = self.pool_queue.clone();
+        r.register(
             "pbkdf2_queue_depth",
             "Logins hashing or waiting to hash now",
-            pool_queue.clone(),
+            queue,
         );
-        registry.register(
+        let held = self.revoked_ids.clone();
+        r.register(
             "revoked_sessions_held",
             "Revoked session ids held in memory",
-            revoked_ids.clone(),
+            held,
         );
-        Metrics {
-            registry,
-            logins,
-            token_checks,
-            refreshes,
-            sessions_started,
-            sessions_revoked,
-            pool_rejections,
-            store_errors,
-            latency,
-            pool_queue,
-            revoked_ids,
-        }
     }
 
     /// Counts one `outcome` in `family`.
@@ -161,25 +156,6 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
-}
-
-/// The admin router: `GET /metrics`. Serve it on a separate, private address.
-pub fn admin_app(state: crate::AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(state)
-}
-
-async fn scrape(State(state): State<crate::AppState>) -> Response {
-    let text = state
-        .metrics
-        .render(state.hashing.in_use(), state.revoked.len());
-    let mut res = text.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    res
 }
 
 /// Shared handle.

@@ -1,73 +1,17 @@
-//! What the handlers share, built once at start: the settings, the [`State`] around them, and
-//! the clock.
+//! What the handlers share, built once at start: [`State`], behind [`AppState`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::flow::SubjectClaim;
-use auth_core::password::Policy;
-
-use crate::accounts::{AccountCache, Revocations};
+use crate::account_cache::{AccountCache, Revocations};
 use crate::auth::{self, BearerAuth};
+use crate::hash_pool::HashPool;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::pool::HashPool;
-use crate::sessions::{RevokedSessions, SessionSettings};
+use crate::revoked::RevokedSessions;
+use crate::settings::Settings;
 use crate::store::Store;
 use crate::throttle;
-
-/// Token and password settings.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `sub` or `uid`.
-    pub subject_claim: SubjectClaim,
-    /// Token lifetime in seconds.
-    pub ttl: u64,
-    /// `iss` to write and require.
-    pub issuer: Option<String>,
-    /// `aud` to write and require.
-    pub audience: Option<String>,
-    /// PBKDF2 policy for new hashes and rehash decisions.
-    pub policy: Policy,
-    /// Whole-request timeout.
-    pub request_timeout: Duration,
-    /// How long protected requests are answered from the cached account state after the
-    /// store stops answering; 503 after that.
-    pub staleness: Duration,
-    /// Most accounts the cache holds.
-    pub cache_capacity: usize,
-    /// Session lifetime, idle timeout, reuse grace and per-account limit.
-    pub sessions: SessionSettings,
-    /// One log line per request (method, path, status, milliseconds). Off by default: at
-    /// load it was the largest cost on the hot path, and lets any client fill a disk.
-    pub access_log: bool,
-    /// Serve `/docs` and `/openapi.json` (`--no-docs` turns them off).
-    pub docs: bool,
-    /// Send `Strict-Transport-Security` (when serving HTTPS).
-    pub hsts: bool,
-    /// Per-account and per-address rates (round 3).
-    pub rates: throttle::Rates,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            subject_claim: SubjectClaim::Sub,
-            ttl: auth_core::flow::DEFAULT_TTL,
-            issuer: None,
-            audience: None,
-            policy: Policy::new(),
-            request_timeout: Duration::from_secs(30),
-            staleness: Duration::from_secs(30),
-            cache_capacity: 65_536,
-            sessions: SessionSettings::default(),
-            access_log: false,
-            docs: true,
-            hsts: false,
-            rates: throttle::Rates::default(),
-        }
-    }
-}
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -147,7 +91,7 @@ impl State {
             )
             .with_store(store.clone()),
         );
-        crate::accounts::follow(
+        crate::account_cache::follow(
             Arc::clone(&cache),
             Some(Revocations {
                 set: Arc::clone(&revoked),
@@ -155,18 +99,7 @@ impl State {
             }),
         );
         let metrics = Arc::new(Metrics::new(store.error_counter()));
-        let accounts: Arc<dyn auth::Accounts> = Arc::clone(&cache) as _;
-        let mut auth = BearerAuth::with_accounts(keys, accounts)
-            .with_subject_claim(settings.subject_claim)
-            .with_ttl(settings.ttl)
-            .with_revocations(Arc::clone(&revoked))
-            .with_metrics(Arc::clone(&metrics));
-        if let Some(iss) = &settings.issuer {
-            auth = auth.with_issuer(iss.clone());
-        }
-        if let Some(aud) = &settings.audience {
-            auth = auth.with_audience(aud.clone());
-        }
+        let auth = bearer_auth(keys, &settings, Arc::clone(&cache) as _, &revoked, &metrics);
         State {
             auth: Arc::new(auth),
             buckets: RateBuckets::new(settings.rates),
@@ -183,39 +116,28 @@ impl State {
     }
 }
 
+/// The bearer checks for the protected routes: the settings' token rules, the account cache,
+/// the revoked set and the metrics.
+fn bearer_auth(
+    keys: Keys,
+    settings: &Settings,
+    accounts: Arc<dyn auth::Accounts>,
+    revoked: &Arc<RevokedSessions>,
+    metrics: &Arc<Metrics>,
+) -> BearerAuth {
+    let mut auth = BearerAuth::with_accounts(keys, accounts)
+        .with_subject_claim(settings.subject_claim)
+        .with_ttl(settings.ttl)
+        .with_revocations(Arc::clone(revoked))
+        .with_metrics(Arc::clone(metrics));
+    if let Some(iss) = &settings.issuer {
+        auth = auth.with_issuer(iss.clone());
+    }
+    if let Some(aud) = &settings.audience {
+        auth = auth.with_audience(aud.clone());
+    }
+    auth
+}
+
 /// Shared handle to [`State`].
 pub type AppState = Arc<State>;
-
-/// The router's state: a local type, so that the [`Authenticated`] extractor can find the
-/// [`BearerAuth`] in it (`FromRef`).
-#[derive(Debug, Clone)]
-pub(crate) struct RouterState(pub(crate) AppState);
-
-impl std::ops::Deref for RouterState {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.0
-    }
-}
-
-impl axum::extract::FromRef<RouterState> for Arc<BearerAuth> {
-    fn from_ref(state: &RouterState) -> Self {
-        Arc::clone(&state.0.auth)
-    }
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    since_epoch().as_secs()
-}
-
-/// Milliseconds since the Unix epoch, as the store's failure counters keep them.
-pub(crate) fn now_ms() -> i64 {
-    i64::try_from(since_epoch().as_millis()).unwrap_or(i64::MAX)
-}
-
-fn since_epoch() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-}

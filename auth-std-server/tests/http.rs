@@ -545,7 +545,7 @@ async fn a_disable_after_thousands_of_changes_is_still_seen() {
 /// position was never seen: the follower now starts from an empty cache.
 #[tokio::test]
 async fn a_change_made_before_the_follower_starts_is_not_missed() {
-    use auth_std_server::accounts::{AccountCache, follow};
+    use auth_std_server::account_cache::{AccountCache, follow};
     use auth_std_server::auth::{AccountStatus, Accounts};
     let dir = tempfile::tempdir().unwrap();
     let store = common::store_with(

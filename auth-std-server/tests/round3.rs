@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_std_server::sessions::SessionSettings;
+use auth_std_server::settings::SessionSettings;
 use auth_std_server::throttle::{RateLimit, Rates};
 use auth_std_server::{AppState, HashPool, Settings, State, app};
 use axum::body::Body;
@@ -179,7 +179,7 @@ async fn a_refresh_after_the_credential_epoch_moved_is_refused_and_revokes() {
 }
 
 async fn metrics_text(s: &AppState) -> String {
-    let router = auth_std_server::metrics::admin_app(Arc::clone(s));
+    let router = auth_std_server::http::admin::admin_app(Arc::clone(s));
     let req = Request::get("/metrics").body(Body::empty()).unwrap();
     let r = common::call(router, req, [127, 0, 0, 1]).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -255,7 +255,7 @@ async fn one_account_filling_the_revoked_set_logs_nobody_else_out() {
     assert_eq!(
         s.revoked
             .verdict(c["sid"].as_str().unwrap(), "alice", c["iat"].as_u64()),
-        auth_std_server::sessions::Verdict::Live
+        auth_std_server::revoked::Verdict::Live
     );
     assert_eq!(
         dashboard(&s, &victim).await,
@@ -342,7 +342,7 @@ async fn overflow_across_accounts_asks_the_store_and_refuses_nobody_live() {
     assert_eq!(
         s.revoked
             .verdict(c["sid"].as_str().unwrap(), "alice", c["iat"].as_u64()),
-        auth_std_server::sessions::Verdict::AskStore
+        auth_std_server::revoked::Verdict::AskStore
     );
     assert_eq!(
         dashboard(&s, &victim).await,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use auth_core::flow::FlowClaims;
 use auth_core::session::SessionLimits;
 use auth_core::{Hs256Key, JsonStr};
-use auth_std_server::sessions::SessionSettings;
+use auth_std_server::settings::SessionSettings;
 use auth_std_server::{AppState, Settings, app};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -20,6 +20,8 @@ pub struct NewSession<'a> {
     pub scope: &'a str,
     /// The login time, Unix seconds.
     pub now: u64,
+    /// The login time, Unix milliseconds: orders an account's sessions for eviction.
+    pub now_ms: i64,
     /// Where the login came from.
     pub address: &'a str,
     /// The client's `User-Agent`, shortened.
@@ -132,6 +134,20 @@ macro_rules! found_from {
     }};
 }
 
+/// A login's session, inserted only if the account is active and its credentials are the ones
+/// the password was verified against (round 3 item 2).
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, account, token_hash, scope, created_at, \
+     created_ms, last_used_at, address, user_agent, credential_epoch) \
+     SELECT $1, name, $3, $4, $5, $8, $5, $6, $7, credential_epoch \
+     FROM accounts WHERE name = $2 AND active \
+     AND password_changed_at = $9 AND credential_epoch = $10";
+
+/// Revokes account `$1`'s live sessions beyond the newest `$2`, other than `$4`, at `$3`.
+const EVICT_SESSIONS: &str = "UPDATE sessions SET revoked_at = $3 WHERE id IN (\
+     SELECT id FROM sessions WHERE account = $1 AND revoked_at IS NULL \
+     AND id <> $4 \
+     ORDER BY created_ms DESC, id DESC LIMIT 1000000 OFFSET $2) RETURNING id";
+
 impl Store {
     /// On SQLite, this process's turn to write (see `Inner::write_gate`), waited for at most as
     /// long as SQLite's own busy timeout: a writer outside this process holding the lock makes
@@ -175,13 +191,7 @@ impl Store {
                 if !sqlite {
                     sqlx::query(PG_LOCK_TIMEOUT).execute(&mut *tx).await?;
                 }
-                let inserted = sqlx::query(
-                    "INSERT INTO sessions (id, account, token_hash, scope, created_at, \
-                     created_ms, last_used_at, address, user_agent, credential_epoch) \
-                     SELECT $1, name, $3, $4, $5, $8, $5, $6, $7, credential_epoch \
-                     FROM accounts WHERE name = $2 AND active \
-                     AND password_changed_at = $9 AND credential_epoch = $10",
-                )
+                let inserted = sqlx::query(INSERT_SESSION)
                 .bind(s.id)
                 .bind(s.account)
                 .bind(&s.hash.as_bytes()[..])
@@ -189,7 +199,7 @@ impl Store {
                 .bind(secs(s.now))
                 .bind(s.address)
                 .bind(s.user_agent)
-                .bind(crate::state::now_ms())
+                .bind(s.now_ms)
                 .bind(s.verified.password_changed_at)
                 .bind(s.verified.credential_epoch)
                 .execute(&mut *tx)
@@ -199,12 +209,7 @@ impl Store {
                     return Err(StoreError::NoSuchUser(s.account.to_owned()));
                 }
                 // The new session always stays; of the others, the newest `max - 1` do.
-                let evicted: Vec<String> = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $3 WHERE id IN (\
-                     SELECT id FROM sessions WHERE account = $1 AND revoked_at IS NULL \
-                     AND id <> $4 \
-                     ORDER BY created_ms DESC, id DESC LIMIT 1000000 OFFSET $2) RETURNING id",
-                )
+                let evicted: Vec<String> = sqlx::query(EVICT_SESSIONS)
                 .bind(s.account)
                 .bind(i64::from(max.saturating_sub(1)))
                 .bind(secs(s.now))
@@ -503,7 +508,7 @@ impl Store {
 
     /// Whether session `id` is live: `Some(false)` when revoked, `None` when the store has no
     /// such session (swept, or never made). For tokens the in-memory set can no longer vouch
-    /// for (see [`crate::sessions::RevokedSessions`]).
+    /// for (see [`crate::revoked::RevokedSessions`]).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].

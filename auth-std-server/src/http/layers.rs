@@ -67,7 +67,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response<Body> {
     }
     let reason = status.canonical_reason().unwrap_or("Error");
     let (mut parts, _) = res.into_parts();
-    let body = crate::auth::detail_body(reason);
+    let body = super::error::detail_body(reason);
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -88,7 +88,7 @@ pub async fn header_limits(req: Request, next: Next) -> Response<Body> {
     let h = req.headers();
     let bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     if h.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        return crate::auth::detail(
+        return super::error::detail(
             axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "Request header fields too large",
         );
@@ -142,7 +142,7 @@ pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 /// the access log line when `--access-log` is on. Without it, only 5xx answers are logged (at
 /// warn). Health probes are never logged at info. Milliseconds are rounded to two decimals.
 pub async fn observe(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     req: Request,
     next: Next,
 ) -> Response<Body> {

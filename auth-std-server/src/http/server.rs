@@ -34,7 +34,7 @@ use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::proxy::{ProxyHeader, TrustedProxies};
+use crate::http::proxy::{ProxyHeader, TrustedProxies};
 use crate::throttle::client_group;
 
 /// A connection that has not sent a request this long after opening may be closed to make
@@ -53,7 +53,7 @@ pub struct Front {
     /// Trusted peers open every connection with a PROXY v1 or v2 header (`--proxy-protocol`).
     pub proxy_protocol: bool,
     /// The header the trusted proxies maintain (`--proxy-headers`).
-    pub header: crate::proxy::ForwardedHeader,
+    pub header: crate::http::proxy::ForwardedHeader,
 }
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
@@ -201,23 +201,15 @@ impl Slots {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A slot for a new connection from `peer`, closing an idle keep-alive connection, or one
-    /// that has sent nothing within [`PRE_REQUEST_GRACE`], when all slots are taken. A trusted
-    /// proxy (`exempt`) is not held to the per-client cap.
-    fn admit(self: &Arc<Self>, peer: IpAddr, exempt: bool) -> Result<Slot, Refused> {
-        let client = client_group(peer);
-        let mut t = self.table.lock().map_err(|_| Refused::Full)?;
-        let held = t.per_client.get(&client).copied().unwrap_or(0);
-        if !exempt && held >= self.limits.max_connections_per_client {
-            return Err(Refused::PerClient);
-        }
-        let now = self.now_ms();
+    /// Under pressure (three quarters full), asks connections silent for
+    /// [`PRESSURE_PRE_REQUEST_TIMEOUT`] to close; when full, closes one idle keep-alive
+    /// connection or one silent for [`PRE_REQUEST_GRACE`], of the client holding most.
+    fn make_room(&self, t: &Table, now: u64) -> Result<(), Refused> {
         let mut open = t
             .conns
             .values()
             .filter(|c| !c.closing.load(Ordering::Acquire))
             .count();
-        // Under pressure, the pre-request timeout is short.
         if open.saturating_mul(4) >= self.limits.max_connections.saturating_mul(3) {
             for c in t.conns.values() {
                 if c.silent_for(now, ms(PRESSURE_PRE_REQUEST_TIMEOUT)) {
@@ -240,6 +232,21 @@ impl Slots {
                 .ok_or(Refused::Full)?;
             victim.ask_to_close();
         }
+        Ok(())
+    }
+
+    /// A slot for a new connection from `peer`, closing an idle keep-alive connection, or one
+    /// that has sent nothing within [`PRE_REQUEST_GRACE`], when all slots are taken. A trusted
+    /// proxy (`exempt`) is not held to the per-client cap.
+    fn admit(self: &Arc<Self>, peer: IpAddr, exempt: bool) -> Result<Slot, Refused> {
+        let client = client_group(peer);
+        let mut t = self.table.lock().map_err(|_| Refused::Full)?;
+        let held = t.per_client.get(&client).copied().unwrap_or(0);
+        if !exempt && held >= self.limits.max_connections_per_client {
+            return Err(Refused::PerClient);
+        }
+        let now = self.now_ms();
+        self.make_room(&t, now)?;
         let id = t.next_id;
         t.next_id = t.next_id.wrapping_add(1);
         let conn = Arc::new(Conn {
@@ -350,31 +357,10 @@ struct Connection {
 impl Connection {
     /// The PROXY header (from a trusted peer, with `--proxy-protocol`), then TLS, then HTTP.
     async fn run(self, mut stream: tokio::net::TcpStream) {
-        let mut source = self.peer;
-        let mut prefix = Vec::new();
-        if self.front.proxy_protocol {
-            if self.trusted_peer {
-                // Boxed, like TLS below: its buffer is only for connections that send one.
-                let header = Box::pin(read_proxy_header(&mut stream));
-                match tokio::time::timeout(self.timeout, header).await {
-                    Ok(Some((client, rest))) => {
-                        source = client.unwrap_or(self.peer);
-                        prefix = rest;
-                    }
-                    Ok(None) => {
-                        return tracing::debug!(peer = %self.peer, "no valid PROXY header from a trusted peer; closed");
-                    }
-                    Err(_) => return tracing::debug!("PROXY header timed out"),
-                }
-            } else if starts_with_proxy_header(&stream, self.timeout).await {
-                return tracing::warn!(peer = %self.peer, "PROXY header from an untrusted peer; closed");
-            }
-        }
-        let io = Prefixed {
-            prefix,
-            at: 0,
-            inner: stream,
+        let Some((source, prefix)) = self.source(&mut stream).await else {
+            return;
         };
+        let io = Prefixed::new(prefix, stream);
         let (conn_state, slots, front) = (
             Arc::clone(&self.slot.conn),
             Arc::clone(&self.slots),
@@ -418,6 +404,35 @@ impl Connection {
             }
         }
     }
+
+    /// Where the connection comes from, and the bytes read past a PROXY header: the header's
+    /// client from a trusted peer with `--proxy-protocol`, else the peer. `None`: close it (a
+    /// trusted peer without a valid header, or an untrusted one that sends one).
+    async fn source(&self, stream: &mut tokio::net::TcpStream) -> Option<(SocketAddr, Vec<u8>)> {
+        if !self.front.proxy_protocol {
+            return Some((self.peer, Vec::new()));
+        }
+        if !self.trusted_peer {
+            if starts_with_proxy_header(stream, self.timeout).await {
+                tracing::warn!(peer = %self.peer, "PROXY header from an untrusted peer; closed");
+                return None;
+            }
+            return Some((self.peer, Vec::new()));
+        }
+        // Boxed, like TLS: its buffer is only for connections that send one.
+        let header = Box::pin(read_proxy_header(stream));
+        match tokio::time::timeout(self.timeout, header).await {
+            Ok(Some((client, rest))) => Some((client.unwrap_or(self.peer), rest)),
+            Ok(None) => {
+                tracing::debug!(peer = %self.peer, "no valid PROXY header from a trusted peer; closed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("PROXY header timed out");
+                None
+            }
+        }
+    }
 }
 
 /// Reads a PROXY v1 or v2 header: the client it names (`None`: the peer itself, e.g. a
@@ -427,20 +442,20 @@ async fn read_proxy_header(
     stream: &mut tokio::net::TcpStream,
 ) -> Option<(Option<SocketAddr>, Vec<u8>)> {
     use tokio::io::AsyncReadExt as _;
-    let mut buf = Vec::with_capacity(crate::proxy::MAX_PROXY_HEADER);
-    let mut chunk = [0u8; crate::proxy::MAX_PROXY_HEADER];
+    let mut buf = Vec::with_capacity(crate::http::proxy::MAX_PROXY_HEADER);
+    let mut chunk = [0u8; crate::http::proxy::MAX_PROXY_HEADER];
     loop {
-        let room = crate::proxy::MAX_PROXY_HEADER - buf.len();
+        let room = crate::http::proxy::MAX_PROXY_HEADER - buf.len();
         let n = stream.read(&mut chunk[..room.max(1)]).await.ok()?;
         if n == 0 {
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
-        match crate::proxy::parse_proxy_header(&buf) {
+        match crate::http::proxy::parse_proxy_header(&buf) {
             ProxyHeader::Complete { len, source } => {
                 return Some((source, buf.split_off(len.min(buf.len()))));
             }
-            ProxyHeader::Incomplete if buf.len() < crate::proxy::MAX_PROXY_HEADER => continue,
+            ProxyHeader::Incomplete if buf.len() < crate::http::proxy::MAX_PROXY_HEADER => continue,
             _ => return None,
         }
     }
@@ -451,7 +466,7 @@ async fn read_proxy_header(
 async fn starts_with_proxy_header(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
     let mut first = [0u8; 12];
     match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
-        Ok(Ok(n)) => crate::proxy::starts_with_proxy_signature(&first[..n]),
+        Ok(Ok(n)) => crate::http::proxy::starts_with_proxy_signature(&first[..n]),
         _ => false,
     }
 }
@@ -462,6 +477,16 @@ struct Prefixed {
     prefix: Vec<u8>,
     at: usize,
     inner: tokio::net::TcpStream,
+}
+
+impl Prefixed {
+    fn new(prefix: Vec<u8>, inner: tokio::net::TcpStream) -> Self {
+        Prefixed {
+            prefix,
+            at: 0,
+            inner,
+        }
+    }
 }
 
 impl tokio::io::AsyncRead for Prefixed {
@@ -531,20 +556,27 @@ pub async fn serve(
     front: Front,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let front = Arc::new(front);
     let slots = Arc::new(Slots {
         table: Mutex::new(Table::default()),
         limits,
         epoch: Instant::now(),
         drained: Notify::new(),
     });
-    let refused = AtomicU64::new(0);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_headers(limits.hard_max_headers)
         .max_buf_size(limits.hard_max_header_bytes);
+    let accept = Accept {
+        http,
+        app,
+        slots: Arc::clone(&slots),
+        tls,
+        front: Arc::new(front),
+        stop: stop_rx,
+        refused: AtomicU64::new(0),
+    };
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -559,11 +591,36 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let trusted_peer = front.trusted.contains(peer.ip());
-        let slot = match slots.admit(peer.ip(), trusted_peer) {
+        accept.start(stream, peer);
+    }
+    // New connections are refused from here on: the listener is closed.
+    drop(listener);
+    drain(&slots, &stop_tx).await;
+    Ok(())
+}
+
+/// What every accepted connection starts with.
+struct Accept {
+    http: hyper::server::conn::http1::Builder,
+    app: Router,
+    slots: Arc<Slots>,
+    tls: Option<TlsAcceptor>,
+    front: Arc<Front>,
+    stop: watch::Receiver<bool>,
+    /// Connections refused for want of a slot, for the log.
+    refused: AtomicU64,
+}
+
+impl Accept {
+    /// Gives the connection a slot and a task of its own, or closes it (logged at powers of
+    /// two, so a flood is a few lines).
+    fn start(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+        let limits = self.slots.limits;
+        let trusted_peer = self.front.trusted.contains(peer.ip());
+        let slot = match self.slots.admit(peer.ip(), trusted_peer) {
             Ok(slot) => slot,
             Err(why) => {
-                let n = refused.fetch_add(1, Ordering::Relaxed) + 1;
+                let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
                 if n.is_power_of_two() {
                     tracing::warn!(
                         refused = n,
@@ -573,40 +630,41 @@ pub async fn serve(
                         "connection limit reached; closing new connections"
                     );
                 }
-                drop(stream);
-                continue;
+                return drop(stream);
             }
         };
         let _ = stream.set_nodelay(true);
         let conn = Connection {
-            http: http.clone(),
-            app: app.clone(),
-            slots: Arc::clone(&slots),
+            http: self.http.clone(),
+            app: self.app.clone(),
+            slots: Arc::clone(&self.slots),
             slot,
-            stop: stop_rx.clone(),
-            tls: tls.clone(),
-            front: Arc::clone(&front),
+            stop: self.stop.clone(),
+            tls: self.tls.clone(),
+            front: Arc::clone(&self.front),
             peer,
             trusted_peer,
             timeout: limits.header_read_timeout,
         };
         tokio::spawn(conn.run(stream));
     }
-    // New connections are refused from here on: the listener is closed.
-    drop(listener);
+}
+
+/// Asks every connection to finish and waits for them, at most the shutdown grace.
+async fn drain(slots: &Slots, stop: &watch::Sender<bool>) {
     tracing::info!("shutting down: waiting for in-flight requests");
+    let grace = slots.limits.shutdown_grace;
     let drained = slots.drained.notified();
-    let _ = stop_tx.send(true);
+    let _ = stop.send(true);
     let empty = slots.table.lock().map_or(true, |t| t.conns.is_empty());
     if !empty {
         tokio::select! {
             () = drained => tracing::info!("all connections closed"),
-            () = tokio::time::sleep(limits.shutdown_grace) => {
-                tracing::warn!(grace = ?limits.shutdown_grace, "grace period over; exiting with requests in flight");
+            () = tokio::time::sleep(grace) => {
+                tracing::warn!(grace = ?grace, "grace period over; exiting with requests in flight");
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 use std::fmt;
 use std::io::{IsTerminal as _, Read as _};
 
+use auth_core::StoredHashError;
 use auth_core::password::{Policy, StoredHash};
-use auth_core::{HashError, StoredHashError};
 
+use super::startup::FIRST_RUN_PASSWORD_FILE;
 use crate::cli::{SessionCommand, StoreArgs, UserCommand};
+use crate::password::{NewHashError, new_account_hash};
 use crate::store::{Store, StoreError, StoreUrl};
 use crate::users::{User, UsernameError, UsersError, validate_username};
 
@@ -24,9 +26,7 @@ pub enum AdminError {
     /// `--hash` is not a usable stored hash.
     ImportedHash(StoredHashError),
     /// A new hash could not be made.
-    Hash(HashError),
-    /// A hash just made does not parse back: a bug, reported rather than stored.
-    NewHash(StoredHashError),
+    NewHash(NewHashError),
     /// Standard input or the terminal could not be read, or standard output written.
     Input(std::io::Error),
     /// No terminal to prompt on, and no `--password-stdin` or `--hash`.
@@ -46,8 +46,7 @@ impl fmt::Display for AdminError {
             AdminError::Users(e) => e.fmt(f),
             AdminError::Username(e) => e.fmt(f),
             AdminError::ImportedHash(e) => write!(f, "--hash: {e}"),
-            AdminError::Hash(e) => write!(f, "cannot hash the password: {e}"),
-            AdminError::NewHash(e) => write!(f, "the new hash does not parse back: {e}"),
+            AdminError::NewHash(e) => e.fmt(f),
             AdminError::Input(e) => write!(f, "cannot read the password: {e}"),
             AdminError::NoTerminal => {
                 f.write_str("no terminal to prompt on; pass --password-stdin or --hash")
@@ -71,7 +70,6 @@ impl std::error::Error for AdminError {
             AdminError::Users(e) => Some(e),
             AdminError::Username(e) => Some(e),
             AdminError::ImportedHash(e) => Some(e),
-            AdminError::Hash(e) => Some(e),
             AdminError::NewHash(e) => Some(e),
             AdminError::Input(e) => Some(e),
             _ => None,
@@ -85,17 +83,16 @@ impl From<StoreError> for AdminError {
     }
 }
 
+impl From<NewHashError> for AdminError {
+    fn from(e: NewHashError) -> Self {
+        AdminError::NewHash(e)
+    }
+}
+
 impl From<UsersError> for AdminError {
     fn from(e: UsersError) -> Self {
         AdminError::Users(e)
     }
-}
-
-/// A new PHC hash of `password` at `rounds`, parsed for the account it goes into.
-pub(crate) fn new_hash(password: &str, rounds: u32) -> Result<User, AdminError> {
-    let hash = crate::password::hash_new(password.as_bytes(), &Policy::new().with_rounds(rounds))
-        .map_err(AdminError::Hash)?;
-    User::new(&hash, true).map_err(AdminError::NewHash)
 }
 
 /// A new password from stdin or the terminal prompt; never empty.
@@ -118,9 +115,6 @@ fn new_password(from_stdin: bool) -> Result<String, AdminError> {
     }
     Ok(password)
 }
-
-/// The file name of the first-run `admin` password, in the data directory.
-pub const FIRST_RUN_PASSWORD_FILE: &str = "admin.password";
 
 /// The first-run password file is for the first `admin` password only: once that password is
 /// changed, or the account removed, it is deleted.
@@ -176,7 +170,7 @@ fn date(secs: u64) -> String {
 }
 
 async fn session_async(cmd: SessionCommand) -> Result<(), AdminError> {
-    let now = crate::now();
+    let now = crate::clock::now();
     match cmd {
         SessionCommand::List { name, store: args } => {
             let (store, _) = open(&args).await?;
@@ -222,6 +216,29 @@ async fn session_async(cmd: SessionCommand) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// `user add --hash`: the hash, parsed; a note when it costs more than the policy.
+fn imported_hash(hash: &str, name: &str, rounds: u32) -> Result<User, AdminError> {
+    let user = User::new(hash, true).map_err(AdminError::ImportedHash)?;
+    let policy = Policy::new().with_rounds(rounds);
+    if user.stored_hash().work() > policy.work() {
+        eprintln!(
+            "note: this hash costs more to verify than the policy ({} rounds); until its first \
+             successful login rewrites it at the policy, a login for {name} takes longer than \
+             others, which tells a timing observer it exists",
+            policy.rounds()
+        );
+    }
+    Ok(user)
+}
+
+/// One line of `user list`: name, status, hash format, rounds.
+fn list_line(name: &str, u: &User) -> String {
+    let h: &StoredHash = u.stored_hash();
+    let format = format!("{:?}", h.format()).to_lowercase();
+    let status = if u.active() { "active" } else { "disabled" };
+    format!("{name}\t{status}\t{format}\t{}\n", h.rounds())
+}
+
 async fn open(args: &StoreArgs) -> Result<(Store, StoreUrl), AdminError> {
     let url = args.url()?;
     let store = Store::open(&url, args.limits()).await?;
@@ -229,7 +246,7 @@ async fn open(args: &StoreArgs) -> Result<(Store, StoreUrl), AdminError> {
 }
 
 async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
-    let now = crate::now();
+    let now = crate::clock::now();
     match cmd {
         UserCommand::Add {
             name,
@@ -241,20 +258,8 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
         } => {
             validate_username(&name).map_err(AdminError::Username)?;
             let mut user = match hash {
-                Some(h) => {
-                    let user = User::new(&h, true).map_err(AdminError::ImportedHash)?;
-                    let policy = Policy::new().with_rounds(pbkdf2_rounds);
-                    if user.stored_hash().work() > policy.work() {
-                        eprintln!(
-                            "note: this hash costs more to verify than the policy ({} rounds); until \
-                             its first successful login rewrites it at the policy, a login for {name} \
-                             takes longer than others, which tells a timing observer it exists",
-                            policy.rounds()
-                        );
-                    }
-                    user
-                }
-                None => new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
+                Some(h) => imported_hash(&h, &name, pbkdf2_rounds)?,
+                None => new_account_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
             };
             user.set_active(!disabled);
             let (store, _) = open(&args).await?;
@@ -268,46 +273,51 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
             password_stdin,
             pbkdf2_rounds,
             store: args,
-        } => {
-            let user = new_hash(&new_password(password_stdin)?, pbkdf2_rounds)?;
-            let (store, url) = open(&args).await?;
-            store.set_password(&name, &user, now).await?;
-            println!("password changed for {name}; its sessions were revoked");
-            forget_first_run_password(&url, &name);
-        }
+        } => passwd(&name, password_stdin, pbkdf2_rounds, &args, now).await?,
         UserCommand::Remove { name, store: args } => {
             let (store, url) = open(&args).await?;
             store.remove(&name, now).await?;
             println!("removed {name}");
             forget_first_run_password(&url, &name);
         }
-        UserCommand::List { store: args } => {
-            let (store, _) = open(&args).await?;
-            pages(&store, |name, u| {
-                let h: &StoredHash = u.stored_hash();
-                let format = format!("{:?}", h.format()).to_lowercase();
-                let status = if u.active() { "active" } else { "disabled" };
-                format!("{name}\t{status}\t{format}\t{}\n", h.rounds())
-            })
-            .await?;
-        }
-        UserCommand::Import { file, store: args } => {
-            let parsed = crate::users::read_file(&file)?;
-            let list: Vec<_> = parsed.into_iter().collect();
-            let (store, url) = open(&args).await?;
-            let added = store.import(&list, now).await?;
-            println!(
-                "imported {added} of {} accounts from {} into {url} (names already there were kept)",
-                list.len(),
-                file.display()
-            );
-        }
+        UserCommand::List { store: args } => pages(&open(&args).await?.0, list_line).await?,
+        UserCommand::Import { file, store: args } => import(&file, &args, now).await?,
         UserCommand::Export { store: args } => {
-            let (store, _) = open(&args).await?;
+            let store = open(&args).await?.0;
             print!("{}", crate::users::HEADER);
             pages(&store, crate::users::render_line).await?;
         }
     }
+    Ok(())
+}
+
+/// `user passwd NAME`: a new hash at `rounds`; the account's sessions are revoked with it.
+async fn passwd(
+    name: &str,
+    password_stdin: bool,
+    rounds: u32,
+    args: &StoreArgs,
+    now: u64,
+) -> Result<(), AdminError> {
+    let user = new_account_hash(&new_password(password_stdin)?, rounds)?;
+    let (store, url) = open(args).await?;
+    store.set_password(name, &user, now).await?;
+    println!("password changed for {name}; its sessions were revoked");
+    forget_first_run_password(&url, name);
+    Ok(())
+}
+
+/// `user import FILE`: the accounts of a users file; names already there are kept.
+async fn import(file: &std::path::Path, args: &StoreArgs, now: u64) -> Result<(), AdminError> {
+    let parsed = crate::users::read_file(file)?;
+    let list: Vec<_> = parsed.into_iter().collect();
+    let (store, url) = open(args).await?;
+    let added = store.import(&list, now).await?;
+    println!(
+        "imported {added} of {} accounts from {} into {url} (names already there were kept)",
+        list.len(),
+        file.display()
+    );
     Ok(())
 }
 
@@ -332,7 +342,7 @@ async fn pages(store: &Store, line: impl Fn(&str, &User) -> String) -> Result<()
 
 async fn set_active(args: &StoreArgs, name: &str, active: bool) -> Result<(), AdminError> {
     let (store, _) = open(args).await?;
-    store.set_active(name, active, crate::now()).await?;
+    store.set_active(name, active, crate::clock::now()).await?;
     println!("{} {name}", if active { "enabled" } else { "disabled" });
     Ok(())
 }

@@ -1,8 +1,8 @@
-//! Sessions on the server (#13): their settings, the in-memory set of revoked session ids that
+//! The in-memory set of revoked session ids that
 //! every protected request is checked against, and the sweeper.
 //!
 //! A revocation is a row in the store's revocation feed, which every instance follows (with
-//! the account feed, in [`crate::accounts::follow`]: a `NOTIFY` on PostgreSQL, a 250 ms poll
+//! the account feed, in [`crate::account_cache::follow`]: a `NOTIFY` on PostgreSQL, a 250 ms poll
 //! otherwise). The set keeps an id only while that session's access tokens can still be
 //! unexpired: the token lifetime plus the clock leeway after the revocation.
 //!
@@ -21,40 +21,8 @@ use std::hash::BuildHasher as _;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use auth_core::session::SessionLimits;
-
+use crate::settings::SessionSettings;
 use crate::store::Store;
-
-/// Session settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionSettings {
-    /// Lifetime, idle timeout and reuse grace.
-    pub limits: SessionLimits,
-    /// Most live sessions per account; a new login revokes the oldest beyond it.
-    pub max_per_user: u32,
-    /// Most revoked session ids held in memory.
-    pub revoked_capacity: usize,
-    /// Seconds after a rotation during which a refresh with the current token is answered
-    /// with the same refresh token and a new access token, and writes nothing (round 3 item
-    /// 5). 0: every refresh rotates.
-    pub min_rotation_interval: u64,
-}
-
-impl SessionSettings {
-    /// The default [`SessionSettings::min_rotation_interval`].
-    pub const DEFAULT_MIN_ROTATION_INTERVAL: u64 = 2;
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings {
-            limits: SessionLimits::new(),
-            max_per_user: 10,
-            revoked_capacity: 262_144,
-            min_rotation_interval: Self::DEFAULT_MIN_ROTATION_INTERVAL,
-        }
-    }
-}
 
 /// A session id as the set keeps it: its 16 bytes (a SHA-256 prefix for text that is not one
 /// of this server's ids).
@@ -346,10 +314,10 @@ impl RevokedSessions {
 }
 
 /// Deletes expired, idle and long-revoked sessions, and forgets revoked ids whose tokens have
-/// expired. The account follower calls it every minute ([`crate::accounts::follow`]); every
+/// expired. The account follower calls it every minute ([`crate::account_cache::follow`]); every
 /// instance sweeps, and the deletes are idempotent.
 pub(crate) async fn sweep(store: &Store, settings: &SessionSettings, revoked: &RevokedSessions) {
-    let now = crate::now();
+    let now = crate::clock::now();
     revoked.prune(now);
     let l = settings.limits;
     if let Ok(n) = store

@@ -256,3 +256,24 @@ pub struct Health {
     /// `ok` or `ready`.
     status: String,
 }
+
+/// The answers every protected route has besides its 200: one set, shared (as Kanidm shares
+/// its response sets), so the routes cannot document them differently.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // reason: a document type; never built.
+pub enum ProtectedErrors {
+    /// 401 (the description is one line in the document).
+    #[response(status = 401, description = "No bearer token (Not authenticated), or a bad, \
+        expired or revoked one (Invalid or malformed signature)", headers(("WWW-Authenticate" = String,
+            description = "Bearer, or Bearer error=\"invalid_token\"")))]
+    Unauthorized(Detail),
+    /// The account is disabled or gone
+    #[response(status = 403)]
+    Forbidden(Detail),
+    /// Too many or too large headers
+    #[response(status = 431)]
+    HeadersTooLarge(Detail),
+    /// The account store cannot answer
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds")))]
+    Unavailable(Detail),
+}

@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::auth::{AccountStatus, Accounts};
-use crate::sessions::{RevokedSessions, SessionSettings};
-use crate::store::Store;
+use crate::clock::{now, now_ms};
+use crate::revoked::RevokedSessions;
+use crate::settings::SessionSettings;
+use crate::store::{Store, StoreError};
 
 /// How often the change feed is polled when no notification arrives.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -244,61 +246,21 @@ pub fn follow(
     cache: Arc<AccountCache>,
     revocations: Option<Revocations>,
 ) -> tokio::task::JoinHandle<()> {
-    if let Some(pool) = cache.store.postgres().cloned() {
-        tokio::spawn(listen(Arc::downgrade(&cache), pool));
-    }
+    let weak = Arc::downgrade(&cache);
+    cache
+        .store
+        .on_change(move || weak.upgrade().map(|c| c.wake()).is_some());
     tokio::spawn(async move {
-        let mut accounts = match cache.store.last_change().await {
-            Ok(seq) => {
-                // Anything cached before this read may predate a change at or below `seq`,
-                // which the polls will not see again: start from an empty cache.
-                cache.clear();
-                cache.mark_synced();
-                Cursor::at(seq)
-            }
-            // Unknown: the first poll then reads the whole feed.
-            Err(_) => Cursor::at(0),
+        let mut accounts = start_accounts(&cache).await;
+        let mut revoked = match &revocations {
+            Some(r) => start_revocations(&cache.store, &r.set).await,
+            None => Cursor::at(0),
         };
-        let mut revoked = Cursor::at(0);
-        if let Some(r) = &revocations {
-            let now = crate::now();
-            // The newest position first, then the recent entries: a revocation committed
-            // between the two reads is above the position, so the polls see it (read the
-            // other way round, one landing between them was skipped: a test that revoked
-            // right after start saw it missed under load).
-            let newest = cache.store.last_revocation().await.unwrap_or(0);
-            if let Ok(recent) = cache
-                .store
-                .revocations_since(now.saturating_sub(r.set.keep()))
-                .await
-            {
-                // Gaps among them are followed like any other: start below the first.
-                revoked = Cursor::at(
-                    recent
-                        .first()
-                        .map_or(newest, |x| x.seq.saturating_sub(1))
-                        .min(newest),
-                );
-                let fresh = recent.into_iter().map(|x| (x.seq, x)).collect();
-                for x in revoked.advance(fresh, Instant::now()) {
-                    r.set.insert(&x.sid, &x.account, x.at, now);
-                }
-            }
-        }
         let mut failing = false;
         let mut last_prune = Instant::now();
-        let prune_every = Duration::from_secs(60);
         loop {
             let _ = tokio::time::timeout(POLL, cache.wake.notified()).await;
-            let polled = match poll(&cache, &mut accounts).await {
-                Ok(more) => match &revocations {
-                    Some(r) => poll_revocations(&cache.store, &r.set, &mut revoked)
-                        .await
-                        .map(|more_revoked| more || more_revoked),
-                    None => Ok(more),
-                },
-                Err(e) => Err(e),
-            };
+            let polled = poll_both(&cache, revocations.as_ref(), &mut accounts, &mut revoked).await;
             match polled {
                 Ok(more) => {
                     if failing {
@@ -313,19 +275,9 @@ pub fn follow(
                 }
                 Err(_) => failing = true,
             }
-            if last_prune.elapsed() >= prune_every {
+            if last_prune.elapsed() >= PRUNE_EVERY {
                 last_prune = Instant::now();
-                let window = crate::throttle::ThrottleLimits::IP.window.as_millis();
-                let _ = cache
-                    .store
-                    .prune(
-                        crate::now().saturating_sub(3600),
-                        crate::state::now_ms().saturating_sub(i64::try_from(window).unwrap_or(0)),
-                    )
-                    .await;
-                if let Some(r) = &revocations {
-                    crate::sessions::sweep(&cache.store, &r.settings, &r.set).await;
-                }
+                prune(&cache.store, revocations.as_ref()).await;
             }
             if Arc::strong_count(&cache) == 1 {
                 return; // nobody else holds the cache: the server is gone
@@ -334,9 +286,82 @@ pub fn follow(
     })
 }
 
+/// How often the follower prunes the feed and the failure counters, and sweeps sessions.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The account feed's starting position: its newest entry, with an empty cache.
+async fn start_accounts(cache: &AccountCache) -> Cursor {
+    match cache.store.last_change().await {
+        Ok(seq) => {
+            // Anything cached before this read may predate a change at or below `seq`, which
+            // the polls will not see again: start from an empty cache.
+            cache.clear();
+            cache.mark_synced();
+            Cursor::at(seq)
+        }
+        // Unknown: the first poll then reads the whole feed.
+        Err(_) => Cursor::at(0),
+    }
+}
+
+/// The revocation feed's starting position, with the revocations of the last access-token
+/// lifetime loaded into `set`.
+async fn start_revocations(store: &Store, set: &RevokedSessions) -> Cursor {
+    let now = now();
+    // The newest position first, then the recent entries: a revocation committed between the
+    // two reads is above the position, so the polls see it (read the other way round, one
+    // landing between them was skipped: a test that revoked right after start saw it missed
+    // under load).
+    let newest = store.last_revocation().await.unwrap_or(0);
+    let Ok(recent) = store
+        .revocations_since(now.saturating_sub(set.keep()))
+        .await
+    else {
+        return Cursor::at(0);
+    };
+    // Gaps among them are followed like any other: start below the first.
+    let mut cursor = Cursor::at(
+        recent
+            .first()
+            .map_or(newest, |x| x.seq.saturating_sub(1))
+            .min(newest),
+    );
+    let fresh = recent.into_iter().map(|x| (x.seq, x)).collect();
+    for x in cursor.advance(fresh, Instant::now()) {
+        set.insert(&x.sid, &x.account, x.at, now);
+    }
+    cursor
+}
+
+/// One poll of both feeds: `Ok(true)` when either may have more.
+async fn poll_both(
+    cache: &AccountCache,
+    revocations: Option<&Revocations>,
+    accounts: &mut Cursor,
+    revoked: &mut Cursor,
+) -> Result<bool, StoreError> {
+    let more = poll(cache, accounts).await?;
+    match revocations {
+        Some(r) => Ok(poll_revocations(&cache.store, &r.set, revoked).await? || more),
+        None => Ok(more),
+    }
+}
+
+/// Drops old feed rows and failure counters, and sweeps expired sessions.
+async fn prune(store: &Store, revocations: Option<&Revocations>) {
+    let window = crate::throttle::ThrottleLimits::IP.window.as_millis();
+    let _ = store.prune_changes(now().saturating_sub(3600)).await;
+    let _ = store
+        .prune_failures(now_ms().saturating_sub(i64::try_from(window).unwrap_or(0)))
+        .await;
+    if let Some(r) = revocations {
+        crate::revoked::sweep(store, &r.settings, &r.set).await;
+    }
+}
+
 /// Reads the changes after the cursor and any gaps below it; drops the accounts they name from
 /// the cache. `Ok(true)` when a full batch came back (there may be more).
-async fn poll(cache: &AccountCache, cursor: &mut Cursor) -> Result<bool, crate::store::StoreError> {
+async fn poll(cache: &AccountCache, cursor: &mut Cursor) -> Result<bool, StoreError> {
     let now = Instant::now();
     let mut names: Vec<String> = Vec::new();
     if let Some((lo, hi)) = cursor.hole_range() {
@@ -357,9 +382,9 @@ async fn poll_revocations(
     store: &Store,
     set: &RevokedSessions,
     cursor: &mut Cursor,
-) -> Result<bool, crate::store::StoreError> {
+) -> Result<bool, StoreError> {
     let now = Instant::now();
-    let secs = crate::now();
+    let secs = crate::clock::now();
     let mut got = Vec::new();
     if let Some((lo, hi)) = cursor.hole_range() {
         let found = store.revocations_between(lo, hi).await?;
@@ -372,48 +397,4 @@ async fn poll_revocations(
         set.insert(&r.sid, &r.account, r.at, secs);
     }
     Ok(full)
-}
-
-/// PostgreSQL: LISTEN on `auth_accounts` and wake the follower on every notification.
-/// Reconnects after a second when the connection drops; the poll covers the gap.
-async fn listen(cache: std::sync::Weak<AccountCache>, pool: sqlx::PgPool) {
-    let mut logged = false;
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                if !logged {
-                    logged = true;
-                    tracing::warn!(error = %e, "cannot LISTEN for account changes; polling only");
-                }
-                if cache.strong_count() == 0 {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if listener.listen("auth_accounts").await.is_err() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(_)) => match cache.upgrade() {
-                    Some(c) => c.wake(),
-                    None => return,
-                },
-                // The connection was lost; notifications in the gap are covered by the poll.
-                Ok(None) => {
-                    if let Some(c) = cache.upgrade() {
-                        c.wake();
-                    } else {
-                        return;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }

@@ -238,41 +238,38 @@ pub fn parse_proxy_header(bytes: &[u8]) -> ProxyHeader {
         };
     }
     match parsed {
-        HeaderResult::V1(Ok(h)) => {
-            let source = match h.addresses {
-                ppp::v1::Addresses::Tcp4(a) => {
-                    Some(SocketAddr::from((a.source_address, a.source_port)))
-                }
-                ppp::v1::Addresses::Tcp6(a) => {
-                    Some(SocketAddr::from((a.source_address, a.source_port)))
-                }
-                ppp::v1::Addresses::Unknown => None,
-            };
-            ProxyHeader::Complete {
-                len: h.header.len(),
-                source,
-            }
-        }
-        HeaderResult::V2(Ok(h)) => {
-            let source = match (h.command, h.addresses) {
-                (ppp::v2::Command::Local, _) => None,
-                (_, ppp::v2::Addresses::IPv4(a)) => {
-                    Some(SocketAddr::from((a.source_address, a.source_port)))
-                }
-                (_, ppp::v2::Addresses::IPv6(a)) => {
-                    Some(SocketAddr::from((a.source_address, a.source_port)))
-                }
-                // A PROXY command over a Unix socket or an unspecified family names no IP
-                // client: the peer is the client.
-                _ => None,
-            };
-            let len = h.len();
-            if len > MAX_PROXY_HEADER {
-                return ProxyHeader::Invalid;
-            }
-            ProxyHeader::Complete { len, source }
-        }
+        HeaderResult::V1(Ok(h)) => ProxyHeader::Complete {
+            len: h.header.len(),
+            source: v1_source(&h.addresses),
+        },
+        HeaderResult::V2(Ok(h)) if h.len() <= MAX_PROXY_HEADER => ProxyHeader::Complete {
+            len: h.len(),
+            source: v2_source(h.command, &h.addresses),
+        },
         _ => ProxyHeader::Invalid,
+    }
+}
+
+fn v1_source(addresses: &ppp::v1::Addresses) -> Option<SocketAddr> {
+    match addresses {
+        ppp::v1::Addresses::Tcp4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+        ppp::v1::Addresses::Tcp6(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+        ppp::v1::Addresses::Unknown => None,
+    }
+}
+
+/// A LOCAL command (a health check), or a PROXY command over a Unix socket or an unspecified
+/// family, names no IP client: the peer is the client.
+fn v2_source(command: ppp::v2::Command, addresses: &ppp::v2::Addresses) -> Option<SocketAddr> {
+    match (command, addresses) {
+        (ppp::v2::Command::Local, _) => None,
+        (_, ppp::v2::Addresses::IPv4(a)) => {
+            Some(SocketAddr::from((a.source_address, a.source_port)))
+        }
+        (_, ppp::v2::Addresses::IPv6(a)) => {
+            Some(SocketAddr::from((a.source_address, a.source_port)))
+        }
+        _ => None,
     }
 }
 

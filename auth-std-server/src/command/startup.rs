@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use crate::admin::AdminError;
 use crate::fs::PermissionError;
 use crate::keys::{self, KeySource, Keys, KeysError};
+use crate::password::NewHashError;
 use crate::store::{PoolLimits, Store, StoreError, StoreUrl};
 use crate::users::UsersError;
+
+/// The file name of the first-run `admin` password, in the data directory.
+pub const FIRST_RUN_PASSWORD_FILE: &str = "admin.password";
 
 /// Why the server cannot start. `Display` is the one line it exits with.
 #[derive(Debug)]
@@ -34,7 +37,7 @@ pub enum StartupError {
     /// The store could not be opened, migrated or read.
     Store(StoreError),
     /// The first-run `admin` password could not be made.
-    Admin(AdminError),
+    NewHash(NewHashError),
     /// The system random generator failed.
     Rng(getrandom::Error),
     /// The first-run password file could not be written.
@@ -59,7 +62,7 @@ pub enum StartupError {
         source: std::io::Error,
     },
     /// The TLS certificate or key is missing or unusable.
-    Tls(crate::tls::TlsError),
+    Tls(crate::http::tls::TlsError),
     /// Connection limits that contradict each other.
     Limits(String),
     /// The runtime could not be built, or serving failed.
@@ -76,7 +79,7 @@ impl fmt::Display for StartupError {
             StartupError::Keys(e) => e.fmt(f),
             StartupError::Users(e) => e.fmt(f),
             StartupError::Store(e) => e.fmt(f),
-            StartupError::Admin(e) => e.fmt(f),
+            StartupError::NewHash(e) => e.fmt(f),
             StartupError::Rng(e) => write!(f, "random generator failed: {e}"),
             StartupError::WriteSecret { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
@@ -105,7 +108,7 @@ impl std::error::Error for StartupError {
             StartupError::Keys(e) => Some(e),
             StartupError::Users(e) => Some(e),
             StartupError::Store(e) => Some(e),
-            StartupError::Admin(e) => Some(e),
+            StartupError::NewHash(e) => Some(e),
             StartupError::Rng(e) => Some(e),
             StartupError::Tls(e) => Some(e),
             StartupError::Io(e) => Some(e),
@@ -146,48 +149,8 @@ pub async fn prepare(
     now: u64,
 ) -> Result<(Keys, KeySource, Store), StartupError> {
     let data_dir = url.data_dir();
-    if !data_dir.exists() {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(&data_dir)
-            .map_err(|source| StartupError::CreateDir {
-                path: data_dir.clone(),
-                source,
-            })?;
-    }
-    // Refuse to run on files another local user could replace or read (#10 item 6).
-    crate::fs::check_data_dir(&data_dir)?;
-
-    let (keys, source) = match std::env::var("AUTH_SECRET") {
-        Ok(secret) => (keys::from_secret(&secret)?, KeySource::Env),
-        Err(_) => match key_file {
-            Some(path) => {
-                crate::fs::check_secret_file(path, "key file")?;
-                (
-                    keys::load_key_file(path)?,
-                    KeySource::File(path.display().to_string()),
-                )
-            }
-            None => {
-                let path = data_dir.join("jwt.key");
-                if path.exists() {
-                    crate::fs::check_secret_file(&path, "key file")?;
-                    (
-                        keys::load_key_file(&path)?,
-                        KeySource::File(path.display().to_string()),
-                    )
-                } else {
-                    (
-                        keys::generate_key_file(&path, now)?,
-                        KeySource::Generated(path.display().to_string()),
-                    )
-                }
-            }
-        },
-    };
-
+    make_data_dir(&data_dir)?;
+    let (keys, source) = load_keys(key_file, &data_dir, now)?;
     if let StoreUrl::Sqlite(path) = url
         && path.exists()
     {
@@ -206,6 +169,44 @@ pub async fn prepare(
         first_run(&store, &data_dir, rounds, now).await?;
     }
     Ok((keys, source, store))
+}
+
+/// Creates the data directory (0700) if it is missing, then refuses to run on files another
+/// local user could replace or read (#10 item 6).
+fn make_data_dir(data_dir: &Path) -> Result<(), StartupError> {
+    if !data_dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(data_dir)
+            .map_err(|source| StartupError::CreateDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+    }
+    crate::fs::check_data_dir(data_dir)?;
+    Ok(())
+}
+
+/// The signing keys: `AUTH_SECRET`, else the key file named, else `jwt.key` in the data
+/// directory, made on first start.
+fn load_keys(
+    key_file: Option<&Path>,
+    data_dir: &Path,
+    now: u64,
+) -> Result<(Keys, KeySource), StartupError> {
+    if let Ok(secret) = std::env::var("AUTH_SECRET") {
+        return Ok((keys::from_secret(&secret)?, KeySource::Env));
+    }
+    let path = key_file.map_or_else(|| data_dir.join("jwt.key"), Path::to_owned);
+    if key_file.is_some() || path.exists() {
+        crate::fs::check_secret_file(&path, "key file")?;
+        let keys = keys::load_key_file(&path)?;
+        return Ok((keys, KeySource::File(path.display().to_string())));
+    }
+    let keys = keys::generate_key_file(&path, now)?;
+    Ok((keys, KeySource::Generated(path.display().to_string())))
 }
 
 /// Imports the 0.1 users file once, then renames it `users.imported`. A crash between the two
@@ -244,13 +245,14 @@ async fn first_run(
     now: u64,
 ) -> Result<(), StartupError> {
     let password = random_password()?;
-    let admin = crate::admin::new_hash(&password, rounds).map_err(StartupError::Admin)?;
-    let secret = data_dir.join(crate::admin::FIRST_RUN_PASSWORD_FILE);
+    let admin =
+        crate::password::new_account_hash(&password, rounds).map_err(StartupError::NewHash)?;
+    let secret = data_dir.join(FIRST_RUN_PASSWORD_FILE);
     // Written under a name of this process's own first, and moved into place only by the
     // instance whose insert won: instances sharing a data directory never collide.
     let pending = data_dir.join(format!(
         "{}.{}",
-        crate::admin::FIRST_RUN_PASSWORD_FILE,
+        FIRST_RUN_PASSWORD_FILE,
         std::process::id()
     ));
     let write_err = |path: &Path| {

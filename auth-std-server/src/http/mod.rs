@@ -1,0 +1,114 @@
+//! The HTTP layer: the router, its layers and the accept loop. Handlers parse, call one
+//! service, and answer; every error answer is an [`ApiError`].
+
+pub mod admin;
+mod body;
+pub mod error;
+mod health;
+mod layers;
+pub mod openapi;
+mod protected;
+pub mod proxy;
+mod revoke;
+pub mod server;
+pub mod tls;
+mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::header::AUTHORIZATION;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::BearerAuth;
+use crate::state::AppState;
+
+pub use error::ApiError;
+
+/// Largest request body accepted (16 KiB); larger ones get 413.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// The router's state: [`AppState`] in a local type, so that the extractors find what they
+/// need in it by `FromRef` (the handlers take `State<AppState>`, the protected routes
+/// [`crate::auth::Authenticated`], which needs the [`BearerAuth`]).
+#[derive(Debug, Clone)]
+struct RouterState(AppState);
+
+impl FromRef<RouterState> for AppState {
+    fn from_ref(state: &RouterState) -> Self {
+        Arc::clone(&state.0)
+    }
+}
+
+impl FromRef<RouterState> for Arc<BearerAuth> {
+    fn from_ref(state: &RouterState) -> Self {
+        Arc::clone(&state.0.auth)
+    }
+}
+
+/// The router with every layer: timing and the security headers outermost (so 404, 405, 413,
+/// 422 and 500 all carry `X-Duration-MS`), then JSON error bodies, panic catching, header
+/// limits, tracing, the request timeout and the body limit. The routes and the OpenAPI document
+/// (`/openapi.json`, shown at `/docs`) are built from the same declarations ([`api`]).
+pub fn app(state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    let hsts = state.settings.hsts;
+    let (router, mut doc) = api().split_for_parts();
+    openapi::finish(&mut doc);
+    let router = if state.settings.docs {
+        router.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+    } else {
+        router
+    };
+    router
+        .fallback(health::not_found)
+        .with_state(RouterState(Arc::clone(&state)))
+        // After routing: the route template is known here.
+        .layer(axum::middleware::from_fn_with_state(state, layers::observe))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(layers::make_span)
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
+        )
+        .layer(axum::middleware::from_fn(layers::header_limits))
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(layers::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            hsts,
+            layers::response_headers,
+        ))
+}
+
+/// Every API route with its documentation: a route is added here only through its handler's
+/// `#[utoipa::path]`, so the document and the router cannot drift apart.
+fn api() -> utoipa_axum::router::OpenApiRouter<RouterState> {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(token::token))
+        .routes(routes!(revoke::revoke))
+        .routes(routes!(protected::secure_resource))
+        .routes(routes!(protected::dashboard))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
+/// The OpenAPI document the server serves at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = api().into_openapi();
+    openapi::finish(&mut doc);
+    doc
+}
