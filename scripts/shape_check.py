@@ -17,7 +17,9 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SRC = os.path.join(ROOT, "auth-std-server", "src")
+SERVER = os.path.join(ROOT, "auth-std-server", "src")
+CORE = os.path.join(ROOT, "auth-core", "src")
+SRC = SERVER
 MAX_FN_LINES = 50
 # Handlers are the HTTP layer's functions with a `#[utoipa::path]`: held to ~40 lines.
 MAX_HANDLER_LINES = 40
@@ -239,8 +241,38 @@ def cycles(graph):
     return out
 
 
+def graph_of(src):
+    """The module graph of the crate under `src`, and the paths that run up to its lib.rs."""
+    global SRC
+    SRC = src
+    files = []
+    for d, _, fs in os.walk(src):
+        files += [os.path.join(d, f) for f in fs if f.endswith(".rs")]
+    modules = {module_of(f): f for f in sorted(files)}
+    graph, up = {}, []
+    for mod, f in modules.items():
+        code = strip(open(f, encoding="utf-8").read())
+        edges = graph.setdefault(mod, set())
+        cut = re.search(r"^\s*mod tests\b", code, re.M)
+        head, tail = (code[:cut.start()], code[cut.start():]) if cut else (code, "")
+        tests_mod = "tests" if mod == "crate" else mod + "::tests"
+        for path, reexport in paths_in(head, mod) + paths_in(tail, tests_mod):
+            target = resolve(path, modules)
+            if target == mod:
+                continue
+            if reexport and target.startswith(mod + "::" if mod != "crate" else ""):
+                continue
+            if target == "crate" and mod != "main":
+                up.append(f"{os.path.relpath(f, ROOT)}: `crate::{path}` runs back up to lib.rs")
+            edges.add(target)
+    SRC = SERVER
+    return graph, up
+
+
 def main():
     report = "--report" in sys.argv
+    core_graph, _ = graph_of(CORE)
+    core_circles = cycles(core_graph)
     files = []
     for d, _, fs in os.walk(SRC):
         files += [os.path.join(d, f) for f in fs if f.endswith(".rs")]
@@ -275,6 +307,9 @@ def main():
                 kind = "handler" if handler else "function"
                 problems.append(f"{os.path.relpath(f, ROOT)}:{line}: {kind} `{name}` is {n} lines (limit {limit})")
     problems += module_map_files()
+    for comp in core_circles:
+        chain = [f"{a} -> {b}" for a in comp for b in sorted(core_graph[a]) if b in comp]
+        problems.append("auth-core import circle: " + "; ".join(chain))
     if report:
         print("== graph")
         for mod in sorted(graph):

@@ -8,7 +8,7 @@
 use embedded_io::Write;
 
 use crate::error::EncodeError;
-use crate::response::{put, write_json_str};
+use crate::json::{put, write_json_str};
 
 /// The `detail` of a failed login.
 pub const DETAIL_AUTHENTICATION_FAILED: &str = "Authentication failed";

@@ -2,6 +2,15 @@
 //!
 //! Every enum is `Copy`, `#[non_exhaustive]`, has a static lowercase
 //! `Display` and never carries secret material.
+//!
+//! **Where errors live.** A phase's error lives here when more than one module returns it or
+//! the crate root re-exports it (keys, parsing, verifying, claims, validation, encoding,
+//! passwords, the bearer header, the login and authorize decisions). An error that only one
+//! module's functions return lives beside them: [`crate::form::FormError`],
+//! [`crate::session::RefreshError`] and [`crate::session::RefreshTokenError`]. An outward
+//! answer is not an error type: [`crate::response::Reply`] and
+//! [`crate::response::OAuthError`] live in `response.rs` beside the functions that write
+//! them, and each error names its answer with a `reply()` or `oauth()` method.
 
 use core::fmt;
 

@@ -224,7 +224,11 @@ pub fn parse_login_form<'b>(
     body: &[u8],
     buf: &'b mut [u8],
 ) -> Result<LoginForm<'b>, FormError<'b>> {
-    check_login(&collect_urlencoded(body, buf, LOGIN_FIELDS)?)
+    parse(
+        Source::<NoFields<'b>>::Urlencoded(body, buf),
+        LOGIN_FIELDS,
+        check_login,
+    )
 }
 
 /// Builds a login form from fields that arrive already separated and decoded, such as the parts
@@ -238,7 +242,7 @@ pub fn login_form_from_fields<'b, I>(fields: I) -> Result<LoginForm<'b>, FormErr
 where
     I: IntoIterator<Item = (&'b str, &'b [u8])>,
 {
-    check_login(&collect_fields(fields, LOGIN_FIELDS)?)
+    parse(Source::Fields(fields), LOGIN_FIELDS, check_login)
 }
 
 /// A refresh-grant request (RFC 6749 §6). `Debug` hides the token.
@@ -281,7 +285,11 @@ pub fn parse_token_form<'b>(
     body: &[u8],
     buf: &'b mut [u8],
 ) -> Result<TokenRequest<'b>, FormError<'b>> {
-    token_request(&collect_urlencoded(body, buf, TOKEN_FIELDS)?)
+    parse(
+        Source::<NoFields<'b>>::Urlencoded(body, buf),
+        TOKEN_FIELDS,
+        token_request,
+    )
 }
 
 /// [`parse_token_form`] over fields already separated and decoded (multipart).
@@ -292,7 +300,7 @@ pub fn token_request_from_fields<'b, I>(fields: I) -> Result<TokenRequest<'b>, F
 where
     I: IntoIterator<Item = (&'b str, &'b [u8])>,
 {
-    token_request(&collect_fields(fields, TOKEN_FIELDS)?)
+    parse(Source::Fields(fields), TOKEN_FIELDS, token_request)
 }
 
 /// A revocation request (RFC 7009 §2.1). `Debug` hides the token.
@@ -322,7 +330,11 @@ pub fn parse_revoke_form<'b>(
     body: &[u8],
     buf: &'b mut [u8],
 ) -> Result<RevokeForm<'b>, FormError<'b>> {
-    check_revoke(&collect_urlencoded(body, buf, REVOKE_FIELDS)?)
+    parse(
+        Source::<NoFields<'b>>::Urlencoded(body, buf),
+        REVOKE_FIELDS,
+        check_revoke,
+    )
 }
 
 /// [`parse_revoke_form`] over fields already separated and decoded (multipart).
@@ -333,7 +345,34 @@ pub fn revoke_form_from_fields<'b, I>(fields: I) -> Result<RevokeForm<'b>, FormE
 where
     I: IntoIterator<Item = (&'b str, &'b [u8])>,
 {
-    check_revoke(&collect_fields(fields, REVOKE_FIELDS)?)
+    parse(Source::Fields(fields), REVOKE_FIELDS, check_revoke)
+}
+
+/// Where a form's values come from: a urlencoded body (decoded into the buffer), or fields
+/// already separated and decoded (the parts of a multipart body).
+enum Source<'s, 'b, I> {
+    Urlencoded(&'s [u8], &'b mut [u8]),
+    Fields(I),
+}
+
+/// The field iterator type of a urlencoded [`Source`], which has none.
+type NoFields<'b> = core::iter::Empty<(&'b str, &'b [u8])>;
+
+/// The one shape of the six public parsers: the `known` fields of `source`, checked by `check`
+/// into a request of its kind.
+fn parse<'b, I, T>(
+    source: Source<'_, 'b, I>,
+    known: &[Field],
+    check: fn(&Values<'b>) -> Result<T, FormError<'b>>,
+) -> Result<T, FormError<'b>>
+where
+    I: IntoIterator<Item = (&'b str, &'b [u8])>,
+{
+    let values = match source {
+        Source::Urlencoded(body, buf) => collect_urlencoded(body, buf, known)?,
+        Source::Fields(fields) => collect_fields(fields, known)?,
+    };
+    check(&values)
 }
 
 /// Decodes the `known` fields of a urlencoded body into `buf`.

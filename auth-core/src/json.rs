@@ -273,6 +273,65 @@ impl Iterator for Chars<'_> {
     }
 }
 
+/// Writing JSON text to an `embedded_io::Write` (the responses and the contract's bodies).
+#[cfg(feature = "flow")]
+mod write {
+    use embedded_io::Write;
+
+    use crate::error::EncodeError;
+
+    /// Writes `bytes`, mapping the writer's error.
+    pub(crate) fn put<W: Write>(w: &mut W, bytes: &[u8]) -> Result<(), EncodeError> {
+        w.write_all(bytes)
+            .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))
+    }
+
+    /// Writes `s` as a JSON string literal, quotes included: `"`, `\` and control characters are
+    /// escaped; everything else is written as UTF-8.
+    ///
+    /// # Errors
+    /// [`EncodeError::Write`].
+    pub fn write_json_str<W: Write>(s: &str, w: &mut W) -> Result<(), EncodeError> {
+        put(w, b"\"")?;
+        let bytes = s.as_bytes();
+        let mut start = 0usize;
+        for (i, &b) in bytes.iter().enumerate() {
+            let esc: Option<&[u8]> = match b {
+                b'"' => Some(b"\\\""),
+                b'\\' => Some(b"\\\\"),
+                b'\n' => Some(b"\\n"),
+                b'\r' => Some(b"\\r"),
+                b'\t' => Some(b"\\t"),
+                0..=0x1f => None,
+                _ => continue,
+            };
+            put(w, bytes.get(start..i).unwrap_or_default())?;
+            match esc {
+                Some(e) => put(w, e)?,
+                None => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let u = [
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+                        HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'),
+                    ];
+                    put(w, &u)?;
+                }
+            }
+            start = i.saturating_add(1);
+        }
+        put(w, bytes.get(start..).unwrap_or_default())?;
+        put(w, b"\"")
+    }
+}
+#[cfg(feature = "flow")]
+pub(crate) use write::put;
+#[cfg(feature = "flow")]
+pub use write::write_json_str;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,8 @@ use crate::contract::{
 use crate::error::EncodeError;
 use crate::flow::{AuthError, LoginError};
 use crate::form::{FieldErrorKind, FormError};
+use crate::json::put;
+pub use crate::json::write_json_str;
 
 /// `Content-Type` of every body here.
 pub const CONTENT_TYPE_JSON: &str = "application/json";
@@ -115,52 +117,6 @@ impl AuthError {
     }
 }
 
-pub(crate) fn put<W: Write>(w: &mut W, bytes: &[u8]) -> Result<(), EncodeError> {
-    w.write_all(bytes)
-        .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))
-}
-
-/// Writes `s` as a JSON string literal, quotes included: `"`, `\` and control characters are
-/// escaped; everything else is written as UTF-8.
-///
-/// # Errors
-/// [`EncodeError::Write`].
-pub fn write_json_str<W: Write>(s: &str, w: &mut W) -> Result<(), EncodeError> {
-    put(w, b"\"")?;
-    let bytes = s.as_bytes();
-    let mut start = 0usize;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f => None,
-            _ => continue,
-        };
-        put(w, bytes.get(start..i).unwrap_or_default())?;
-        match esc {
-            Some(e) => put(w, e)?,
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let u = [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
-                    HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'),
-                ];
-                put(w, &u)?;
-            }
-        }
-        start = i.saturating_add(1);
-    }
-    put(w, bytes.get(start..).unwrap_or_default())?;
-    put(w, b"\"")
-}
-
 fn write_u64<W: Write>(mut v: u64, w: &mut W) -> Result<(), EncodeError> {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
@@ -220,15 +176,39 @@ pub fn write_token_with_refresh<W: Write>(
     put(w, b"}")
 }
 
+/// An RFC 6749 §5.2 error: status 400, `{"error":…,"error_description":…}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The `error` code.
+    pub code: &'static str,
+    /// The `error_description`.
+    pub description: &'static str,
+}
+
+impl OAuthError {
+    /// A refresh token that is malformed, unknown, expired, revoked or reused.
+    pub const INVALID_GRANT: OAuthError = OAuthError {
+        code: "invalid_grant",
+        description: "The refresh token is invalid, expired or revoked",
+    };
+    /// A scope wider than the session's.
+    pub const INVALID_SCOPE: OAuthError = OAuthError {
+        code: "invalid_scope",
+        description: "The requested scope exceeds the scope granted",
+    };
+    /// A missing or badly encoded parameter.
+    pub const INVALID_REQUEST: OAuthError = OAuthError {
+        code: "invalid_request",
+        description: "A required parameter is missing or malformed",
+    };
+}
+
 /// `{"error":"…","error_description":"…"}` (RFC 6749 §5.2), sent with status 400 and
 /// `Cache-Control: no-store`.
 ///
 /// # Errors
 /// [`EncodeError::Write`].
-pub fn write_oauth_error<W: Write>(
-    error: &crate::session::OAuthError,
-    w: &mut W,
-) -> Result<(), EncodeError> {
+pub fn write_oauth_error<W: Write>(error: &OAuthError, w: &mut W) -> Result<(), EncodeError> {
     put(w, b"{\"error\":")?;
     write_json_str(error.code, w)?;
     put(w, b",\"error_description\":")?;

@@ -313,32 +313,7 @@ impl fmt::Display for RefreshError {
 
 impl core::error::Error for RefreshError {}
 
-/// An RFC 6749 §5.2 error: status 400, `{"error":…,"error_description":…}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OAuthError {
-    /// The `error` code.
-    pub code: &'static str,
-    /// The `error_description`.
-    pub description: &'static str,
-}
-
-impl OAuthError {
-    /// A refresh token that is malformed, unknown, expired, revoked or reused.
-    pub const INVALID_GRANT: OAuthError = OAuthError {
-        code: "invalid_grant",
-        description: "The refresh token is invalid, expired or revoked",
-    };
-    /// A scope wider than the session's.
-    pub const INVALID_SCOPE: OAuthError = OAuthError {
-        code: "invalid_scope",
-        description: "The requested scope exceeds the scope granted",
-    };
-    /// A missing or badly encoded parameter.
-    pub const INVALID_REQUEST: OAuthError = OAuthError {
-        code: "invalid_request",
-        description: "A required parameter is missing or malformed",
-    };
-}
+pub use crate::response::OAuthError;
 
 /// Decides a refresh. `presented` is the token sent; `session` is what the store found for its
 /// hash (`None` if nothing), `account` the session's account now (`None` if removed).
