@@ -65,3 +65,8 @@ pub use jwt::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN, Validation};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct WorkspaceReadme;
+
+/// `docs/firmware.md`'s device-side check runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/firmware.md")]
+struct FirmwareDoc;

@@ -147,7 +147,7 @@ fn behind_nginx_one_attacker_locks_only_itself() {
     let port = free_port();
     let conf = dir.path().join("nginx.conf");
     let d = dir.path().display();
-    // What README's "Running several instances" shows, on loopback.
+    // What docs/operations.md's "Running several instances" shows, on loopback.
     std::fs::write(
         &conf,
         format!(

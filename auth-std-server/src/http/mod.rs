@@ -54,7 +54,7 @@ impl FromRef<RouterState> for Arc<BearerAuth> {
 /// The router with every layer: timing and the security headers outermost (so 404, 405, 413,
 /// 422 and 500 all carry `X-Duration-MS`), then JSON error bodies, panic catching, header
 /// limits, tracing, the request timeout and the body limit. The routes and the OpenAPI document
-/// (`/openapi.json`, shown at `/docs`) are built from the same declarations ([`api`]).
+/// (`/openapi.json`, shown at `/docs`) are built from the same declarations (`api`).
 pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     let hsts = state.settings.hsts;

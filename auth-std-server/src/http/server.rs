@@ -14,7 +14,7 @@
 //! cannot hold the table (round 3 item 8). Each slot is a guard released by `Drop` when its
 //! connection task ends, whatever ends it.
 //!
-//! **Behind proxies** ([`crate::proxy`]): with `--proxy-protocol`, a trusted peer's PROXY
+//! **Behind proxies** ([`crate::http::proxy`]): with `--proxy-protocol`, a trusted peer's PROXY
 //! header is read first, within the header-read timeout; each request's client address is
 //! then resolved from it and the forwarding headers, and handed to the routes as
 //! `ConnectInfo`. A trusted proxy is not held to the per-client cap.

@@ -1,4 +1,4 @@
-//! The password grant. [`login`] admits the attempt, runs [`attempt`] (every step a `?`), then
+//! The password grant. [`login`] admits the attempt, runs `attempt` (every step a `?`), then
 //! settles: the throttle reservation, the shared counters, the metric and the log line, once,
 //! by outcome.
 //!

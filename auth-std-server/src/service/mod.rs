@@ -1,4 +1,4 @@
-//! The services under the HTTP layer: [`login`], [`refresh`] and [`revoke`]. Each is one
+//! The services under the HTTP layer: [`login()`], [`refresh()`] and [`revoke()`]. Each is one
 //! function that returns a typed outcome; inside, every step uses `?`, and one outer place per
 //! service settles the throttle and counts the metric, once per outcome. They know nothing of
 //! HTTP: the handlers turn their failures into [`crate::http::ApiError`]s.
