@@ -268,7 +268,11 @@ impl BearerAuth {
         // reference-counted handle on the request's bytes, and where the token starts.
         let token_start = header.map_or(0, <[u8]>::len).saturating_sub(ok.token.len());
         drop(buf);
-        self.check_account(&subject, issued_at).await?;
+        let (status, created) = match self.accounts.cached_since(&subject) {
+            Some(entry) => entry,
+            None => self.accounts.load_since(&subject).await,
+        };
+        Self::account_verdict(status, created, issued_at)?;
         let revoked = match (&self.revoked, revocation) {
             (_, Revocation::Live) => false,
             (_, Revocation::Revoked) => true,
@@ -326,12 +330,13 @@ impl BearerAuth {
         C::from_verified(Some(&verified)).map_err(invalid)
     }
 
-    /// The subject's account: active, and created before the token was issued.
-    async fn check_account(&self, subject: &str, issued_at: Option<u64>) -> Result<(), Rejection> {
-        let (status, created) = match self.accounts.cached_since(subject) {
-            Some(entry) => entry,
-            None => self.accounts.load_since(subject).await,
-        };
+    /// The subject's account must be active, and created before the token was issued (else
+    /// the token is an earlier account's: removed, then the name added again).
+    fn account_verdict(
+        status: AccountStatus,
+        created: u64,
+        issued_at: Option<u64>,
+    ) -> Result<(), Rejection> {
         match status {
             AccountStatus::Active => {}
             // Disabled and unknown get the one answer, as `flow::check_account` gives them.
@@ -340,9 +345,7 @@ impl BearerAuth {
             }
             AccountStatus::Unavailable => return Err(Rejection::Unavailable),
         }
-        // After the account: a disabled account's tokens keep the contract's 403. A token from
-        // before the account was created is an earlier account's (removed, then the name added
-        // again).
+        // After the status: a disabled account's tokens keep the contract's 403.
         if created > 0 && issued_at.is_some_and(|iat| iat < created) {
             return Err(Rejection::Revoked);
         }
