@@ -15,6 +15,8 @@ for r in $(seq "$REPEATS"); do
   cp -r bench/target/criterion /tmp/crit-runs/$r
 done
 cargo bench --locked --manifest-path bench/Cargo.toml --bench peers -- --warm-up-time 1 --measurement-time "$MEASURE" 'pbkdf2' 2>&1 | grep -E "^[a-z0-9_]+/|time:" > /tmp/criterion-pbkdf2.txt || true
+# bcrypt beside the PBKDF2 policy (#24), from auth-core's own bench.
+cargo bench --locked -p auth-core --bench password -- --warm-up-time 1 --measurement-time "$MEASURE" 'bcrypt_verify|pbkdf2_600k/auth_core_verify' 2>&1 | grep -E "^[a-z0-9_]+/|time:" > /tmp/criterion-bcrypt.txt || true
 cargo run --locked --release --manifest-path bench/Cargo.toml --bin allocs > /tmp/allocs.txt
 python3 scripts/pbkdf2_openssl.py > /tmp/openssl.txt
 bash scripts/load.sh "${LOAD_SECONDS:-10}" > /tmp/load.md

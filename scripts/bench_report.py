@@ -102,6 +102,24 @@ if m:
     p(f"| OpenSSL ({m.group(1).replace('_', ' ')}) via Python `hashlib`, median of {m.group(3)} | {fmt(t)} | {t/floor:.2f} | {t/ours:.2f} | — |")
     p(f"\nDerived key, identical for all: `{our_dk}`.")
 p("")
+# bcrypt verify (#24), from auth-core's own bench (`benches/password.rs`, run by bench.sh into
+# the workspace target): its cost beside the PBKDF2 policy sets `bcrypt::ROUND_WORK`.
+CORE = os.path.join(ROOT, "target", "criterion")
+def core_ns(group, func):
+    return json.load(open(os.path.join(CORE, group, func, "new", "estimates.json")))["median"]["point_estimate"]
+if os.path.exists(os.path.join(CORE, "bcrypt_verify")):
+    pol = core_ns("pbkdf2_600k", "auth_core_verify")
+    p("### bcrypt verify (#24), beside the PBKDF2 policy\n")
+    p("auth-core's `verify_password` on a `$2b$` hash (the `bcrypt` crate's EksBlowfish) and the `bcrypt` crate's own `verify`, against auth-core's 600,000-round PBKDF2 verify from the same run (`cargo bench -p auth-core --bench password`). One bcrypt round in PBKDF2 iterations is the cost's time over 2^cost, over one iteration's time: what `bcrypt::ROUND_WORK` (595) says.\n")
+    p("| | auth-core | `bcrypt` crate | × the PBKDF2 policy | one round, in PBKDF2 iterations |")
+    p("|---|---|---|---|---|")
+    p(f"| PBKDF2-HMAC-SHA256, 600,000 rounds (the policy) | {fmt(pol)} | — | 1.00 | — |")
+    for cost in (10, 12):
+        ours_b = core_ns("bcrypt_verify", f"auth_core_cost_{cost}")
+        theirs_b = core_ns("bcrypt_verify", f"bcrypt_crate_cost_{cost}")
+        per_round = ours_b / 2**cost / (pol / 600_000)
+        p(f"| bcrypt, cost {cost} | {fmt(ours_b)} | {fmt(theirs_b)} | {ours_b/pol:.2f} | {per_round:,.0f} |")
+    p("")
 p(open("/tmp/load.md").read())
 if os.path.exists("/tmp/store.md"):
     p(open("/tmp/store.md").read())

@@ -40,6 +40,18 @@ def django(pw, rounds):
     return f"pbkdf2_sha256${rounds}${salt}${b64(dk, pad=True)}"
 
 
+# bcrypt hashes as the FastAPI seed makes them (passlib 1.7.4 over bcrypt 4.0.1, the cost-10 and
+# cost-12 ones made once with the e2e test's venv: Python's standard library has no bcrypt; the
+# cost-4 one is pyca/bcrypt's test vector). The logins below use
+# a wrong password, so only the cost matters: cost 4 is padded up to the policy, cost 10 is
+# about the default policy's work, cost 12 (passlib's default) is above it until its first login.
+BCRYPT = {
+    4: "$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm",
+    10: "$2b$10$gre0UZnc7rkgVACNB/4JCu5ZUfQIcL6Qh8IXkC1aMfDnQLwOFBDqC",
+    12: "$2b$12$gfOAaaJ4nDEPzYTV2ZOGMe1Zz6URWBfoUWgcd13sXgLmlr2sLXZwu",
+}
+
+
 def binary():
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "auth-std-server"], cwd=ROOT, check=True)
     meta = json.loads(subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
@@ -68,6 +80,9 @@ def main():
         "passlib, 29,000 rounds": passlib("pw", 29_000),
         "Django, 260,000 rounds": django("pw", 260_000),
         f"PHC l=64 at {POLICY:,} rounds, as imported": phc("pw", POLICY, 64),
+        "bcrypt cost 4, imported (FastAPI/passlib)": BCRYPT[4],
+        "bcrypt cost 10, imported": BCRYPT[10],
+        "bcrypt cost 12, imported (passlib's default; until its first login)": BCRYPT[12],
         f"PHC l=64, after its first login": phc("pw", POLICY, 64),
     }
     names = {k: f"u{i}" for i, k in enumerate(kinds)}

@@ -1,5 +1,6 @@
 //! PBKDF2-HMAC-SHA256 verify at 600,000 rounds against the floor (exactly two SHA-256
-//! compressions per iteration) and the RustCrypto `pbkdf2` crate.
+//! compressions per iteration) and the RustCrypto `pbkdf2` crate; bcrypt verify at costs 10
+//! and 12 against the `bcrypt` crate's own.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -60,6 +61,24 @@ fn bench(c: &mut Criterion) {
             black_box(out)
         })
     });
+    g.finish();
+
+    // bcrypt (#24), verified as a login verifies it: its work against PBKDF2's sets
+    // `password::bcrypt::ROUND_WORK` (cost 12's time over 4,096 rounds, in PBKDF2 iterations).
+    let mut g = c.benchmark_group("bcrypt_verify");
+    g.sample_size(10);
+    for cost in [10u32, 12] {
+        let stored = bcrypt::hash_with_salt(b"correct horse", cost, *SALT)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        let fast = Policy::new().with_rounds(1000);
+        g.bench_function(format!("auth_core_cost_{cost}"), |b| {
+            b.iter(|| verify_password(black_box(b"correct horse"), &stored, &fast).unwrap())
+        });
+        g.bench_function(format!("bcrypt_crate_cost_{cost}"), |b| {
+            b.iter(|| bcrypt::verify(black_box(b"correct horse"), &stored).unwrap())
+        });
+    }
     g.finish();
 }
 

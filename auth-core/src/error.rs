@@ -208,12 +208,18 @@ error_enum! {
     /// the safety caps. Found when the hash is parsed ([`crate::password::StoredHash::parse`]).
     pub enum StoredHashError {
         /// The stored string is not PHC, passlib or Django PBKDF2-SHA256.
-        UnknownFormat => "stored hash is not a pbkdf2-sha256 phc, passlib or django string",
+        UnknownFormat => "stored hash is not a pbkdf2-sha256 (phc, passlib, django) or bcrypt string",
+        /// A `$2x$` bcrypt hash: crypt_blowfish marked with it the hashes its sign-extension
+        /// bug (CVE-2011-2483) made, which no correct bcrypt reproduces.
+        BcryptBuggyVariant => "stored hash is $2x$ bcrypt, made by crypt_blowfish's sign-extension bug (cve-2011-2483): reset this password",
+        /// A bcrypt cost that is not two digits from 04 to 31.
+        BcryptCost => "bcrypt cost is not two digits from 04 to 31",
         /// The rounds field is missing or not a plain decimal.
         InvalidRounds => "stored hash rounds are missing or not a decimal",
         /// Fewer rounds than [`crate::password::MIN_ROUNDS`].
         RoundsTooLow => "stored hash has too few rounds",
-        /// More rounds than [`crate::password::MAX_ROUNDS`].
+        /// More rounds than [`crate::password::MAX_ROUNDS`] (for bcrypt: a cost whose work is
+        /// more than theirs).
         RoundsTooHigh => "stored hash has too many rounds",
         /// PHC parameters other than one `i` and at most one `l`, or a version field.
         InvalidParams => "stored hash has invalid parameters",

@@ -1220,3 +1220,149 @@ fn a_stdout_nobody_reads_never_stalls_requests() {
     let _ = child.wait();
     drop(lines);
 }
+
+/// `application/x-www-form-urlencoded` text of `s`: every byte outside the unreserved set
+/// percent-encoded.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// #24: the move from the FastAPI app, end to end. Its users' hashes are made exactly as the
+/// seed makes them (passlib 1.7.4's `CryptContext(schemes=["bcrypt"])` over bcrypt 4.0.1, in a
+/// venv the test makes): `$2a$`, `$2b$`, `$2y$`, costs 4 to 12, a non-ASCII password, one of
+/// 72 bytes and one of 80, a disabled user. `user import` takes them; every user logs in with
+/// its old password, wrong ones get 401 and the disabled user 403; the first login rewrites
+/// each hash as PHC, and the users log in again. A token the seed minted (PyJWT: `uid`, `iat`,
+/// `exp`, its secret) is accepted with `--subject-claim uid` and `AUTH_SECRET`.
+#[test]
+fn fastapi_users_move_over_with_their_bcrypt_hashes_and_live_tokens() {
+    let Some(vpy) = venv(
+        "fastapi-seed-venv",
+        "import passlib, bcrypt, jwt; assert bcrypt.__version__ == '4.0.1'",
+        &["passlib==1.7.4", "bcrypt==4.0.1", "PyJWT>=2.8,<3"],
+    ) else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fastapi_seed.py");
+    let seed = |args: &[&str]| {
+        let out = Command::new(&vpy).arg(&script).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let pw72 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let pw80 = format!("{pw72}+8 bytes");
+    let users: [(&str, &str, &str, &str, bool); 6] = [
+        ("alice", "2b", "4", "wonderland", true),
+        ("bob", "2a", "5", "pässwörd ß €", true),
+        ("carol", "2y", "12", pw72, true),
+        ("dave", "2b", "8", "disabled-but-right", false),
+        ("erin", "2b", "10", &pw80, true),
+        ("frank", "2a", "6", "a b&c=d%e+f", true),
+    ];
+    let mut file = String::new();
+    for (name, ident, cost, pw, active) in &users {
+        let hash = seed(&["hash", ident, cost, &hex(pw)]);
+        assert!(hash.starts_with(&format!("${ident}${cost:0>2}$")), "{hash}");
+        assert_eq!(seed(&["verify", &hex(pw), &hash]), "True");
+        let status = if *active { "active" } else { "disabled" };
+        file.push_str(&format!("{name}\t{status}\t{hash}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "the-fastapi-seeds-secret-key-32b!";
+    let server = start(
+        dir.path(),
+        &["--subject-claim", "uid"],
+        &[("AUTH_SECRET", secret)],
+    );
+    // A malformed bcrypt line names its line and field, and imports nothing.
+    let bad = dir.path().join("bad.txt");
+    let broken = file.replacen("$2b$04$", "$2b$4$", 1);
+    std::fs::write(&bad, &broken).unwrap();
+    let (ok, _, err) = cli(dir.path(), &["user", "import", bad.to_str().unwrap()], None);
+    assert!(
+        !ok && err.contains("line 1") && err.contains("bcrypt cost"),
+        "{err}"
+    );
+    let (_, list, _) = cli(dir.path(), &["user", "list"], None);
+    assert!(!list.contains("alice"), "{list}");
+    let good = dir.path().join("users.txt");
+    std::fs::write(&good, &file).unwrap();
+    let (ok, out, err) = cli(
+        dir.path(),
+        &["user", "import", good.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("imported 6 of 6"), "{out}");
+    let (_, list, _) = cli(dir.path(), &["user", "list"], None);
+    assert!(list.contains("carol\tactive\tbcrypt\t12"), "{list}");
+    let log_in = |name: &str, pw: &str| {
+        let body = format!("username={name}&password={}", form_encode(pw));
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        http(server.addr, "POST", "/auth/session", &headers, &body)
+    };
+    // Only the first 72 bytes count while the hash is bcrypt, as under passlib: erin was
+    // made with 80 bytes and logs in with the same 72 and another tail. That login rewrites her
+    // hash as PBKDF2 of the password as typed, all of it, so from then on the whole of it
+    // counts, and the 80 bytes she was made with no longer match.
+    let erin_typed = format!("{pw72}another tail");
+    for round in ["bcrypt", "phc"] {
+        for (name, _, _, pw, active) in &users {
+            let pw = if *name == "erin" {
+                erin_typed.as_str()
+            } else {
+                pw
+            };
+            let want = if *active { 200 } else { 403 };
+            let r = log_in(name, pw);
+            assert_eq!(r.status, want, "{round} {name}: {}", r.body);
+            // Changed within the first 72 bytes: carol's and erin's start with `pw72`.
+            let r = log_in(name, &format!("{pw}x").replacen(pw72, "X", 1));
+            assert_eq!(
+                r.status, 401,
+                "{round} {name}, a wrong password: {}",
+                r.body
+            );
+        }
+        if round == "bcrypt" {
+            // Every active user's first login rewrites its hash as PHC, off the request path.
+            let t0 = Instant::now();
+            loop {
+                let (_, list, _) = cli(dir.path(), &["user", "list"], None);
+                let bcrypt_left: Vec<_> = list
+                    .lines()
+                    .filter(|l| l.contains("\tbcrypt\t") && l.contains("\tactive\t"))
+                    .collect();
+                if bcrypt_left.is_empty() {
+                    assert!(list.contains("dave\tdisabled\tbcrypt\t8"), "{list}");
+                    break;
+                }
+                assert!(t0.elapsed() < Duration::from_secs(20), "{bcrypt_left:?}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    assert_eq!(log_in("erin", &pw80).status, 401);
+    // A token the seed minted before the move keeps working.
+    let token = seed(&["token", secret, "alice"]);
+    let r = dashboard(server.addr, &token);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, r#"{"owner":"alice","view":"allowed"}"#)
+    );
+}

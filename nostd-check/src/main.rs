@@ -57,6 +57,8 @@ fn run() -> Result<(), i32> {
     sign()?;
     #[cfg(feature = "password")]
     passwords()?;
+    #[cfg(feature = "bcrypt")]
+    bcrypt()?;
     #[cfg(feature = "flow")]
     flow()?;
     #[cfg(feature = "flow")]
@@ -161,6 +163,24 @@ fn sign() -> Result<(), i32> {
         != Err(DecodeError::Verify(VerifyError::UnknownKid))
     {
         return Err(18);
+    }
+    Ok(())
+}
+
+/// A bcrypt hash (Openwall crypt_blowfish 1.2's `U*U` vector) verifies, a wrong password
+/// does not, and it always asks for a rehash: with no heap, in every state the feature links.
+#[cfg(feature = "bcrypt")]
+fn bcrypt() -> Result<(), i32> {
+    let policy = Policy::new().with_rounds(1000);
+    let hash = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+    if !verify_password(b"U*U", hash, &policy)
+        .map_err(|_| 90)?
+        .needs_rehash
+    {
+        return Err(91);
+    }
+    if verify_password(b"U*V", hash, &policy) != Err(PasswordError::Mismatch) {
+        return Err(92);
     }
     Ok(())
 }

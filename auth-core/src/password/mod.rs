@@ -10,6 +10,8 @@
 //! * [`verify_dummy`] does the same work for unknown users, so login time does not reveal
 //!   which accounts exist.
 
+#[cfg(feature = "bcrypt")]
+pub mod bcrypt;
 mod pbkdf2;
 mod stored;
 
@@ -212,20 +214,11 @@ pub fn verify_parsed(
     if password.len() > MAX_PASSWORD_LEN {
         return Err(PasswordError::PasswordTooLong);
     }
-    // Only the first PBKDF2 block is derived and compared: the blocks of a longer output are
-    // independent (RFC 8018 §5.2, T_i = F(P, S, c, i)), so its first 32 bytes are a 256-bit
-    // check on their own, and a 64-byte hash costs what any hash at its rounds costs.
-    let checked = stored.output_len().min(BLOCK_LEN);
-    let mut dk = [0u8; BLOCK_LEN];
-    let dk = dk
-        .get_mut(..checked)
-        .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
-    let expected = stored
-        .hash()
-        .get(..checked)
-        .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
-    pbkdf2_hmac_sha256(password, stored.salt(), stored.rounds(), dk);
-    let matches = bool::from(dk.ct_eq(expected));
+    let matches = match stored.format() {
+        #[cfg(feature = "bcrypt")]
+        Format::Bcrypt => bcrypt::verify(password, stored.rounds(), stored.salt(), stored.hash()),
+        _ => pbkdf2_matches(password, stored)?,
+    };
     let short = policy.work().saturating_sub(stored.work());
     if short > 0 {
         // At most MAX_ROUNDS: the policy's own work is.
@@ -237,6 +230,24 @@ pub fn verify_parsed(
     Ok(Verified {
         needs_rehash: policy.needs_rehash(stored),
     })
+}
+
+/// Whether `password` matches a PBKDF2 hash. Only the first PBKDF2 block is derived and
+/// compared: the blocks of a longer output are independent (RFC 8018 §5.2, T_i = F(P, S, c, i)),
+/// so its first 32 bytes are a 256-bit check on their own, and a 64-byte hash costs what any
+/// hash at its rounds costs.
+fn pbkdf2_matches(password: &[u8], stored: &StoredHash) -> Result<bool, PasswordError> {
+    let checked = stored.output_len().min(BLOCK_LEN);
+    let mut dk = [0u8; BLOCK_LEN];
+    let dk = dk
+        .get_mut(..checked)
+        .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
+    let expected = stored
+        .hash()
+        .get(..checked)
+        .ok_or(PasswordError::StoredHash(StoredHashError::OutputLength))?;
+    pbkdf2_hmac_sha256(password, stored.salt(), stored.rounds(), dk);
+    Ok(bool::from(dk.ct_eq(expected)))
 }
 
 /// Runs `rounds` PBKDF2 iterations over one block and discards the result.

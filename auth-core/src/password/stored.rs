@@ -16,6 +16,9 @@ pub enum Format {
     Passlib,
     /// Django `pbkdf2_sha256$<rounds>$<ascii salt>$<padded base64 hash>`.
     Django,
+    /// bcrypt `$2a$`, `$2b$` or `$2y$` (passlib's and FastAPI's default), verified only;
+    /// [`StoredHash::rounds`] is its cost. See [`super::bcrypt`].
+    Bcrypt,
 }
 
 /// A parsed stored hash, with its parameters checked against the safety caps.
@@ -41,11 +44,16 @@ impl core::fmt::Debug for StoredHash {
 }
 
 impl StoredHash {
-    /// Parses any of the three formats and checks rounds, salt and output lengths.
+    /// Parses any of the formats and checks rounds, salt and output lengths.
     ///
     /// # Errors
     /// The [`StoredHashError`] naming the first bad field.
     pub fn parse(s: &str) -> Result<Self, StoredHashError> {
+        #[cfg(feature = "bcrypt")]
+        if s.starts_with("$2") {
+            let p = super::bcrypt::parse(s)?;
+            return Self::build(Format::Bcrypt, p.cost, &p.salt, &p.hash);
+        }
         if let Some(rest) = s.strip_prefix("pbkdf2_sha256$") {
             return Self::django(rest);
         }
@@ -148,7 +156,7 @@ impl StoredHash {
         self.format
     }
 
-    /// The iteration count.
+    /// The iteration count; for [`Format::Bcrypt`], the cost (log2 of its rounds).
     pub fn rounds(&self) -> u32 {
         self.rounds
     }
@@ -161,7 +169,11 @@ impl StoredHash {
     /// The PBKDF2 work one verification of this hash costs, in the unit of
     /// [`super::Policy::work`].
     pub fn work(&self) -> u64 {
-        super::work(self.rounds)
+        match self.format {
+            #[cfg(feature = "bcrypt")]
+            Format::Bcrypt => super::bcrypt::work(self.rounds),
+            _ => super::work(self.rounds),
+        }
     }
 
     pub(crate) fn salt(&self) -> &[u8] {

@@ -236,15 +236,26 @@ pub fn login_form(data: &[u8]) {
     assert_eq!(again.client_secret, form.client_secret);
 }
 
-/// Arbitrary bytes as a stored PHC, passlib or Django string. Verification runs only for
-/// strings with at most 2,000 rounds, to keep runs fast.
+/// Arbitrary bytes as a stored PHC, passlib, Django or bcrypt string. Verification runs only
+/// for strings with at most 2,000 rounds (bcrypt: cost 5), to keep runs fast.
 ///
-/// Invariant: whatever parses is within the safety caps.
+/// Invariant: whatever parses is within the safety caps: rounds (bcrypt: a cost from 4 whose
+/// work is at most `MAX_ROUNDS`'), salt and output lengths.
 pub fn password_hash(data: &[u8]) {
     let Ok(s) = core::str::from_utf8(data) else {
         return;
     };
     let Ok(h) = StoredHash::parse(s) else { return };
+    assert!(h.work() <= u64::from(auth_core::password::MAX_ROUNDS));
+    if h.format() == auth_core::password::Format::Bcrypt {
+        assert!(h.rounds() >= 4 && h.output_len() == 23, "{s}");
+        assert_eq!(auth_core::fuzzing::stored_salt_len(&h), 16);
+        if h.rounds() <= 5 {
+            let _ = verify_parsed(b"password", &h, &Policy::new().with_rounds(1000));
+            let _ = verify_parsed(b"pass\0word", &h, &Policy::new().with_rounds(1000));
+        }
+        return;
+    }
     assert!((1_000..=10_000_000).contains(&h.rounds()));
     assert!((MIN_OUTPUT_LEN..=MAX_OUTPUT_LEN).contains(&h.output_len()));
     assert!(auth_core::fuzzing::stored_salt_len(&h) >= MIN_SALT_LEN);

@@ -119,6 +119,16 @@ fn password() -> bool {
         && verify_password(b"hunter3", PHC_1000, &policy).is_err()
 }
 
+/// Openwall crypt_blowfish 1.2's `U*U` vector at cost 5 (bcrypt's state, over 4 KiB, is on the
+/// stack), and a wrong password.
+#[cfg(feature = "bcrypt")]
+fn bcrypt_verify() -> bool {
+    let policy = Policy::new().with_rounds(1000);
+    let hash = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+    verify_password(b"U*U", hash, &policy).is_ok_and(|v| v.needs_rehash)
+        && verify_password(b"U*V", hash, &policy).is_err()
+}
+
 #[cfg(feature = "flow")]
 fn login_authorize() -> bool {
     let Some(ring) = ring() else { return false };
@@ -264,7 +274,7 @@ fn refresh_session() -> bool {
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // One harness for every profile: each step runs in the profiles that link what it calls.
-    let mut steps: [harness::Step<'_>; 8] = [("", || false); 8];
+    let mut steps: [harness::Step<'_>; 9] = [("", || false); 9];
     let mut n = 0;
     let mut add = |name, step| {
         steps[n] = (name, step);
@@ -278,6 +288,8 @@ fn main() -> ! {
     add("refuse_237_level_header", refuse_nested_header);
     #[cfg(feature = "password")]
     add("phc_verify_1000_rounds", password);
+    #[cfg(feature = "bcrypt")]
+    add("bcrypt_verify_cost_5", bcrypt_verify);
     #[cfg(feature = "flow")]
     add("login_then_authorize", login_authorize);
     #[cfg(feature = "flow")]
