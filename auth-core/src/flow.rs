@@ -272,6 +272,8 @@ pub struct Authorized<'h, 'b> {
     pub sid: Option<JsonStr<'b>>,
     /// `iat`, if the token has one.
     pub issued_at: Option<NumericDate>,
+    /// The token's `scope`, if it has one (space-separated; compare decoded).
+    pub scope: Option<JsonStr<'b>>,
 }
 
 /// Checks an `Authorization` header value: bearer syntax, token, MAC, claims, subject.
@@ -303,6 +305,7 @@ pub fn authorize<'h, 'b, const N: usize>(
             token,
             sid: claims.sid,
             issued_at: claims.iat,
+            scope: claims.scope,
         }),
         _ => Err(AuthError::InvalidToken),
     }

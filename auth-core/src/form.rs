@@ -127,6 +127,9 @@ pub enum FieldErrorKind {
     /// `scope` holds something other than RFC 6749 §3.3 scope tokens (printable ASCII but `"`
     /// and `\`) separated by spaces: a control character, say, which no store should keep.
     InvalidScope,
+    /// `scope` is over [`crate::scope::MAX_SCOPE_LEN`] bytes or names more than
+    /// [`crate::scope::MAX_SCOPES`] scopes (#24): never stored or signed.
+    TooManyScopes,
 }
 
 /// One field's error.
@@ -144,6 +147,7 @@ pub struct FieldError {
 pub struct FormError<'b> {
     errors: heapless::Vec<FieldError, 4>,
     grant_type: Option<&'b str>,
+    refresh: bool,
 }
 
 impl<'b> FormError<'b> {
@@ -153,7 +157,21 @@ impl<'b> FormError<'b> {
         FormError {
             errors,
             grant_type: None,
+            refresh: false,
         }
+    }
+
+    /// The same error, of a refresh-grant request: answered with an RFC 6749 §5.2 body.
+    fn of_refresh(mut self) -> Self {
+        self.refresh = true;
+        self
+    }
+
+    /// Whether the request was a refresh grant (`grant_type=refresh_token`) whose token or
+    /// scope is bad: RFC 6749 §5.2 answers it (`invalid_request`, or `invalid_scope` for a
+    /// scope error), not the password grant's 422.
+    pub fn is_refresh_grant(&self) -> bool {
+        self.refresh
     }
 
     /// The errors.
@@ -473,13 +491,16 @@ fn token_request<'b>(values: &Values<'b>) -> Result<TokenRequest<'b>, FormError<
     if non_empty(values, Field::GrantType) != Some("refresh_token") {
         return check_login(values).map(TokenRequest::Password);
     }
+    if let Some(kind) = get(values, Field::Scope).and_then(scope_problem) {
+        return Err(FormError::one(Field::Scope, kind).of_refresh());
+    }
     match non_empty(values, Field::RefreshToken) {
         Some(refresh_token) => Ok(TokenRequest::Refresh(RefreshForm {
             refresh_token,
             scope: non_empty(values, Field::Scope),
             client_id: non_empty(values, Field::ClientId),
         })),
-        None => Err(FormError::one(Field::RefreshToken, FieldErrorKind::Missing)),
+        None => Err(FormError::one(Field::RefreshToken, FieldErrorKind::Missing).of_refresh()),
     }
 }
 
@@ -524,10 +545,10 @@ fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> 
         };
         let _ = errors.push(FieldError { field, kind });
     }
-    if get(values, Field::Scope).is_some_and(|s| !is_scope(s)) {
+    if let Some(kind) = get(values, Field::Scope).and_then(scope_problem) {
         let _ = errors.push(FieldError {
             field: Field::Scope,
-            kind: FieldErrorKind::InvalidScope,
+            kind,
         });
     }
     match (non_empty(Field::Username), non_empty(Field::Password)) {
@@ -538,7 +559,22 @@ fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> 
             client_id: non_empty(Field::ClientId),
             client_secret: non_empty(Field::ClientSecret),
         }),
-        _ => Err(FormError { errors, grant_type }),
+        _ => Err(FormError {
+            errors,
+            grant_type,
+            refresh: false,
+        }),
+    }
+}
+
+/// What is wrong with a `scope`, if anything.
+fn scope_problem(s: &str) -> Option<FieldErrorKind> {
+    if !crate::scope::within_limits(s) {
+        Some(FieldErrorKind::TooManyScopes)
+    } else if !is_scope(s) {
+        Some(FieldErrorKind::InvalidScope)
+    } else {
+        None
     }
 }
 

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | tokens | `src/jwt/mod.rs`, `src/jwt/header.rs`, `src/jwt/verify.rs`, `src/jwt/claims.rs`, `src/jwt/validate.rs`, `src/jwt/sign.rs`, `src/jwt/key.rs` | the typestate `UntrustedToken` → `VerifiedToken` → claims; keys and the key ring; signing |
 //! | passwords | `src/password/mod.rs`, `src/password/stored.rs`, `src/password/pbkdf2.rs` | stored-hash formats (PHC, passlib, Django), verifying, hashing, the rehash policy |
-//! | the flow | `src/bearer.rs`, `src/form.rs`, `src/flow.rs`, `src/session.rs` | the `Authorization` header, form bodies, the login and authorize decisions, refresh sessions |
+//! | the flow | `src/bearer.rs`, `src/form.rs`, `src/flow.rs`, `src/session.rs`, `src/scope.rs` | the `Authorization` header, form bodies, the login and authorize decisions, refresh sessions, scope grants |
 //! | answers | `src/response.rs`, `src/contract.rs` | replies and their bodies through `embedded-io`; the seed's wording |
 //! | errors | `src/error.rs` | one enum per phase (its top says where the others live) |
 //! | internals | `src/json.rs`, `src/json_check.rs`, `src/b64.rs`, `src/mac.rs`, `src/fuzzing.rs` | JSON strings and writing, the pre-parse JSON check, base64url, the MAC, the fuzz hooks |
@@ -47,6 +47,8 @@ mod mac;
 pub mod password;
 #[cfg(feature = "flow")]
 pub mod response;
+#[cfg(feature = "flow")]
+pub mod scope;
 #[cfg(feature = "flow")]
 pub mod session;
 

@@ -167,12 +167,31 @@ pub fn write_token_with_refresh<W: Write>(
     refresh_token: &str,
     w: &mut W,
 ) -> Result<(), EncodeError> {
+    write_token_response(token, expires_in, refresh_token, None, w)
+}
+
+/// The token response with the granted scope (RFC 6749 §5.1: `scope` is written when it
+/// differs from the one requested, and left out otherwise).
+///
+/// # Errors
+/// [`EncodeError::Write`].
+pub fn write_token_response<W: Write>(
+    token: &str,
+    expires_in: u64,
+    refresh_token: &str,
+    scope: Option<&str>,
+    w: &mut W,
+) -> Result<(), EncodeError> {
     put(w, b"{\"access_token\":")?;
     write_json_str(token, w)?;
     put(w, b",\"token_type\":\"bearer\",\"expires_in\":")?;
     write_u64(expires_in, w)?;
     put(w, b",\"refresh_token\":")?;
     write_json_str(refresh_token, w)?;
+    if let Some(scope) = scope {
+        put(w, b",\"scope\":")?;
+        write_json_str(scope, w)?;
+    }
     put(w, b"}")
 }
 
@@ -260,6 +279,9 @@ pub fn write_form_errors<W: Write>(errors: &FormError<'_>, w: &mut W) -> Result<
                 "invalid_scope",
                 "Scopes are printable ASCII tokens, without quotes or backslashes, separated by spaces",
             ),
+            FieldErrorKind::TooManyScopes => {
+                ("too_many_scopes", "At most 32 scopes and 1024 bytes")
+            }
         };
         put(w, b"{\"type\":\"")?;
         put(w, ty.as_bytes())?;

@@ -243,6 +243,7 @@ impl BearerAuth {
                 Err(Rejection::Auth(AuthError::InvalidToken)) => "invalid_token",
                 Err(Rejection::Auth(_)) => "access_restricted",
                 Err(Rejection::Unavailable) => "unavailable",
+                Err(Rejection::InsufficientScope(_)) => "insufficient_scope",
             };
             Metrics::count(&m.token_checks, outcome);
         }
@@ -261,6 +262,7 @@ impl BearerAuth {
             flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
+        let scope: String = ok.scope.map(|s| s.chars().collect()).unwrap_or_default();
         let issued_at = ok.issued_at;
         let revocation = self.revocation(ok.sid, &subject, issued_at);
         let claims = self.claims::<C>(ok.token)?;
@@ -284,6 +286,7 @@ impl BearerAuth {
         }
         Ok(Authenticated {
             subject,
+            scope,
             authorization: authorization
                 .cloned()
                 .unwrap_or_else(|| HeaderValue::from_static("")),
@@ -393,6 +396,7 @@ impl<C: DeserializeOwned + Send + 'static> FromVerified for Owned<C> {
 #[derive(Debug, Clone)]
 pub struct Authenticated<C = ()> {
     subject: String,
+    scope: String,
     authorization: HeaderValue,
     token_start: usize,
     claims: C,
@@ -416,6 +420,29 @@ impl<C> Authenticated<C> {
     /// The extra claims (`()` unless asked for with [`Owned`]).
     pub fn claims(&self) -> &C {
         &self.claims
+    }
+
+    /// The scopes the token was granted (its `scope` claim, space-separated; empty: none).
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// Whether the token was granted every scope in `required`: FastAPI's
+    /// `Security(get_current_user, scopes=[…])`. In a handler, `user.require_scopes(&["items"])?`
+    /// answers a token without them with 403 and `WWW-Authenticate: Bearer
+    /// error="insufficient_scope", scope="items"` (RFC 6750 §3.1).
+    ///
+    /// # Errors
+    /// [`Rejection::InsufficientScope`] naming `required`.
+    pub fn require_scopes(&self, required: &'static [&'static str]) -> Result<(), Rejection> {
+        if required
+            .iter()
+            .all(|r| auth_core::scope::contains(&self.scope, r))
+        {
+            Ok(())
+        } else {
+            Err(Rejection::InsufficientScope(required))
+        }
     }
 }
 
@@ -447,6 +474,9 @@ pub enum Rejection {
     Unavailable,
     /// The token's session was revoked: answered as a bad token (401 `invalid_token`).
     Revoked,
+    /// The token lacks a scope the route requires ([`Authenticated::require_scopes`]): 403 with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` naming them all.
+    InsufficientScope(&'static [&'static str]),
 }
 
 impl IntoResponse for Rejection {
@@ -455,6 +485,7 @@ impl IntoResponse for Rejection {
             Rejection::Auth(e) => ApiError::Refused(e.reply()),
             Rejection::Revoked => ApiError::Refused(AuthError::InvalidToken.reply()),
             Rejection::Unavailable => ApiError::Unavailable,
+            Rejection::InsufficientScope(required) => ApiError::InsufficientScope(required),
         }
         .into_response()
     }

@@ -81,6 +81,21 @@ pub(crate) struct StoreArgs {
     pub(crate) db_acquire_timeout: u64,
 }
 
+/// The scopes the server defines (#24), as `serve` and the account commands read them.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ScopeArgs {
+    /// A scope this server grants, with what it allows: `--scope items="Read items"`
+    /// (repeatable; `AUTH_SCOPES` takes a comma list). Swagger's Authorize dialog lists them;
+    /// an account is granted only these, and only those `user scopes` gave it.
+    #[arg(
+        long = "scope",
+        env = "AUTH_SCOPES",
+        value_delimiter = ',',
+        value_name = "NAME=DESCRIPTION"
+    )]
+    pub(crate) scopes: Vec<crate::settings::ScopeDef>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
     Text,
@@ -106,6 +121,8 @@ pub(crate) struct ServeArgs {
     pub(crate) listen: SocketAddr,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) defined: ScopeArgs,
     /// Key file ('<kid> <base64url secret>' per line; the last signs). Ignored when AUTH_SECRET
     /// is set; generated at the default path on first start.
     #[arg(long, env = "AUTH_KEY_FILE")]
@@ -246,16 +263,42 @@ pub(crate) enum UserCommand {
         /// Read the password from standard input (one trailing newline is stripped).
         #[arg(long, conflicts_with = "hash")]
         password_stdin: bool,
-        /// Import an existing PHC, passlib or Django PBKDF2-SHA256 hash instead.
+        /// Import an existing hash instead: PHC, passlib or Django PBKDF2-SHA256, or bcrypt
+        /// (`$2a$`, `$2b$`, `$2y$`, as passlib and FastAPI write them).
         #[arg(long)]
         hash: Option<String>,
         /// Create the account disabled.
         #[arg(long)]
         disabled: bool,
+        /// The scopes the account may be granted (comma-separated), each one `--scope` defines.
+        #[arg(long = "scopes", value_delimiter = ',', value_name = "NAME")]
+        account_scopes: Vec<String>,
         /// PBKDF2 rounds for the new hash.
         #[arg(long, env = "AUTH_PBKDF2_ROUNDS", default_value_t = RECOMMENDED_ROUNDS,
               value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
         pbkdf2_rounds: u32,
+        #[command(flatten)]
+        defined: ScopeArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change the scopes an account may be granted. Every instance sees it within a second;
+    /// tokens already issued keep theirs until they expire, and a session's next refresh drops
+    /// what the account lost.
+    Scopes {
+        /// Username.
+        name: String,
+        /// Replace them (comma-separated; empty: none).
+        #[arg(long, value_delimiter = ',', value_name = "NAME", conflicts_with_all = ["add", "remove"])]
+        set: Option<Vec<String>>,
+        /// Add these.
+        #[arg(long, value_delimiter = ',', value_name = "NAME")]
+        add: Vec<String>,
+        /// Remove these.
+        #[arg(long, value_delimiter = ',', value_name = "NAME")]
+        remove: Vec<String>,
+        #[command(flatten)]
+        defined: ScopeArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -302,8 +345,10 @@ pub(crate) enum UserCommand {
     /// Add the accounts of a users file (`<name>\t<active|disabled>\t<hash>` lines; PHC,
     /// passlib and Django hashes). Names that exist are skipped.
     Import {
-        /// The users file.
+        /// The users file (an optional fourth field holds each account's scopes).
         file: PathBuf,
+        #[command(flatten)]
+        defined: ScopeArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -313,4 +358,15 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of the schema (unique names, valid conflicts), which otherwise run
+    /// only when a debug binary parses its arguments.
+    #[test]
+    fn the_schema_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -39,6 +39,50 @@ pub struct Settings {
     pub hsts: bool,
     /// Per-account and per-address rates (round 3).
     pub rates: throttle::Rates,
+    /// The scopes this server grants, with their descriptions (#24; `--scope`): the OpenAPI
+    /// password flow lists them, and a login is granted the requested ones its account may
+    /// have among them.
+    pub scopes: Vec<ScopeDef>,
+}
+
+/// One scope the server defines: `--scope NAME=DESCRIPTION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeDef {
+    /// The name, an RFC 6749 §3.3 scope token.
+    pub name: String,
+    /// What it allows, shown in Swagger UI's Authorize dialog.
+    pub description: String,
+}
+
+impl std::str::FromStr for ScopeDef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, description) = s.split_once('=').unwrap_or((s, s));
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e) && b != b'=');
+        if !valid {
+            return Err(format!(
+                "{name:?} is not a scope name (printable ASCII without spaces, quotes, \\ or =)"
+            ));
+        }
+        Ok(ScopeDef {
+            name: name.to_owned(),
+            description: description.to_owned(),
+        })
+    }
+}
+
+impl Settings {
+    /// The scopes `account_scopes` (space-separated) allows that this server defines.
+    pub fn allowed_scopes(&self, account_scopes: &str) -> String {
+        auth_core::scope::names(account_scopes)
+            .filter(|n| self.scopes.iter().any(|d| d.name == *n))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 impl Default for Settings {
@@ -57,6 +101,7 @@ impl Default for Settings {
             docs: true,
             hsts: false,
             rates: throttle::Rates::default(),
+            scopes: Vec::new(),
         }
     }
 }

@@ -48,7 +48,7 @@ impl std::error::Error for UsernameError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LineError {
-    /// Not three tab-separated fields; how many there were.
+    /// Not three (or four) tab-separated fields; how many there were.
     Fields(usize),
     /// The status is neither `active` nor `disabled`.
     Status(String),
@@ -58,12 +58,19 @@ pub enum LineError {
     Hash(StoredHashError),
     /// The name appeared on an earlier line.
     Duplicate(String),
+    /// The fourth field is not a scope list.
+    Scopes,
 }
 
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LineError::Fields(n) => write!(f, "expected 3 tab-separated fields, found {n}"),
+            LineError::Fields(n) => {
+                write!(f, "expected 3 or 4 tab-separated fields, found {n}")
+            }
+            LineError::Scopes => f.write_str(
+                "scopes must be at most 32 space-separated RFC 6749 scope names (1024 bytes)",
+            ),
             LineError::Status(s) => {
                 write!(f, "status must be 'active' or 'disabled', not {s:?}")
             }
@@ -164,6 +171,7 @@ pub struct User {
     text: String,
     parsed: StoredHash,
     active: bool,
+    scopes: String,
 }
 
 impl User {
@@ -176,7 +184,22 @@ impl User {
             parsed: StoredHash::parse(hash)?,
             text: hash.to_owned(),
             active,
+            scopes: String::new(),
         })
+    }
+
+    /// The same account with the scopes it may be granted (space-separated; #24).
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: &str) -> Self {
+        self.scopes = auth_core::scope::names(scopes)
+            .collect::<Vec<_>>()
+            .join(" ");
+        self
+    }
+
+    /// The scopes the account may be granted, space-separated (empty: none).
+    pub fn scopes(&self) -> &str {
+        &self.scopes
     }
 
     /// The stored hash as written in the file.
@@ -247,12 +270,17 @@ pub fn parse(text: &str) -> Result<Users, UsersError> {
     Ok(users)
 }
 
-/// One `<name>\t<status>\t<hash>` line.
+/// One `<name>\t<status>\t<hash>` line, with an optional fourth field: the account's scopes.
 fn parse_line(line: &str) -> Result<(&str, User), LineError> {
     let fields: Vec<&str> = line.split('\t').collect();
-    let [name, status, hash] = fields[..] else {
-        return Err(LineError::Fields(fields.len()));
+    let (name, status, hash, scopes) = match fields[..] {
+        [name, status, hash] => (name, status, hash, ""),
+        [name, status, hash, scopes] => (name, status, hash, scopes),
+        _ => return Err(LineError::Fields(fields.len())),
     };
+    if !valid_scopes(scopes) {
+        return Err(LineError::Scopes);
+    }
     validate_username(name).map_err(LineError::Username)?;
     let active = match status {
         "active" => true,
@@ -260,7 +288,17 @@ fn parse_line(line: &str) -> Result<(&str, User), LineError> {
         other => return Err(LineError::Status(other.to_owned())),
     };
     let user = User::new(hash, active).map_err(LineError::Hash)?;
-    Ok((name, user))
+    Ok((name, user.with_scopes(scopes)))
+}
+
+/// Whether `scopes` is a space-separated list of RFC 6749 §3.3 scope names within the limits
+/// a request has ([`auth_core::scope::MAX_SCOPES`] names, [`auth_core::scope::MAX_SCOPE_LEN`]
+/// bytes).
+pub fn valid_scopes(scopes: &str) -> bool {
+    auth_core::scope::within_limits(scopes)
+        && scopes
+            .bytes()
+            .all(|b| matches!(b, b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 /// Names the file in a parse error.
@@ -280,12 +318,16 @@ fn in_file(path: &Path) -> impl FnOnce(UsersError) -> UsersError + '_ {
 }
 
 /// The file's first line, a comment naming the format.
-pub const HEADER: &str = "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>\n";
+pub const HEADER: &str =
+    "# auth-std-server users: <name>\\t<active|disabled>\\t<stored hash>[\\t<scopes>]\n";
 
 /// One account's line, newline included.
 pub fn render_line(name: &str, user: &User) -> String {
     let status = if user.active { "active" } else { "disabled" };
-    format!("{name}\t{status}\t{}\n", user.text)
+    match user.scopes.as_str() {
+        "" => format!("{name}\t{status}\t{}\n", user.text),
+        scopes => format!("{name}\t{status}\t{}\t{scopes}\n", user.text),
+    }
 }
 
 #[cfg(test)]

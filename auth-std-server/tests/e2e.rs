@@ -1366,3 +1366,103 @@ fn fastapi_users_move_over_with_their_bcrypt_hashes_and_live_tokens() {
         (200, r#"{"owner":"alice","view":"allowed"}"#)
     );
 }
+
+/// #24: an account's scopes are set from the CLI, checked against the server's definitions
+/// (`--scope`, here on every command), shown by `user list`, carried by export and import, and
+/// a running server grants by them from the next login.
+#[test]
+fn scopes_are_managed_from_the_cli_and_reach_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = "read=Read items,write=Write items";
+    let server = start(dir.path(), &[], &[("AUTH_SCOPES", defs)]);
+    let user = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["user"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--scope", "read=Read items", "--scope", "write=Write items"]);
+        cli(dir.path(), &all, stdin)
+    };
+    let (ok, _, err) = user(
+        &["add", "zed", "--password-stdin", "--scopes", "read"],
+        Some("zed-pw\n"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = user(
+        &["add", "yan", "--password-stdin", "--scopes", "nope"],
+        Some("x\n"),
+    );
+    assert!(
+        !ok && err.contains(r#"scope "nope" is not defined"#),
+        "{err}"
+    );
+    let scoped_login = |scope: &str| {
+        let body = format!(
+            "username=zed&password=zed-pw&scope={}",
+            scope.replace(' ', "+")
+        );
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        let r = http(server.addr, "POST", "/auth/session", &headers, &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        v["scope"].as_str().map(str::to_owned)
+    };
+    assert_eq!(scoped_login("read write").as_deref(), Some("read"));
+    let (ok, out, _) = user(&["scopes", "zed", "--add", "write"], None);
+    assert!(ok && out.contains("scopes of zed: read write"), "{out}");
+    // The next login is granted both: what was asked, so `scope` is left out.
+    assert_eq!(scoped_login("read write"), None);
+    let (_, list, _) = cli(dir.path(), &["user", "list"], None);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("zed\t") && l.ends_with("\tread write")),
+        "{list}"
+    );
+    let (_, export, _) = cli(dir.path(), &["user", "export"], None);
+    assert!(
+        export
+            .lines()
+            .any(|l| l.starts_with("zed\t") && l.ends_with("\tread write"))
+    );
+    let (ok, _, err) = user(&["scopes", "zed", "--add", "admin"], None);
+    assert!(
+        !ok && err.contains(r#"scope "admin" is not defined"#),
+        "{err}"
+    );
+    let (ok, out, _) = user(&["scopes", "zed", "--remove", "read"], None);
+    assert!(ok && out.contains("scopes of zed: write"), "{out}");
+    assert_eq!(scoped_login("read write").as_deref(), Some("write"));
+    let (ok, _, _) = user(&["scopes", "zed", "--set", ""], None);
+    assert!(ok);
+    assert_eq!(scoped_login("read").as_deref(), Some(""));
+    // Export and import carry the scopes (a fourth field) into another store.
+    let other = tempfile::tempdir().unwrap();
+    let file = other.path().join("users.txt");
+    std::fs::write(&file, &export).unwrap();
+    let (ok, _, err) = cli(
+        other.path(),
+        &[
+            "user",
+            "import",
+            file.to_str().unwrap(),
+            "--scope",
+            "read=R",
+            "--scope",
+            "write=W",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (_, list, _) = cli(other.path(), &["user", "list"], None);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("zed\t") && l.ends_with("\tread write")),
+        "{list}"
+    );
+    // Without the definitions, an import naming scopes is refused, and nothing is imported.
+    let third = tempfile::tempdir().unwrap();
+    let (ok, _, err) = cli(
+        third.path(),
+        &["user", "import", file.to_str().unwrap()],
+        None,
+    );
+    assert!(!ok && err.contains("is not defined"), "{err}");
+}

@@ -65,6 +65,55 @@ async fn protects_the_apps_own_route() {
     );
 }
 
+/// #24: the example's scoped route: a token without `items` gets 403 `insufficient_scope`
+/// naming it, one with it 200, and the route's OpenAPI security requirement names the scope.
+#[tokio::test]
+async fn a_scoped_route_needs_its_scope() {
+    let users = example::Users::default();
+    users.write().unwrap().insert("alice".into(), true);
+    let auth = example::bearer_auth(SECRET, users);
+    let now = auth_std_server::now();
+    let call = |token: String| {
+        let app = example::app(auth.clone());
+        async move {
+            let req = Request::get("/items")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            let (parts, body) = res.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            (
+                parts.status,
+                parts.headers,
+                String::from_utf8(body.to_vec()).unwrap(),
+            )
+        }
+    };
+    let (status, headers, body) = call(auth.issue("alice", now).unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        headers[header::WWW_AUTHENTICATE],
+        r#"Bearer error="insufficient_scope", scope="items""#
+    );
+    assert_eq!(body, r#"{"detail":"Not enough permissions"}"#);
+    let grant = auth_core::flow::Grant {
+        subject: "alice",
+        sid: None,
+        scope: Some("read items"),
+    };
+    let (status, _, body) = call(auth.issue_grant(&grant, now).unwrap()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "items of alice\n")
+    );
+    let doc = serde_json::to_value(example::openapi()).unwrap();
+    assert_eq!(
+        doc["paths"]["/items"]["get"]["security"][0]["OAuth2PasswordBearer"],
+        serde_json::json!(["items"])
+    );
+}
+
 /// The app's own claims type, decoded next to the subject.
 #[tokio::test]
 async fn reads_the_apps_own_claims() {

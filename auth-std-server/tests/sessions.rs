@@ -25,8 +25,10 @@ struct Server {
 
 async fn server_with(sessions: SessionSettings) -> Server {
     let dir = tempfile::tempdir().unwrap();
+    // Since #24 a login is granted only scopes the server defines and the account may have:
+    // alice may have `read` and `write` (the scope tests ask for them).
     let users = format!(
-        "alice\tactive\t{}\nbob\tactive\t{}\n",
+        "alice\tactive\t{}\tread write\nbob\tactive\t{}\n",
         phc("wonderland"),
         phc("builder")
     );
@@ -37,6 +39,7 @@ async fn server_with(sessions: SessionSettings) -> Server {
             min_rotation_interval: 0,
             ..sessions
         },
+        scopes: vec!["read=Read".parse().unwrap(), "write=Write".parse().unwrap()],
         ..Settings::default()
     };
     let state = common::state_with(dir.path(), &users, settings).await;

@@ -8,7 +8,7 @@ use auth_core::StoredHashError;
 use auth_core::password::{Policy, StoredHash};
 
 use super::startup::FIRST_RUN_PASSWORD_FILE;
-use crate::cli::{SessionCommand, StoreArgs, UserCommand};
+use crate::cli::{ScopeArgs, SessionCommand, StoreArgs, UserCommand};
 use crate::password::{NewHashError, new_account_hash};
 use crate::store::{Store, StoreError, StoreUrl};
 use crate::users::{User, UsernameError, UsersError, validate_username};
@@ -37,6 +37,8 @@ pub enum AdminError {
     EmptyPassword,
     /// `session revoke` of an id the account has no live session with.
     NoSuchSession(String),
+    /// A scope the server does not define (`--scope`, `AUTH_SCOPES`).
+    UndefinedScope(String),
 }
 
 impl fmt::Display for AdminError {
@@ -53,6 +55,10 @@ impl fmt::Display for AdminError {
             }
             AdminError::Mismatch => f.write_str("passwords do not match"),
             AdminError::EmptyPassword => f.write_str("the password is empty"),
+            AdminError::UndefinedScope(s) => write!(
+                f,
+                "scope {s:?} is not defined: define it with --scope {s}=DESCRIPTION (or AUTH_SCOPES), as serve has it"
+            ),
             AdminError::NoSuchSession(id) => {
                 write!(
                     f,
@@ -236,7 +242,77 @@ fn list_line(name: &str, u: &User) -> String {
     let h: &StoredHash = u.stored_hash();
     let format = format!("{:?}", h.format()).to_lowercase();
     let status = if u.active() { "active" } else { "disabled" };
-    format!("{name}\t{status}\t{format}\t{}\n", h.rounds())
+    match u.scopes() {
+        "" => format!("{name}\t{status}\t{format}\t{}\n", h.rounds()),
+        scopes => format!("{name}\t{status}\t{format}\t{}\t{scopes}\n", h.rounds()),
+    }
+}
+
+/// `scopes`, each checked against the server's definitions: a scope `--scope` does not define
+/// is refused, naming it.
+fn defined_scopes(scopes: &[String], defined: &ScopeArgs) -> Result<String, AdminError> {
+    for s in scopes.iter().filter(|s| !s.is_empty()) {
+        if !defined.scopes.iter().any(|d| d.name == *s) {
+            return Err(AdminError::UndefinedScope(s.clone()));
+        }
+    }
+    Ok(scopes
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// `user add`: a new hash from the password, or an imported one.
+async fn add(
+    name: &str,
+    (password_stdin, hash, disabled): (bool, Option<String>, bool),
+    (rounds, scopes): (u32, String),
+    args: &StoreArgs,
+    now: u64,
+) -> Result<(), AdminError> {
+    validate_username(name).map_err(AdminError::Username)?;
+    let mut user = match hash {
+        Some(h) => imported_hash(&h, name, rounds)?,
+        None => new_account_hash(&new_password(password_stdin)?, rounds)?,
+    };
+    user.set_active(!disabled);
+    let (store, _) = open(args).await?;
+    store.add(name, &user.with_scopes(&scopes), now).await?;
+    println!("added {name}");
+    Ok(())
+}
+
+/// `user scopes NAME --set … | --add … --remove …`.
+async fn set_scopes(
+    name: &str,
+    (set, add, remove): (Option<Vec<String>>, Vec<String>, Vec<String>),
+    defined: &ScopeArgs,
+    args: &StoreArgs,
+    now: u64,
+) -> Result<(), AdminError> {
+    let (store, _) = open(args).await?;
+    let current = match store.account(name).await? {
+        Some(row) => row.scopes,
+        None => return Err(StoreError::NoSuchUser(name.to_owned()).into()),
+    };
+    let mut scopes: Vec<String> = match set {
+        Some(set) => set,
+        None => auth_core::scope::names(&current)
+            .map(str::to_owned)
+            .collect(),
+    };
+    for a in add {
+        if !scopes.contains(&a) {
+            scopes.push(a);
+        }
+    }
+    scopes.retain(|s| !remove.contains(s));
+    let scopes = defined_scopes(&scopes, defined)?;
+    store.set_scopes(name, &scopes, now).await?;
+    println!("scopes of {name}: {scopes}");
+    Ok(())
 }
 
 async fn open(args: &StoreArgs) -> Result<(Store, StoreUrl), AdminError> {
@@ -253,19 +329,23 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
             password_stdin,
             hash,
             disabled,
+            account_scopes,
             pbkdf2_rounds,
+            defined,
             store: args,
         } => {
-            validate_username(&name).map_err(AdminError::Username)?;
-            let mut user = match hash {
-                Some(h) => imported_hash(&h, &name, pbkdf2_rounds)?,
-                None => new_account_hash(&new_password(password_stdin)?, pbkdf2_rounds)?,
-            };
-            user.set_active(!disabled);
-            let (store, _) = open(&args).await?;
-            store.add(&name, &user, now).await?;
-            println!("added {name}");
+            let scopes = defined_scopes(&account_scopes, &defined)?;
+            let how = (password_stdin, hash, disabled);
+            add(&name, how, (pbkdf2_rounds, scopes), &args, now).await?;
         }
+        UserCommand::Scopes {
+            name,
+            set,
+            add,
+            remove,
+            defined,
+            store: args,
+        } => set_scopes(&name, (set, add, remove), &defined, &args, now).await?,
         UserCommand::Disable { name, store: args } => set_active(&args, &name, false).await?,
         UserCommand::Enable { name, store: args } => set_active(&args, &name, true).await?,
         UserCommand::Passwd {
@@ -274,20 +354,28 @@ async fn run_async(cmd: UserCommand) -> Result<(), AdminError> {
             pbkdf2_rounds,
             store: args,
         } => passwd(&name, password_stdin, pbkdf2_rounds, &args, now).await?,
-        UserCommand::Remove { name, store: args } => {
-            let (store, url) = open(&args).await?;
-            store.remove(&name, now).await?;
-            println!("removed {name}");
-            forget_first_run_password(&url, &name);
-        }
+        UserCommand::Remove { name, store: args } => remove(&name, &args, now).await?,
         UserCommand::List { store: args } => pages(&open(&args).await?.0, list_line).await?,
-        UserCommand::Import { file, store: args } => import(&file, &args, now).await?,
+        UserCommand::Import {
+            file,
+            defined,
+            store: args,
+        } => import(&file, &defined, &args, now).await?,
         UserCommand::Export { store: args } => {
             let store = open(&args).await?.0;
             print!("{}", crate::users::HEADER);
             pages(&store, crate::users::render_line).await?;
         }
     }
+    Ok(())
+}
+
+/// `user remove NAME`: its sessions are revoked first (round 3 item 6).
+async fn remove(name: &str, args: &StoreArgs, now: u64) -> Result<(), AdminError> {
+    let (store, url) = open(args).await?;
+    store.remove(name, now).await?;
+    println!("removed {name}");
+    forget_first_run_password(&url, name);
     Ok(())
 }
 
@@ -308,9 +396,20 @@ async fn passwd(
 }
 
 /// `user import FILE`: the accounts of a users file; names already there are kept.
-async fn import(file: &std::path::Path, args: &StoreArgs, now: u64) -> Result<(), AdminError> {
+async fn import(
+    file: &std::path::Path,
+    defined: &ScopeArgs,
+    args: &StoreArgs,
+    now: u64,
+) -> Result<(), AdminError> {
     let parsed = crate::users::read_file(file)?;
     let list: Vec<_> = parsed.into_iter().collect();
+    for (_, user) in &list {
+        let named: Vec<String> = auth_core::scope::names(user.scopes())
+            .map(str::to_owned)
+            .collect();
+        defined_scopes(&named, defined)?;
+    }
     let (store, url) = open(args).await?;
     let added = store.import(&list, now).await?;
     println!(

@@ -120,6 +120,7 @@ fn settings(args: &ServeArgs) -> Settings {
             user_refreshes: RateLimit::per_minute(args.user_refresh_rate),
             client_revokes: RateLimit::per_minute(args.client_revoke_rate),
         },
+        scopes: args.defined.scopes.clone(),
         ..Settings::default()
     }
 }

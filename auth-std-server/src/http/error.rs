@@ -34,6 +34,9 @@ pub enum ApiError {
     NotReady(&'static str),
     /// 500: the OS random generator or the token encoder failed (logged where it happened).
     Internal,
+    /// 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` (RFC 6750
+    /// §3.1): the token lacks a scope the route requires.
+    InsufficientScope(&'static [&'static str]),
 }
 
 impl ApiError {
@@ -78,6 +81,18 @@ impl IntoResponse for ApiError {
             ApiError::NotReady(why) => retry_later(StatusCode::SERVICE_UNAVAILABLE, why, 1),
             ApiError::Internal => {
                 detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+            ApiError::InsufficientScope(required) => {
+                let mut res = detail(StatusCode::FORBIDDEN, "Not enough permissions");
+                // Scope names are RFC 6749 §3.3 tokens: no quote or backslash to escape.
+                let www = format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                    required.join(" ")
+                );
+                if let Ok(v) = HeaderValue::from_str(&www) {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                res
             }
         }
     }

@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
     let hsts = state.settings.hsts;
     let (router, mut doc) = api().split_for_parts();
     openapi::finish(&mut doc);
+    openapi::with_scopes(&mut doc, &state.settings.scopes);
     let router = if state.settings.docs {
         router.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
     } else {

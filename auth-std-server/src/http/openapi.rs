@@ -14,6 +14,8 @@ use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Ref, Schema, Type};
 use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::settings::ScopeDef;
+
 /// The security scheme's name in the document.
 pub const OAUTH2: &str = "OAuth2PasswordBearer";
 
@@ -91,20 +93,31 @@ struct SecurityAddon;
 
 impl Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            OAUTH2,
-            SecurityScheme::OAuth2(OAuth2::with_description(
-                [Flow::Password(Password::with_refresh_url(
-                    "/auth/session",
-                    Scopes::new(),
-                    "/auth/session",
-                ))],
-                "The password grant at /auth/session; its refresh token renews the access token \
-                 at the same URL (grant_type=refresh_token).",
-            )),
-        );
+        with_scopes(openapi, &[]);
     }
+}
+
+/// The password flow as the security scheme, listing the server's scopes (#24: Swagger UI's
+/// Authorize dialog shows a checkbox for each).
+pub(crate) fn with_scopes(doc: &mut utoipa::openapi::OpenApi, scopes: &[ScopeDef]) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let scopes = Scopes::from_iter(
+        scopes
+            .iter()
+            .map(|d| (d.name.as_str(), d.description.as_str())),
+    );
+    components.add_security_scheme(
+        OAUTH2,
+        SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::Password(Password::with_refresh_url(
+                "/auth/session",
+                scopes,
+                "/auth/session",
+            ))],
+            "The password grant at /auth/session; its refresh token renews the access token \
+             at the same URL (grant_type=refresh_token).",
+        )),
+    );
 }
 
 /// The token endpoint's form: the password grant or the refresh grant. Each field at most

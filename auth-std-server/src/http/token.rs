@@ -73,29 +73,35 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Result<Respon
 }
 
 /// A bad form, counted: the refresh grant's missing or undecodable token is RFC 6749 §5.2's
-/// `invalid_request`; everything else (a repeated field, whatever the grant) is the password
-/// grant's 422.
+/// `invalid_request`, its bad scope `invalid_scope`; everything else (a repeated field,
+/// whatever the grant) is the password grant's 422.
 fn form_error(state: &AppState, errors: &FormError<'_>) -> ApiError {
-    let refresh_problem = errors
-        .errors()
-        .iter()
-        .any(|e| e.field == Field::RefreshToken && e.kind != FieldErrorKind::Repeated);
-    if refresh_problem {
-        Metrics::count(&state.metrics.refreshes, "invalid_request");
-        ApiError::OAuth(OAuthError::INVALID_REQUEST)
-    } else {
+    let refresh_problem = errors.is_refresh_grant()
+        || errors
+            .errors()
+            .iter()
+            .any(|e| e.field == Field::RefreshToken && e.kind != FieldErrorKind::Repeated);
+    if !refresh_problem {
         Metrics::count(&state.metrics.logins, "bad_form");
-        ApiError::form(errors)
+        return ApiError::form(errors);
     }
+    // A refresh grant's over-long or malformed scope is RFC 6749 §5.2's invalid_scope (#24).
+    if errors.errors().iter().any(|e| e.field == Field::Scope) {
+        Metrics::count(&state.metrics.refreshes, "invalid_scope");
+        return ApiError::OAuth(OAuthError::INVALID_SCOPE);
+    }
+    Metrics::count(&state.metrics.refreshes, "invalid_request");
+    ApiError::OAuth(OAuthError::INVALID_REQUEST)
 }
 
 /// 200 with the access token and the session's refresh token, `no-store`.
 fn token_reply(issued: &Issued) -> Response {
     let mut out = Vec::new();
-    let _ = response::write_token_with_refresh(
+    let _ = response::write_token_response(
         &issued.access,
         issued.expires_in,
         &issued.refresh,
+        issued.scope.as_deref(),
         &mut out,
     );
     json(Reply::TOKEN, out)

@@ -17,7 +17,7 @@ use std::time::Duration;
 use auth_core::flow::{self, FlowConfig, Grant, LoginError, Verified as PasswordOk};
 use auth_core::session::{RefreshToken, SessionId};
 
-use super::{Client, Internal, Issued, issue, log_throttled, new_session_secrets};
+use super::{Client, Internal, Issued, grant_scopes, issue, log_throttled, new_session_secrets};
 use crate::clock::Now;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -178,9 +178,11 @@ async fn attempt(
         .map_err(LoginFailure::AccountRate)?;
     // `check_login` verifies only a known account.
     let row = row.ok_or(LoginFailure::Unavailable)?;
+    // The requested scopes the account may have among the server's (#24); never more.
+    let (scope, shown) = grant_scopes(state, &req.scope, &row.scopes);
     // The session, then its first tokens: nothing is answered that the store does not hold.
     let (sid, refresh_token) =
-        open_session(state, (&req.username, &req.scope), client, &row, now).await?;
+        open_session(state, (&req.username, &scope), client, &row, now).await?;
     if checked.needs_rehash {
         let old = row.user.hash().to_owned();
         tokio::spawn(rehash(
@@ -193,9 +195,9 @@ async fn attempt(
     let grant = Grant {
         subject: &req.username,
         sid: Some(sid.as_str()),
-        scope: Some(&req.scope),
+        scope: Some(&scope),
     };
-    let issued = issue(state, &grant, &refresh_token, now.secs())?;
+    let issued = issue(state, &grant, &refresh_token, now.secs(), shown)?;
     Ok(Passed { issued, counted })
 }
 

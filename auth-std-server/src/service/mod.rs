@@ -47,6 +47,28 @@ pub struct Issued {
     pub refresh: String,
     /// The access token's lifetime, seconds.
     pub expires_in: u64,
+    /// The granted scope, when it differs from the one requested (RFC 6749 §5.1).
+    pub scope: Option<String>,
+}
+
+/// The grant for `requested`: the names `allowed` also has, never more (RFC 6749 §3.3), and
+/// the grant again when it differs from the request, for the response to say so.
+///
+/// A server that defines no scopes (`--scope`: the seed's contract) grants none and leaves
+/// `scope` out of its responses, as the FastAPI app did.
+fn grant_scopes(state: &State, requested: &str, account: &str) -> (String, Option<String>) {
+    if state.settings.scopes.is_empty() {
+        return (String::new(), None);
+    }
+    let allowed = state.settings.allowed_scopes(account);
+    let allowed = allowed.as_str();
+    let mut out = vec![0u8; requested.len()];
+    let granted = auth_core::scope::grant(requested, allowed, &mut out)
+        .unwrap_or_default()
+        .to_owned();
+    let differs = !auth_core::scope::same(&granted, requested);
+    let shown = differs.then(|| granted.clone());
+    (granted, shown)
 }
 
 /// The OS random generator or the token encoder failed.
@@ -74,6 +96,7 @@ fn issue(
     grant: &Grant<'_>,
     refresh_token: &RefreshToken,
     now: u64,
+    shown_scope: Option<String>,
 ) -> Result<Issued, Internal> {
     let access = state.auth.issue_grant(grant, now).map_err(|err| {
         tracing::error!(error = %err, "token encoding failed");
@@ -85,6 +108,7 @@ fn issue(
         access,
         refresh: refresh.to_owned(),
         expires_in: state.settings.ttl,
+        scope: shown_scope,
     })
 }
 

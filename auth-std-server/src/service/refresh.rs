@@ -7,7 +7,7 @@ use auth_core::flow::Grant;
 use auth_core::form::RefreshForm;
 use auth_core::session::{self, RefreshError, RefreshToken, Rotate, Session, TokenHash};
 
-use super::{Client, Internal, Issued, issue, log_throttled, new_session_secrets};
+use super::{Client, Internal, Issued, grant_scopes, issue, log_throttled, new_session_secrets};
 use crate::clock::Now;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -114,6 +114,7 @@ async fn attempt(
             });
             return Err(RefreshFailure::AccountRate(wait));
         }
+        let (scope, shown, kept) = scopes_now(state, &scope, &found);
         let grant = Grant {
             subject: &found.account,
             sid: Some(&found.id),
@@ -125,14 +126,28 @@ async fn attempt(
         let min = state.settings.sessions.min_rotation_interval;
         if min > 0 && found.rotated_at.is_none() && now.secs() < found.last_used.saturating_add(min)
         {
-            return Ok(issue(state, &grant, &presented, now.secs())?);
+            return Ok(issue(state, &grant, &presented, now.secs(), shown)?);
         }
         let (_, next) = new_session_secrets()?;
-        if rotated(state, &found, &hash, &next, client, now).await? {
-            return Ok(issue(state, &grant, &next, now.secs())?);
+        if rotated(state, &found, (&hash, &next), (client, &kept), now).await? {
+            return Ok(issue(state, &grant, &next, now.secs(), shown)?);
         }
     }
     Err(RefreshFailure::Refused(RefreshError::Unknown))
+}
+
+/// The refresh's scope (`asked`, or the session's), narrowed to what the account may have now:
+/// a scope it lost is dropped (#24); the same again when it differs from `asked`; and what the
+/// session keeps for later refreshes: its own scope (RFC 6749 §6: an omitted scope is the one
+/// first granted), less what the account lost.
+fn scopes_now(
+    state: &AppState,
+    asked: &str,
+    found: &FoundSession,
+) -> (String, Option<String>, String) {
+    let (scope, shown) = grant_scopes(state, asked, &found.account_scopes);
+    let (kept, _) = grant_scopes(state, &found.scope, &found.account_scopes);
+    (scope, shown, kept)
 }
 
 /// auth-core's decision on the presented token and its session, with the account's credential
@@ -182,19 +197,19 @@ async fn decide(
     }
 }
 
-/// Writes the rotation: `Ok(false)` when another refresh rotated first.
+/// Writes the rotation, and the session's scope as granted now: `Ok(false)` when another
+/// refresh rotated first.
 async fn rotated(
     state: &AppState,
     found: &FoundSession,
-    hash: &TokenHash,
-    next: &RefreshToken,
-    client: &Client,
+    (hash, next): (&TokenHash, &RefreshToken),
+    (client, scope): (&Client, &str),
     now: &Now,
 ) -> Result<bool, RefreshFailure> {
     let address = client.address();
     Ok(state
         .store
-        .rotate(&found.id, hash, &next.hash(), now.secs(), &address)
+        .rotate(&found.id, hash, &next.hash(), now.secs(), &address, scope)
         .await?)
 }
 

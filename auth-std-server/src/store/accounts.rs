@@ -19,6 +19,8 @@ pub struct AccountRow {
     /// Bumped by every password change and disable: a login stores its session only if it
     /// is still the one its password was verified against (round 3 item 2).
     pub credential_epoch: i64,
+    /// The scopes the account may be granted, space-separated (#24).
+    pub scopes: String,
 }
 
 /// One change from the feed.
@@ -61,7 +63,7 @@ impl Store {
         }
         self.tracked(async {
             let row = on_pool!(self, pool => sqlx::query(
-                "SELECT hash, active, password_changed_at, credential_epoch FROM accounts \
+                "SELECT hash, active, password_changed_at, credential_epoch, scopes FROM accounts \
                  WHERE name = $1",
             )
             .bind(name)
@@ -73,16 +75,18 @@ impl Store {
                     r.try_get::<bool, _>(1)?,
                     r.try_get::<i64, _>(2)?,
                     r.try_get::<i64, _>(3)?,
+                    r.try_get::<String, _>(4)?,
                 ))
             })
             .transpose()?);
-            let Some((hash, active, password_changed_at, credential_epoch)) = row else {
+            let Some((hash, active, password_changed_at, credential_epoch, scopes)) = row else {
                 return Ok(None);
             };
             Ok(Some(AccountRow {
                 user: user_from(name, &hash, active)?,
                 password_changed_at,
                 credential_epoch,
+                scopes,
             }))
         })
         .await
@@ -148,8 +152,9 @@ impl Store {
     /// Adds an account unless one of that name exists; `true` when added.
     async fn insert(&self, name: &str, user: &User, now: u64) -> Result<bool, StoreError> {
         self.insert_with(
-            "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
-             VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO accounts \
+             (name, active, hash, created_at, updated_at, password_changed_at, scopes) \
+             VALUES ($1, $2, $3, $4, $4, $4, $5) ON CONFLICT DO NOTHING",
             name,
             user,
             now,
@@ -164,8 +169,9 @@ impl Store {
     /// [`StoreError::Unavailable`].
     pub async fn add_first(&self, name: &str, user: &User, now: u64) -> Result<bool, StoreError> {
         self.insert_with(
-            "INSERT INTO accounts (name, active, hash, created_at, updated_at, password_changed_at) \
-             SELECT $1, $2, $3, $4, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM accounts) \
+            "INSERT INTO accounts \
+             (name, active, hash, created_at, updated_at, password_changed_at, scopes) \
+             SELECT $1, $2, $3, $4, $4, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM accounts) \
              ON CONFLICT DO NOTHING",
             name,
             user,
@@ -188,6 +194,7 @@ impl Store {
                 .bind(user.active())
                 .bind(user.hash())
                 .bind(secs(now))
+                .bind(user.scopes())
                 .execute(pool)
                 .await?
                 .rows_affected());
@@ -359,7 +366,8 @@ impl Store {
     pub async fn page(&self, after: &str, limit: u32) -> Result<Vec<(String, User)>, StoreError> {
         self.tracked(async {
             let rows = on_pool!(self, pool => sqlx::query(
-                "SELECT name, hash, active FROM accounts WHERE name > $1 ORDER BY name LIMIT $2",
+                "SELECT name, hash, active, scopes FROM accounts WHERE name > $1 \
+                 ORDER BY name LIMIT $2",
             )
             .bind(after)
             .bind(i64::from(limit))
@@ -367,12 +375,17 @@ impl Store {
             .await?
             .into_iter()
             .map(|r| -> Result<_, sqlx::Error> {
-                Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<bool, _>(2)?))
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<String, _>(1)?,
+                    r.try_get::<bool, _>(2)?,
+                    r.try_get::<String, _>(3)?,
+                ))
             })
             .collect::<Result<Vec<_>, _>>()?);
             rows.into_iter()
-                .map(|(name, hash, active)| {
-                    let user = user_from(&name, &hash, active)?;
+                .map(|(name, hash, active, scopes)| {
+                    let user = user_from(&name, &hash, active)?.with_scopes(&scopes);
                     Ok((name, user))
                 })
                 .collect()
@@ -395,7 +408,8 @@ impl Store {
                 for chunk in users.chunks(IMPORT_BATCH) {
                     let mut q = sqlx::QueryBuilder::new(
                         "INSERT INTO accounts \
-                         (name, active, hash, created_at, updated_at, password_changed_at) ",
+                         (name, active, hash, created_at, updated_at, password_changed_at, \
+                         scopes) ",
                     );
                     q.push_values(chunk, |mut row, (name, user)| {
                         row.push_bind(name)
@@ -403,7 +417,8 @@ impl Store {
                             .push_bind(user.hash())
                             .push_bind(secs(now))
                             .push_bind(secs(now))
-                            .push_bind(secs(now));
+                            .push_bind(secs(now))
+                            .push_bind(user.scopes());
                     });
                     q.push(" ON CONFLICT DO NOTHING");
                     added += q.build().execute(&mut *tx).await?.rows_affected();
@@ -486,5 +501,30 @@ impl Store {
             Ok(())
         })
         .await
+    }
+
+    /// Sets the scopes account `name` may be granted (space-separated, already checked against
+    /// the server's). An account UPDATE: the change feed carries it to every instance.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`] or [`StoreError::Unavailable`].
+    pub async fn set_scopes(&self, name: &str, scopes: &str, now: u64) -> Result<(), StoreError> {
+        if !storable(name) {
+            return Err(StoreError::NoSuchUser(name.to_owned()));
+        }
+        let r = self
+            .tracked(async {
+                Ok(on_pool!(self, pool => sqlx::query(
+                    "UPDATE accounts SET scopes = $2, updated_at = $3 WHERE name = $1",
+                )
+                .bind(name)
+                .bind(scopes)
+                .bind(secs(now))
+                .execute(pool)
+                .await?
+                .rows_affected()))
+            })
+            .await;
+        one_row(r?, name)
     }
 }

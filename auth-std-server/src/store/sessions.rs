@@ -64,6 +64,8 @@ pub struct FoundSession {
     /// The credential epoch the session was made under, and the account's now: they differ
     /// once the password changed or the account was disabled since (round 3 item 2).
     pub epochs: (i64, Option<i64>),
+    /// The scopes the account may be granted now (#24): a refresh drops the others.
+    pub account_scopes: String,
 }
 
 /// A live session, as `session list` shows it: never a token or a hash.
@@ -105,7 +107,7 @@ fn unsigned(v: i64) -> u64 {
 
 const FOUND_COLUMNS: &str = "s.id, s.account, s.token_hash, s.scope, s.created_at, \
      s.last_used_at, s.revoked_at, a.active, a.password_changed_at, s.credential_epoch, \
-     a.credential_epoch";
+     a.credential_epoch, a.scopes";
 
 /// A [`FoundSession`] from a row of [`FOUND_COLUMNS`]. A macro, not a function: each engine's
 /// row is its own type.
@@ -130,6 +132,7 @@ macro_rules! found_from {
                 password_changed: unsigned(changed.unwrap_or(0)),
             }),
             epochs: (r.try_get(9)?, r.try_get(10)?),
+            account_scopes: r.try_get::<Option<String>, _>(11)?.unwrap_or_default(),
         }
     }};
 }
@@ -256,7 +259,7 @@ impl Store {
                     .await?
                 {
                     Some(r) => {
-                        let at: i64 = r.try_get(11)?;
+                        let at: i64 = r.try_get(12)?;
                         Ok(Some(found_from!(&r, Some(at))))
                     }
                     None => Ok(None),
@@ -281,9 +284,10 @@ impl Store {
         new: &TokenHash,
         now: u64,
         address: &str,
+        scope: &str,
     ) -> Result<bool, StoreError> {
         const SQL: &str = "UPDATE sessions SET token_hash = $3, last_used_at = $4, address = $5, \
-             generation = generation + 1 \
+             generation = generation + 1, scope = $6 \
              WHERE id = $1 AND token_hash = $2 AND revoked_at IS NULL";
         let _turn = self.write_turn().await?;
         self.tracked(async {
@@ -295,6 +299,7 @@ impl Store {
                         .bind(&new.as_bytes()[..])
                         .bind(secs(now))
                         .bind(address)
+                        .bind(scope)
                 };
             }
             let n = match &self.inner.backend {
