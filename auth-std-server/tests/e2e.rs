@@ -1053,6 +1053,12 @@ fn start_logged(
         if let Some(a) = line.strip_prefix("Listening on http://") {
             break a.parse().unwrap();
         }
+        // With `--log-format json`, the address comes as the "listening" event (#25 item 5).
+        let event: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+        if let Some(a) = event.filter(|v| v["message"] == "listening") {
+            banner.push(line);
+            break a["addr"].as_str().unwrap().parse().unwrap();
+        }
         banner.push(line);
     };
     (child, addr, banner, rx)
@@ -1138,12 +1144,12 @@ fn metrics_on_the_admin_listener_only() {
 
 /// #14 item 7: no per-request line unless `--access-log`; with it, one line per request with
 /// the milliseconds rounded, never for health probes; `--log-format json` writes one JSON
-/// object per line.
+/// object per line, and (#25 item 5) nothing else on stdout.
 #[test]
 fn access_log_is_opt_in_and_json_logs_are_json() {
     let request_lines = |args: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
-        let (mut child, addr, _, rx) = start_logged(dir.path(), args);
+        let (mut child, addr, banner, rx) = start_logged(dir.path(), args);
         let pw = admin_password(dir.path());
         let token = token_of(&login(addr, "admin", &pw));
         for _ in 0..3 {
@@ -1153,7 +1159,11 @@ fn access_log_is_opt_in_and_json_logs_are_json() {
         std::thread::sleep(Duration::from_millis(300));
         let _ = child.kill();
         let _ = child.wait();
-        rx.try_iter().collect::<Vec<String>>()
+        // Every line of stdout, the first-run banner included (#25 item 5).
+        banner
+            .into_iter()
+            .chain(rx.try_iter())
+            .collect::<Vec<String>>()
     };
     let quiet = request_lines(&[]);
     assert!(
@@ -1178,6 +1188,16 @@ fn access_log_is_opt_in_and_json_logs_are_json() {
     // The login and three dashboards; not the health probe.
     assert_eq!(requests, 4, "{json:?}");
     assert!(json.iter().any(|l| l.contains("login succeeded")));
+    // Every line of stdout was JSON, the first-run message and the listening address
+    // included (#25 item 5); their plain lines went to stderr.
+    for event in ["first run: created user 'admin'", "listening"] {
+        assert!(
+            json.iter()
+                .any(|l| l.contains(&format!(r#""message":"{event}""#))),
+            "{event}: {json:?}"
+        );
+    }
+    assert!(!json.iter().any(|l| l.starts_with("Listening on")));
 }
 
 /// #14 item 7: logs go through a non-blocking writer. Nobody reads the server's stdout here

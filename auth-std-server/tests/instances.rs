@@ -356,6 +356,46 @@ fn a_database_outage_gets_503_then_recovers_without_a_restart() {
     assert_eq!(count("panicked"), 0, "{log}");
 }
 
+/// #25 item 4: while the database is known to be down, a login is answered 503 with
+/// `Retry-After` at once, not after `--db-acquire-timeout` (3 s here) each; a probe in the
+/// background closes the circuit when the database is back, without a restart.
+#[test]
+fn a_known_outage_is_answered_at_once_and_the_probe_recovers() {
+    let Some(pg) = common::private_cluster() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    let a = instance(dir.path(), &url, &["--db-acquire-timeout", "3"], &[]);
+    add_user(dir.path(), &url, "gail", "g4il");
+    assert_eq!(login(a.addr, "gail", "g4il").status, 200);
+    pg.stop();
+    // The first call finds out (within the acquire timeout); the next ones know.
+    let r = login(a.addr, "gail", "g4il");
+    assert_eq!(r.status, 503, "{}", r.body);
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let r = login(a.addr, "gail", "g4il");
+        let took = t0.elapsed();
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(
+            r.head.to_ascii_lowercase().contains("retry-after:"),
+            "{}",
+            r.head
+        );
+        // Well under the 3 s acquire timeout each call used to wait.
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+    }
+    pg.start();
+    until(Duration::from_secs(15), 200, || {
+        login(a.addr, "gail", "g4il")
+    });
+    let log = std::fs::read_to_string(&a.log).unwrap();
+    let count = |s: &str| log.lines().filter(|l| l.contains(s)).count();
+    assert_eq!(count("store unavailable"), 1, "{log}");
+    assert_eq!(count("store available again"), 1, "{log}");
+}
+
 #[test]
 fn rolling_key_rotation_across_two_instances() {
     use base64::Engine;

@@ -3,6 +3,7 @@
 //! nothing was done.
 
 pub mod admin;
+pub mod console;
 pub mod serve;
 pub mod startup;
 

@@ -10,6 +10,7 @@ use auth_core::flow::SubjectClaim;
 use auth_core::password::Policy;
 use tokio::net::TcpListener;
 
+use super::console;
 use super::startup::{self, StartupError};
 use crate::cli::{LogFormat, ProxyHeadersArg, ServeArgs, SubjectArg};
 use crate::hash_pool::HashPool;
@@ -61,8 +62,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), StartupError> {
             serve_admin(bind(admin).await?, Arc::clone(&state))?;
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!(%addr, store = %url, users = user_count, keys = %source, login_workers = workers, tls = tls.is_some(), "listening");
-        println!("Listening on {scheme}://{addr}");
+        tracing::info!(%addr, url = %format!("{scheme}://{addr}"), store = %url, users = user_count, keys = %source, login_workers = workers, tls = tls.is_some(), "listening");
+        console::say(&format!("Listening on {scheme}://{addr}"));
         let app = crate::http::app(state);
         server::serve(listener, app, limits, tls, front(&args), shutdown_signal())
             .await
@@ -81,6 +82,7 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
+    console::set_json(format == LogFormat::Json);
     match format {
         LogFormat::Json => logs.json().flatten_event(true).init(),
         // Colour codes only for a person at a terminal, never into files or log collectors.
@@ -187,7 +189,8 @@ fn serve_admin(listener: TcpListener, state: AppState) -> Result<(), StartupErro
             tracing::error!(error = %e, "admin listener failed");
         }
     });
-    println!("Metrics on http://{addr}/metrics");
+    tracing::info!(admin_addr = %addr, url = %format!("http://{addr}/metrics"), "metrics listening");
+    console::say(&format!("Metrics on http://{addr}/metrics"));
     Ok(())
 }
 

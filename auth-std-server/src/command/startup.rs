@@ -225,13 +225,14 @@ async fn import_old_users(store: &Store, old: &Path, now: u64) -> Result<(), Sta
         path: old.to_owned(),
         source,
     })?;
-    println!(
+    tracing::info!(imported = added, of = list.len(), from = %old.display(), renamed = %renamed.display(), "old users file imported");
+    super::console::say(&format!(
         "Imported {added} of {} accounts from {} into the store (names already there were kept); \
          the file is now {}.",
         list.len(),
         old.display(),
         renamed.display()
-    );
+    ));
     Ok(())
 }
 
@@ -269,12 +270,15 @@ async fn first_run(
         return Ok(());
     }
     std::fs::rename(&pending, &secret).map_err(write_err(&secret))?;
-    println!(
+    tracing::info!(store = %store.url(), password_file = %secret.display(), "first run: created user 'admin'");
+    super::console::say(&format!(
         "First run: created user 'admin' in {}; its password is in {} (mode 0600).",
         store.url(),
         secret.display()
+    ));
+    super::console::say(
+        "  Change it with `auth-std-server user passwd admin`; that removes the file.",
     );
-    println!("  Change it with `auth-std-server user passwd admin`; that removes the file.");
     Ok(())
 }
 

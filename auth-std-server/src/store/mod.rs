@@ -273,10 +273,40 @@ mod sessions;
 pub use accounts::{AccountRow, Change};
 pub use sessions::{FoundSession, NewSession, Revocation, SessionInfo, Verified};
 
-/// Whether the store is failing now, so that an outage is logged once, not per request.
+/// Whether the store is failing now, so that an outage is logged once, not per request; and the
+/// circuit breaker (#25 item 4): while the database cannot be reached, calls fail at once
+/// instead of each waiting `--db-acquire-timeout`, and a background probe closes the circuit
+/// when it answers again.
 #[derive(Debug, Default)]
 pub struct Health {
     failing: AtomicBool,
+    /// The database is unreachable (a connection-level error): calls fail at once.
+    open: AtomicBool,
+    /// A probe task is running.
+    probing: AtomicBool,
+}
+
+/// How often the probe tries the database while the circuit is open.
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// Whether `e` means the database cannot be reached (not a statement it refused): the pool
+/// timed out or was closed, the connection failed, or PostgreSQL is shutting down or not yet
+/// accepting connections (SQLSTATE class 08, and 57P01-57P03: a stopped server first answers
+/// the open connections with `admin_shutdown`). A lock timeout, a full disk or a constraint is
+/// a statement the database refused, and leaves the circuit closed.
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
 }
 
 impl Health {
@@ -297,6 +327,11 @@ impl Health {
     /// Whether the last store call failed.
     pub fn is_failing(&self) -> bool {
         self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Whether calls fail at once because the database is unreachable.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
     }
 }
 
@@ -503,16 +538,50 @@ impl Store {
         &self,
         call: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        let health = &self.inner.health;
+        if health.is_open() {
+            // Known down: fail now, not after the acquire timeout; the probe closes it.
+            self.inner.errors.inc();
+            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        }
         let r = call.await;
         match &r {
-            Ok(_) => self.inner.health.ok(),
-            Err(e @ StoreError::Unavailable(_)) => {
+            Ok(_) => health.ok(),
+            Err(e @ StoreError::Unavailable(source)) => {
                 self.inner.errors.inc();
-                self.inner.health.failed(e);
+                health.failed(e);
+                if unreachable(source) {
+                    self.open_circuit();
+                }
             }
             Err(_) => {}
         }
         r
+    }
+
+    /// Opens the circuit and starts the probe (one at a time), which closes it once a
+    /// `SELECT 1` answers.
+    fn open_circuit(&self) {
+        let health = &self.inner.health;
+        health.open.store(true, Ordering::Release);
+        if health.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                let answered =
+                    on_pool!(store, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
+                if answered {
+                    let health = &store.inner.health;
+                    health.open.store(false, Ordering::Release);
+                    health.probing.store(false, Ordering::Release);
+                    health.ok();
+                    return;
+                }
+            }
+        });
     }
 
     /// One round trip (`SELECT 1`), for readiness.
