@@ -273,28 +273,12 @@ def main():
     report = "--report" in sys.argv
     core_graph, _ = graph_of(CORE)
     core_circles = cycles(core_graph)
+    graph, problems = graph_of(SERVER)
     files = []
-    for d, _, fs in os.walk(SRC):
+    for d, _, fs in os.walk(SERVER):
         files += [os.path.join(d, f) for f in fs if f.endswith(".rs")]
     files.sort()
     modules = {module_of(f): f for f in files}
-    graph, problems = {}, []
-    for mod, f in modules.items():
-        code = strip(open(f, encoding="utf-8").read())
-        edges = graph.setdefault(mod, set())
-        # A `mod tests` at the end is a child: its `super::` is this module.
-        cut = re.search(r"^\s*mod tests\b", code, re.M)
-        head, tail = (code[:cut.start()], code[cut.start():]) if cut else (code, "")
-        tests_mod = "tests" if mod == "crate" else mod + "::tests"
-        for path, reexport in paths_in(head, mod) + paths_in(tail, tests_mod):
-            target = resolve(path, modules)
-            if target == mod:
-                continue
-            if reexport and target.startswith(mod + "::" if mod != "crate" else ""):
-                continue  # a folder's face
-            if target == "crate" and mod != "main":
-                problems.append(f"{os.path.relpath(f, ROOT)}: `crate::{path}` runs back up to lib.rs")
-            edges.add(target)
     for comp in cycles(graph):
         chain = [f"{a} -> {b}" for a in comp for b in sorted(graph[a]) if b in comp]
         problems.append("import circle: " + "; ".join(chain))

@@ -571,18 +571,11 @@ fn check_login<'b>(values: &Values<'b>) -> Result<LoginForm<'b>, FormError<'b>> 
 fn scope_problem(s: &str) -> Option<FieldErrorKind> {
     if !crate::scope::within_limits(s) {
         Some(FieldErrorKind::TooManyScopes)
-    } else if !is_scope(s) {
+    } else if !crate::scope::is_syntax(s) {
         Some(FieldErrorKind::InvalidScope)
     } else {
         None
     }
-}
-
-/// RFC 6749 §3.3: `scope = scope-token *( SP scope-token )`, `scope-token = 1*NQCHAR`,
-/// `NQCHAR = %x21 / %x23-5B / %x5D-7E`. Empty (no scope) is allowed, and so are extra spaces.
-fn is_scope(s: &str) -> bool {
-    s.bytes()
-        .all(|b| matches!(b, b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 /// Decodes one urlencoded component into `out`; `None` on a bad escape or a short `out`.

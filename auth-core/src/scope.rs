@@ -24,6 +24,18 @@ pub fn within_limits(list: &str) -> bool {
     list.len() <= MAX_SCOPE_LEN && names(list).nth(MAX_SCOPES).is_none()
 }
 
+/// RFC 6749 §3.3: `scope = scope-token *( SP scope-token )`, `scope-token = 1*NQCHAR`,
+/// `NQCHAR = %x21 / %x23-5B / %x5D-7E`. Empty (no scope) is allowed, and so are extra spaces.
+pub fn is_syntax(list: &str) -> bool {
+    list.bytes()
+        .all(|b| matches!(b, b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+}
+
+/// Whether `list` is a scope list a request may carry: [`is_syntax`] and [`within_limits`].
+pub fn is_valid(list: &str) -> bool {
+    within_limits(list) && is_syntax(list)
+}
+
 /// The grant for `requested`: each requested name that `allowed` also names, once, in the
 /// requested order, space-separated into `out` (at least `requested.len()` bytes always
 /// suffice). `None` if `out` is too small.

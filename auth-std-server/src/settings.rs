@@ -59,10 +59,8 @@ impl std::str::FromStr for ScopeDef {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let (name, description) = s.split_once('=').unwrap_or((s, s));
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e) && b != b'=');
+        let valid =
+            !name.is_empty() && !name.contains([' ', '=']) && auth_core::scope::is_syntax(name);
         if !valid {
             return Err(format!(
                 "{name:?} is not a scope name (printable ASCII without spaces, quotes, \\ or =)"

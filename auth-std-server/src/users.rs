@@ -278,7 +278,7 @@ fn parse_line(line: &str) -> Result<(&str, User), LineError> {
         [name, status, hash, scopes] => (name, status, hash, scopes),
         _ => return Err(LineError::Fields(fields.len())),
     };
-    if !valid_scopes(scopes) {
+    if !auth_core::scope::is_valid(scopes) {
         return Err(LineError::Scopes);
     }
     validate_username(name).map_err(LineError::Username)?;
@@ -289,16 +289,6 @@ fn parse_line(line: &str) -> Result<(&str, User), LineError> {
     };
     let user = User::new(hash, active).map_err(LineError::Hash)?;
     Ok((name, user.with_scopes(scopes)))
-}
-
-/// Whether `scopes` is a space-separated list of RFC 6749 §3.3 scope names within the limits
-/// a request has ([`auth_core::scope::MAX_SCOPES`] names, [`auth_core::scope::MAX_SCOPE_LEN`]
-/// bytes).
-pub fn valid_scopes(scopes: &str) -> bool {
-    auth_core::scope::within_limits(scopes)
-        && scopes
-            .bytes()
-            .all(|b| matches!(b, b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 /// Names the file in a parse error.

@@ -146,20 +146,7 @@ async fn every_login_outcome_counts_once() {
     )
     .await;
     // The one hashing worker held, no queue: the pool refuses.
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
-    let holder = {
-        let s = Arc::clone(&s);
-        tokio::spawn(async move {
-            s.hashing
-                .run(move || {
-                    let _ = started_tx.send(());
-                    let _ = held.recv();
-                })
-                .await
-        })
-    };
-    started.await.unwrap();
+    let (release, holder) = common::hold_a_hash_worker(&s).await;
     let r = "username=dave&password=x";
     let busy = StatusCode::SERVICE_UNAVAILABLE;
     exactly_one(&s, "logins", r, busy, "unavailable").await;

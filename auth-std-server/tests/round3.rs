@@ -111,20 +111,7 @@ async fn a_login_in_flight_across_a_password_change_or_disable_gets_no_session()
             auth_std_server::throttle::Throttle::default(),
         ));
         // Hold the one worker.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
-        let holder = {
-            let s = Arc::clone(&s);
-            tokio::spawn(async move {
-                s.hashing
-                    .run(move || {
-                        let _ = started_tx.send(());
-                        let _ = held.recv();
-                    })
-                    .await
-            })
-        };
-        started.await.unwrap();
+        let (release, holder) = common::hold_a_hash_worker(&s).await;
         // The login is admitted and reads the account, then waits for the worker.
         let pending = {
             let s = Arc::clone(&s);

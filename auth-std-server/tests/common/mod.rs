@@ -588,3 +588,26 @@ pub fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> bool 
         }
     }
 }
+
+/// Holds one of the hashing pool's workers until the returned sender sends (or drops); the
+/// handle finishes when the worker is free again. Returns once the worker is taken.
+pub async fn hold_a_hash_worker(
+    s: &auth_std_server::AppState,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<(), auth_std_server::hash_pool::Busy>>,
+) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let s = std::sync::Arc::clone(s);
+    let holder = tokio::spawn(async move {
+        s.hashing
+            .run(move || {
+                let _ = started_tx.send(());
+                let _ = held.recv();
+            })
+            .await
+    });
+    started.await.unwrap();
+    (release, holder)
+}
