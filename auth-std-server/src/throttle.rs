@@ -865,7 +865,40 @@ impl Buckets {
     /// How long until the next token, when there is none now (or the table is full of
     /// buckets in use).
     pub fn take<K: std::hash::Hash>(&self, key: K, now: Instant) -> Result<(), Duration> {
-        let k = self.hasher.hash_one(key);
+        self.take_hashed(self.hasher.hash_one(key), now)
+    }
+
+    /// Takes one token for `key` that is given back when the [`Reserved`] guard drops, unless
+    /// [`Reserved::keep`] is called: a login or refresh the store could not complete (a 503)
+    /// issued nothing, so it must not spend the account's rate. Without this, a client
+    /// retrying through an outage exhausted the account's logins for a minute after it.
+    ///
+    /// # Errors
+    /// As [`Buckets::take`].
+    pub fn reserve<K: std::hash::Hash>(
+        &self,
+        key: K,
+        now: Instant,
+    ) -> Result<Reserved<'_>, Duration> {
+        let key = self.hasher.hash_one(key);
+        self.take_hashed(key, now).map(|()| Reserved {
+            buckets: self,
+            key,
+            kept: false,
+        })
+    }
+
+    /// Gives one token back to `key`'s bucket, up to its burst.
+    fn give_back(&self, key: u64) {
+        let burst = f64::from(self.rate.per_minute);
+        if let Ok(mut t) = self.table.lock()
+            && let Some(b) = t.map.get_mut(&key)
+        {
+            b.tokens = (b.tokens + 1.0).min(burst);
+        }
+    }
+
+    fn take_hashed(&self, k: u64, now: Instant) -> Result<(), Duration> {
         let burst = f64::from(self.rate.per_minute);
         let Ok(mut t) = self.table.lock() else {
             return Err(Duration::from_secs(1));
@@ -900,6 +933,30 @@ impl Buckets {
     /// Whether no key is tracked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A token taken by [`Buckets::reserve`]: given back on drop unless kept.
+#[derive(Debug)]
+#[must_use = "dropping it gives the token back at once"]
+pub struct Reserved<'a> {
+    buckets: &'a Buckets,
+    key: u64,
+    kept: bool,
+}
+
+impl Reserved<'_> {
+    /// The operation completed: the token stays spent.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.buckets.give_back(self.key);
+        }
     }
 }
 
@@ -1018,6 +1075,28 @@ mod rate_tests {
             "one more after 10 s"
         );
         assert!(b.take("alice", t0 + Duration::from_secs(10)).is_err());
+    }
+
+    #[test]
+    fn a_reservation_not_kept_is_given_back() {
+        let b = Buckets::new(RateLimit::per_minute(2));
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            drop(b.reserve("alice", t0).unwrap());
+        }
+        b.reserve("alice", t0).unwrap().keep();
+        b.reserve("alice", t0).unwrap().keep();
+        assert!(
+            b.reserve("alice", t0).is_err(),
+            "two kept: the burst is spent"
+        );
+        // Giving back never fills a bucket past its burst.
+        let c = Buckets::new(RateLimit::per_minute(1));
+        let r = c.reserve("bob", t0).unwrap();
+        assert!(c.take("bob", t0).is_err());
+        drop(r);
+        assert!(c.take("bob", t0).is_ok());
+        assert!(c.take("bob", t0).is_err());
     }
 
     #[test]

@@ -171,10 +171,11 @@ async fn attempt(
     }
     let row = read_account(state, &req.username).await?;
     let (checked, password, row) = check_password(state, req.password, row).await?;
-    state
+    // Given back unless the login completes: a 503 issued nothing.
+    let rate = state
         .buckets
         .logins
-        .take(&req.username, now.instant)
+        .reserve(&req.username, now.instant)
         .map_err(LoginFailure::AccountRate)?;
     // `check_login` verifies only a known account.
     let row = row.ok_or(LoginFailure::Unavailable)?;
@@ -183,6 +184,7 @@ async fn attempt(
     // The session, then its first tokens: nothing is answered that the store does not hold.
     let (sid, refresh_token) =
         open_session(state, (&req.username, &scope), client, &row, now).await?;
+    rate.keep();
     if checked.needs_rehash {
         let old = row.user.hash().to_owned();
         tokio::spawn(rehash(

@@ -108,12 +108,17 @@ async fn attempt(
         let found = state.store.find_session(&hash).await?;
         let (found, scope) = decide(state, &presented, form.scope, found, client, now).await?;
         // Refreshes are rate-limited per account (round 3 item 5).
-        if let Err(wait) = state.buckets.refreshes.take(&found.account, now.instant) {
-            log_throttled(state, ("refresh", &found.account), now, || {
-                tracing::info!(user = ?found.account, "too many refreshes for this account (logged once a minute per account)");
-            });
-            return Err(RefreshFailure::AccountRate(wait));
-        }
+        // Given back unless a token is answered: a refresh the store could not write, or one
+        // that lost the race and is decided again, spends nothing.
+        let rate = match state.buckets.refreshes.reserve(&found.account, now.instant) {
+            Ok(rate) => rate,
+            Err(wait) => {
+                log_throttled(state, ("refresh", &found.account), now, || {
+                    tracing::info!(user = ?found.account, "too many refreshes for this account (logged once a minute per account)");
+                });
+                return Err(RefreshFailure::AccountRate(wait));
+            }
+        };
         let (scope, shown, kept) = scopes_now(state, &scope, &found);
         let grant = Grant {
             subject: &found.account,
@@ -126,10 +131,12 @@ async fn attempt(
         let min = state.settings.sessions.min_rotation_interval;
         if min > 0 && found.rotated_at.is_none() && now.secs() < found.last_used.saturating_add(min)
         {
+            rate.keep();
             return Ok(issue(state, &grant, &presented, now.secs(), shown)?);
         }
         let (_, next) = new_session_secrets()?;
         if rotated(state, &found, (&hash, &next), (client, &kept), now).await? {
+            rate.keep();
             return Ok(issue(state, &grant, &next, now.secs(), shown)?);
         }
     }
