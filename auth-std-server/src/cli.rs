@@ -69,6 +69,14 @@ pub(crate) struct StoreArgs {
     /// this is not set) [default: sqlite:auth-data/auth.db].
     #[arg(long, env = "AUTH_STORE")]
     pub(crate) store: Option<String>,
+    /// A file holding the store URL, for one with a password in it (mode 0600 or 0400;
+    /// DATABASE_URL_FILE is read when neither this nor a URL is set).
+    #[arg(long, env = "AUTH_STORE_FILE", value_name = "PATH")]
+    pub(crate) store_file: Option<PathBuf>,
+    /// A file holding the PostgreSQL password, set on the store URL (which must then have
+    /// none); the URL itself may then be a plain flag or variable.
+    #[arg(long, env = "AUTH_DB_PASSWORD_FILE", value_name = "PATH")]
+    pub(crate) db_password_file: Option<PathBuf>,
     /// Removed in 0.2: the accounts live in the store. Refused with a message naming
     /// `--store` and `user import`.
     #[arg(long, env = "AUTH_USERS", hide = true)]
@@ -123,8 +131,12 @@ pub(crate) struct ServeArgs {
     pub(crate) store: StoreArgs,
     #[command(flatten)]
     pub(crate) defined: ScopeArgs,
+    /// A file holding the signing secret, as AUTH_SECRET would (mode 0600 or 0400; one trailing
+    /// newline is dropped). Not with AUTH_SECRET; the key file is then ignored.
+    #[arg(long, env = "AUTH_SECRET_FILE", value_name = "PATH")]
+    pub(crate) secret_file: Option<PathBuf>,
     /// Key file ('<kid> <base64url secret>' per line; the last signs). Ignored when AUTH_SECRET
-    /// is set; generated at the default path on first start.
+    /// or a secret file is set; generated at the default path on first start.
     #[arg(long, env = "AUTH_KEY_FILE")]
     pub(crate) key_file: Option<PathBuf>,
     /// Token lifetime in seconds.

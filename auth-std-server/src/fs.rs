@@ -13,8 +13,12 @@ use std::path::Path;
 
 /// Mode bits for "group or others may write".
 pub(crate) const GROUP_OR_WORLD_WRITABLE: u32 = 0o022;
-/// Mode bit for "others may read".
-const WORLD_READABLE: u32 = 0o004;
+/// Mode bits for "group or others may read".
+const GROUP_OR_WORLD_READABLE: u32 = 0o044;
+
+/// The largest secret file [`read_secret`] reads: a signing secret or a database URL is well
+/// under it, and a path mistaken for one (a log, `/dev/zero`) is refused instead of read whole.
+pub const MAX_SECRET_FILE: u64 = 4096;
 
 /// Replaces `path` with `contents` atomically and durably: an exclusive, randomly named temp
 /// file (mode 0600) in the same directory, fsync, rename over `path`, fsync of the directory.
@@ -88,7 +92,16 @@ pub enum PermissionError {
         /// Its permission bits.
         mode: u32,
     },
-    /// A secret file is readable by others or writable by group or others.
+    /// A secret file (`*_FILE`) is empty, not UTF-8, or longer than [`MAX_SECRET_FILE`].
+    SecretContent {
+        /// What the file is ("AUTH_SECRET_FILE").
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// What is wrong, never the content.
+        problem: &'static str,
+    },
+    /// A secret file is readable or writable by group or others.
     ExposedFile {
         /// What the file is ("key file", "users file").
         what: &'static str,
@@ -112,9 +125,14 @@ impl std::fmt::Display for PermissionError {
             ),
             PermissionError::ExposedFile { what, path, mode } => write!(
                 f,
-                "{what} {path} is readable by others or writable by group or others \
-                 (mode {mode:o}); run `chmod 600 {path}`"
+                "{what} {path} is readable or writable by group or others (mode {mode:o}); \
+                 run `chmod 600 {path}`"
             ),
+            PermissionError::SecretContent {
+                what,
+                path,
+                problem,
+            } => write!(f, "{what} {path} {problem}"),
         }
     }
 }
@@ -160,8 +178,9 @@ pub fn check_data_dir(dir: &Path) -> Result<(), PermissionError> {
     Ok(())
 }
 
-/// Refuses a secret file (the key file, the users file) that group or others may write, or
-/// that others may read.
+/// Refuses a secret file (the key file, the users file, a `*_FILE` secret) that group or others
+/// may read or write (#25 item 2: a group that can read the key can mint tokens). Container
+/// secrets need their mode set (Kubernetes `defaultMode: 0400`, Docker `mode: 0400`).
 ///
 /// # Errors
 /// [`PermissionError`], naming the path, its mode and the fix.
@@ -169,7 +188,7 @@ pub fn check_secret_file(path: &Path, what: &'static str) -> Result<(), Permissi
     #[cfg(unix)]
     {
         let m = mode(path)?;
-        if m & (GROUP_OR_WORLD_WRITABLE | WORLD_READABLE) != 0 {
+        if m & (GROUP_OR_WORLD_WRITABLE | GROUP_OR_WORLD_READABLE) != 0 {
             return Err(PermissionError::ExposedFile {
                 what,
                 path: path.display().to_string(),
@@ -182,10 +201,80 @@ pub fn check_secret_file(path: &Path, what: &'static str) -> Result<(), Permissi
     Ok(())
 }
 
+/// A secret from a file, the `*_FILE` convention of container images (`AUTH_SECRET_FILE`,
+/// `DATABASE_URL_FILE`): its permissions checked as [`check_secret_file`], its content UTF-8
+/// and at most [`MAX_SECRET_FILE`] bytes, less one trailing newline (what `echo` and editors
+/// leave). The content never appears in an error.
+///
+/// # Errors
+/// [`PermissionError`], naming the path and what is wrong.
+pub fn read_secret(path: &Path, what: &'static str) -> Result<String, PermissionError> {
+    use std::io::Read as _;
+    check_secret_file(path, what)?;
+    let unreadable = |source| PermissionError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(MAX_SECRET_FILE + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    let bad = |problem| PermissionError::SecretContent {
+        what,
+        path: path.display().to_string(),
+        problem,
+    };
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        return Err(bad("is longer than 4096 bytes"));
+    }
+    let mut text = String::from_utf8(bytes).map_err(|_| bad("is not UTF-8 text"))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(bad("is empty"));
+    }
+    Ok(text)
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_secret_file_is_read_less_its_newline_and_checked_without_showing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        for (content, want) in [
+            (&b"s3cret\n"[..], Ok("s3cret")),
+            (b"s3cret\r\n", Ok("s3cret")),
+            (b"s3cret", Ok("s3cret")),
+            (b"two\nlines\n", Ok("two\nlines")),
+            (b"\n", Err("is empty")),
+            (b"", Err("is empty")),
+            (b"\xff\xfe", Err("is not UTF-8")),
+        ] {
+            create_private(&f, content).unwrap();
+            match (read_secret(&f, "AUTH_SECRET_FILE"), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{e}"),
+                (got, w) => panic!("{content:?}: {got:?}, want {w:?}"),
+            }
+            fs::remove_file(&f).unwrap();
+        }
+        create_private(&f, &[b'a'; 4097]).unwrap();
+        let e = read_secret(&f, "AUTH_SECRET_FILE").unwrap_err().to_string();
+        assert!(e.contains("longer than 4096"), "{e}");
+        fs::remove_file(&f).unwrap();
+        create_private(&f, b"hunter2-hunter2\n").unwrap();
+        set_mode(&f, 0o640);
+        let e = read_secret(&f, "AUTH_SECRET_FILE").unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && !e.contains("hunter2"), "{e}");
+    }
 
     fn set_mode(p: &Path, m: u32) {
         fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
@@ -255,7 +344,8 @@ mod tests {
         for (m, ok) in [
             (0o600, true),
             (0o400, true),
-            (0o640, true),
+            (0o640, false),
+            (0o604, false),
             (0o644, false),
             (0o660, false),
             (0o666, false),
@@ -273,6 +363,7 @@ mod tests {
             }
         }
         create_private(&d.join("admin.password"), b"pw\n").unwrap();
+        assert_eq!(read_secret(&d.join("admin.password"), "x").unwrap(), "pw");
         assert!(
             create_private(&d.join("admin.password"), b"pw\n").is_err(),
             "never overwritten"

@@ -22,6 +22,8 @@ pub type Keys = KeyRing<MAX_KEYS>;
 pub enum KeySource {
     /// The `AUTH_SECRET` environment variable.
     Env,
+    /// A secret file (`--secret-file`, `AUTH_SECRET_FILE`).
+    SecretFile(String),
     /// A key file.
     File(String),
     /// Generated on this start into a key file.
@@ -32,6 +34,7 @@ impl std::fmt::Display for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeySource::Env => f.write_str("AUTH_SECRET"),
+            KeySource::SecretFile(p) => write!(f, "secret file {p}"),
             KeySource::File(p) => write!(f, "key file {p}"),
             KeySource::Generated(p) => write!(f, "new key file {p}"),
         }
@@ -42,11 +45,13 @@ impl std::fmt::Display for KeySource {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum KeysError {
-    /// `AUTH_SECRET` is shorter than [`MIN_KEY_LEN`] bytes.
+    /// `AUTH_SECRET` (or the secret file) is shorter than [`MIN_KEY_LEN`] bytes.
     SecretTooShort {
         /// Its length in bytes.
         len: usize,
     },
+    /// Both `AUTH_SECRET` and a secret file are set: which one signs would be a guess.
+    TwoSecrets,
     /// A key file line is not `<kid> <base64url secret>`, or its key is refused.
     Line {
         /// 1-based line number.
@@ -107,6 +112,9 @@ impl std::fmt::Display for KeysError {
                 KeyLineProblem::Key(e) => write!(f, "line {line}: {e}"),
             },
             KeysError::Empty => f.write_str("key file holds no key"),
+            KeysError::TwoSecrets => f.write_str(
+                "AUTH_SECRET and --secret-file (AUTH_SECRET_FILE) are both set; keep one",
+            ),
             KeysError::Ring(e) => write!(f, "{e}"),
             KeysError::Io {
                 action,

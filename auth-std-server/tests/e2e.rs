@@ -1486,3 +1486,133 @@ fn scopes_are_managed_from_the_cli_and_reach_a_running_server() {
     );
     assert!(!ok && err.contains("is not defined"), "{err}");
 }
+
+#[cfg(unix)]
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `cmd` run to its end: its exit code and standard error.
+fn exit_of(mut cmd: Command) -> (Option<i32>, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// #25 item 2: the signing secret from `--secret-file`/`AUTH_SECRET_FILE` and the store URL
+/// from `AUTH_STORE_FILE`/`DATABASE_URL_FILE`, read less a trailing newline, refused (one line,
+/// exit 2, the content never shown) when group or others may read them, and never logged.
+#[cfg(unix)]
+#[test]
+fn secrets_come_from_private_files_and_never_show() {
+    const SECRET: &str = "a-signing-secret-from-a-file-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwt.secret");
+    write_key_file(&file, &format!("{SECRET}\n"));
+    let path = file.to_str().unwrap();
+    let s = common::run_server(dir.path(), &["--secret-file", path], "debug");
+    let t = token_of(&login(s.addr, "admin", &admin_password(dir.path())));
+    let key = auth_core::Hs256Key::new(SECRET.as_bytes()).unwrap();
+    let ring = auth_core::KeyRing::<1>::new(key).unwrap();
+    let untrusted = auth_core::UntrustedToken::parse(&t).unwrap();
+    assert!(
+        ring.verify(&untrusted).is_ok(),
+        "signed with the file's secret"
+    );
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    // The readers end at the pipes' end: every line the server wrote.
+    let logged: Vec<String> = s.stderr.iter().chain(s.stdout.iter()).collect();
+    assert!(!logged.is_empty());
+    assert!(logged.iter().all(|l| !l.contains(SECRET)), "{logged:?}");
+
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("AUTH_SECRET")
+            .env_remove("AUTH_STORE")
+            .env_remove("DATABASE_URL")
+            .envs(common::dir_env(dir.path()));
+        // An empty value removes the variable.
+        for (k, v) in env {
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        exit_of(cmd)
+    };
+    let refused = |env: &[(&str, &str)], want: &str| {
+        let (code, err) = run(env);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(want), "want {want:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!err.contains(SECRET) && !err.contains("s3cret"), "{err}");
+    };
+    set_mode(&file, 0o640);
+    refused(&[("AUTH_SECRET_FILE", path)], "chmod 600");
+    set_mode(&file, 0o400);
+    refused(
+        &[("AUTH_SECRET_FILE", path), ("AUTH_SECRET", SECRET)],
+        "both set",
+    );
+    write_key_file(&file, "short\n");
+    refused(&[("AUTH_SECRET_FILE", path)], "at least 32");
+
+    // The store URL from a file, on this suite's engine: the server opens the store it names.
+    let url = match common::engine() {
+        common::Engine::Sqlite => {
+            format!("sqlite:{}", dir.path().join("other/auth.db").display())
+        }
+        common::Engine::Postgres => common::postgres().unwrap().fresh_database(),
+    };
+    let url_file = dir.path().join("store.url");
+    write_key_file(&url_file, &format!("{url}\n"));
+    let url_path = url_file.to_str().unwrap();
+    for var in ["AUTH_STORE_FILE", "DATABASE_URL_FILE"] {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path())
+            .args([
+                "user",
+                "add",
+                "uma",
+                "--password-stdin",
+                "--pbkdf2-rounds",
+                "1000",
+            ])
+            .env_remove("AUTH_STORE")
+            .env(var, url_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(b"um4\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let ok = out.status.success() || err.contains("already");
+        assert!(ok, "{var}: {err}");
+    }
+    let (_, listed, _) = cli(dir.path(), &["user", "list", "--store", &url], None);
+    assert!(listed.contains("uma"), "{listed}");
+    let (_, here, _) = cli(dir.path(), &["user", "list"], None);
+    assert!(
+        !here.contains("uma"),
+        "the suite's own store is untouched: {here}"
+    );
+    set_mode(&url_file, 0o644);
+    refused(
+        &[("AUTH_STORE_FILE", url_path), ("AUTH_STORE", "")],
+        "chmod 600",
+    );
+    set_mode(&url_file, 0o600);
+    refused(
+        &[("AUTH_STORE_FILE", url_path), ("AUTH_STORE", &url)],
+        "both set",
+    );
+}

@@ -7,6 +7,7 @@ pub mod console;
 pub mod serve;
 pub mod startup;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,6 +34,26 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A secret file's content, its error as a store error (which names the file, never the content).
+fn read_secret(path: &Path, what: &'static str) -> Result<String, StoreError> {
+    crate::fs::read_secret(path, what).map_err(|e| StoreError::Setting(e.to_string()))
+}
+
+/// `url` with `password` set (percent-encoded); refused when `url` already has one, since which
+/// of the two is meant would be a guess.
+fn with_password(url: &str, password: &str) -> Result<String, StoreError> {
+    let bad = |why: &str| StoreError::Setting(format!("--db-password-file: {why}"));
+    let mut parsed = url::Url::parse(url).map_err(|_| bad("the store URL does not parse"))?;
+    let in_query = parsed.query_pairs().any(|(k, _)| k == "password");
+    if parsed.password().is_some() || in_query {
+        return Err(bad("the store URL has a password already; keep one"));
+    }
+    parsed
+        .set_password(Some(password))
+        .map_err(|()| bad("the store URL has no host to set a password for"))?;
+    Ok(parsed.into())
+}
+
 impl StoreArgs {
     /// The store the options name.
     pub(crate) fn url(&self) -> Result<StoreUrl, StoreError> {
@@ -44,11 +65,42 @@ impl StoreArgs {
                 path.display()
             )));
         }
-        let text = match &self.store {
-            Some(s) => s.clone(),
-            None => std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_STORE.to_owned()),
-        };
-        text.parse()
+        let text = self.url_text()?;
+        let url: StoreUrl = text.parse()?;
+        match (&self.db_password_file, url) {
+            (None, url) => Ok(url),
+            (Some(path), StoreUrl::Postgres(text)) => {
+                let password = read_secret(path, "--db-password-file")?;
+                with_password(&text, &password).map(StoreUrl::Postgres)
+            }
+            (Some(_), StoreUrl::Sqlite(_)) => Err(StoreError::Setting(
+                "--db-password-file needs a postgres:// store".into(),
+            )),
+        }
+    }
+
+    /// The store URL's text, from the first of: `--store` (`AUTH_STORE`), `--store-file`
+    /// (`AUTH_STORE_FILE`), `DATABASE_URL`, `DATABASE_URL_FILE`, the default.
+    fn url_text(&self) -> Result<String, StoreError> {
+        if self.store.is_some() && self.store_file.is_some() {
+            return Err(StoreError::Setting(
+                "--store (AUTH_STORE) and --store-file (AUTH_STORE_FILE) are both set; keep one"
+                    .into(),
+            ));
+        }
+        if let Some(s) = &self.store {
+            return Ok(s.clone());
+        }
+        if let Some(path) = &self.store_file {
+            return read_secret(path, "--store-file");
+        }
+        if let Ok(s) = std::env::var("DATABASE_URL") {
+            return Ok(s);
+        }
+        if let Some(path) = std::env::var_os("DATABASE_URL_FILE") {
+            return read_secret(Path::new(&path), "DATABASE_URL_FILE");
+        }
+        Ok(DEFAULT_STORE.to_owned())
     }
 
     /// The pool's bounds.

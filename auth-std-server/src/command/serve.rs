@@ -48,7 +48,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), StartupError> {
         let (keys, source, store) = startup::prepare(
             &url,
             args.store.limits(),
-            args.key_file.as_deref(),
+            key_files(&args),
             args.pbkdf2_rounds,
             crate::clock::now(),
         )
@@ -259,4 +259,12 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+/// Where the signing keys may come from, besides `AUTH_SECRET`.
+fn key_files(args: &ServeArgs) -> startup::KeyFiles<'_> {
+    startup::KeyFiles {
+        secret: args.secret_file.as_deref(),
+        ring: args.key_file.as_deref(),
+    }
 }

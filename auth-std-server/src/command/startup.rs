@@ -144,13 +144,13 @@ impl From<UsersError> for StartupError {
 pub async fn prepare(
     url: &StoreUrl,
     limits: PoolLimits,
-    key_file: Option<&Path>,
+    key_files: KeyFiles<'_>,
     rounds: u32,
     now: u64,
 ) -> Result<(Keys, KeySource, Store), StartupError> {
     let data_dir = url.data_dir();
     make_data_dir(&data_dir)?;
-    let (keys, source) = load_keys(key_file, &data_dir, now)?;
+    let (keys, source) = load_keys(key_files, &data_dir, now)?;
     if let StoreUrl::Sqlite(path) = url
         && path.exists()
     {
@@ -189,15 +189,32 @@ fn make_data_dir(data_dir: &Path) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// The signing keys: `AUTH_SECRET`, else the key file named, else `jwt.key` in the data
-/// directory, made on first start.
+/// Where the signing keys may come from, besides `AUTH_SECRET`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyFiles<'a> {
+    /// `--secret-file` (`AUTH_SECRET_FILE`): one secret, as `AUTH_SECRET` would hold it.
+    pub secret: Option<&'a Path>,
+    /// `--key-file`: a key ring.
+    pub ring: Option<&'a Path>,
+}
+
+/// The signing keys: `AUTH_SECRET` or the secret file (not both), else the key file named,
+/// else `jwt.key` in the data directory, made on first start.
 fn load_keys(
-    key_file: Option<&Path>,
+    files: KeyFiles<'_>,
     data_dir: &Path,
     now: u64,
 ) -> Result<(Keys, KeySource), StartupError> {
-    if let Ok(secret) = std::env::var("AUTH_SECRET") {
-        return Ok((keys::from_secret(&secret)?, KeySource::Env));
+    let key_file = files.ring;
+    match (std::env::var("AUTH_SECRET"), files.secret) {
+        (Ok(_), Some(_)) => return Err(KeysError::TwoSecrets.into()),
+        (Ok(secret), None) => return Ok((keys::from_secret(&secret)?, KeySource::Env)),
+        (Err(_), Some(path)) => {
+            let secret = crate::fs::read_secret(path, "secret file")?;
+            let keys = keys::from_secret(&secret)?;
+            return Ok((keys, KeySource::SecretFile(path.display().to_string())));
+        }
+        (Err(_), None) => {}
     }
     let path = key_file.map_or_else(|| data_dir.join("jwt.key"), Path::to_owned);
     if key_file.is_some() || path.exists() {
@@ -296,7 +313,7 @@ fn store_file_check(path: &Path) -> Result<(), StartupError> {
             if mode & crate::fs::GROUP_OR_WORLD_WRITABLE == 0 =>
         {
             tracing::warn!(
-                "store file {} is readable by others (mode {mode:o})",
+                "store file {} is readable by group or others (mode {mode:o})",
                 path.display()
             );
         }

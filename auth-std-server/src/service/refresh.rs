@@ -11,6 +11,7 @@ use super::{Client, Internal, Issued, grant_scopes, issue, log_throttled, new_se
 use crate::clock::Now;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::throttle::Reserved;
 use crate::store::{FoundSession, StoreError};
 
 /// Why a refresh issued no tokens. Each is one metric label ([`RefreshFailure::label`]).
@@ -110,15 +111,7 @@ async fn attempt(
         // Refreshes are rate-limited per account (round 3 item 5).
         // Given back unless a token is answered: a refresh the store could not write, or one
         // that lost the race and is decided again, spends nothing.
-        let rate = match state.buckets.refreshes.reserve(&found.account, now.instant) {
-            Ok(rate) => rate,
-            Err(wait) => {
-                log_throttled(state, ("refresh", &found.account), now, || {
-                    tracing::info!(user = ?found.account, "too many refreshes for this account (logged once a minute per account)");
-                });
-                return Err(RefreshFailure::AccountRate(wait));
-            }
-        };
+        let rate = reserve(state, &found.account, now)?;
         let (scope, shown, kept) = scopes_now(state, &scope, &found);
         let grant = Grant {
             subject: &found.account,
@@ -141,6 +134,24 @@ async fn attempt(
         }
     }
     Err(RefreshFailure::Refused(RefreshError::Unknown))
+}
+
+/// One of the account's refreshes a minute (round 3 item 5), logged once a minute when refused.
+fn reserve<'a>(
+    state: &'a AppState,
+    account: &str,
+    now: &Now,
+) -> Result<Reserved<'a>, RefreshFailure> {
+    state
+        .buckets
+        .refreshes
+        .reserve(account, now.instant)
+        .map_err(|wait| {
+            log_throttled(state, ("refresh", account), now, || {
+                tracing::info!(user = ?account, "too many refreshes for this account (logged once a minute per account)");
+            });
+            RefreshFailure::AccountRate(wait)
+        })
 }
 
 /// The refresh's scope (`asked`, or the session's), narrowed to what the account may have now:

@@ -62,20 +62,35 @@ impl fmt::Display for StoreUrl {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?password=secret` → `postgres://user:***@host/db?password=***`:
+/// libpq takes the password in the userinfo or as a query parameter, and neither is shown.
 fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
     let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
             let hidden = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{hidden}@{host}{tail}")
+            format!("{user}{hidden}@{host}")
         }
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let pairs: Vec<&str> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => "password=***",
+                    _ => pair,
+                })
+                .collect();
+            format!("{path}?{}", pairs.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 impl FromStr for StoreUrl {
@@ -122,6 +137,9 @@ impl StoreUrl {
 pub enum StoreError {
     /// The `--store` value is not a store URL.
     Url(String),
+    /// The store's other settings (`--store-file`, `--db-password-file`, `DATABASE_URL_FILE`)
+    /// are unusable: the one-line message names the option and the file, never a secret.
+    Setting(String),
     /// The store could not be opened at start: unreachable, refused, wrong credentials.
     Open {
         /// The store, without its password.
@@ -170,6 +188,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Url(msg) => write!(f, "--store: {msg}"),
+            StoreError::Setting(msg) => f.write_str(msg),
             StoreError::Open { store, source } => write!(f, "cannot open store {store}: {source}"),
             StoreError::Corrupt { path, source } => write!(
                 f,
@@ -596,5 +615,29 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use crate::store::redact;
+
+    #[test]
+    fn a_password_is_hidden_wherever_libpq_takes_it() {
+        for (url, shown) in [
+            ("postgres://u:s3cret@h/db", "postgres://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h:5432/db", "postgres://h:5432/db"),
+            (
+                "postgres://u@h/db?sslmode=verify-full&password=s3cret&x=1",
+                "postgres://u@h/db?sslmode=verify-full&password=***&x=1",
+            ),
+            (
+                "postgresql://u:a@b@h?PASSWORD=s3cret",
+                "postgresql://u:***@h?password=***",
+            ),
+        ] {
+            assert_eq!(redact(url), shown);
+        }
     }
 }

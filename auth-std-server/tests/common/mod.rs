@@ -263,6 +263,13 @@ pub fn postgres() -> Option<&'static Cluster> {
 
 /// A cluster of this test's own, which it may stop and start; `None` as for [`postgres`].
 pub fn private_cluster() -> Option<Cluster> {
+    private_cluster_with(|_| String::new())
+}
+
+/// [`private_cluster`], with `setup` run on the new data directory before the server starts:
+/// it writes what it needs there (certificates, `pg_hba.conf` lines) and returns lines for
+/// `postgresql.conf`. What it writes is handed to the `postgres` user when this runs as root.
+pub fn private_cluster_with(setup: impl FnOnce(&Path) -> String) -> Option<Cluster> {
     let (Some(initdb), Some(pg_ctl)) = (bin("initdb"), bin("pg_ctl")) else {
         println!("SKIP: PostgreSQL is not installed (initdb/pg_ctl not found)");
         assert!(
@@ -278,13 +285,7 @@ pub fn private_cluster() -> Option<Cluster> {
     let sock = tmp.join("sock");
     std::fs::create_dir_all(&sock).unwrap();
     if root {
-        let ok = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&tmp)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "chown the cluster directory to postgres");
+        give_to_postgres(&tmp);
     }
     let out = as_postgres(&initdb, root)
         .args([
@@ -305,11 +306,15 @@ pub fn private_cluster() -> Option<Cluster> {
         "initdb: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let conf = format!(
+    let mut conf = format!(
         "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
          fsync = off\nmax_connections = 200\n",
         sock.display()
     );
+    conf.push_str(&setup(&data));
+    if root {
+        give_to_postgres(&data);
+    }
     let auto = data.join("postgresql.auto.conf");
     let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
     text.push_str(&conf);
@@ -360,6 +365,17 @@ pub fn private_cluster() -> Option<Cluster> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(cluster)
+}
+
+/// `chown -R postgres:postgres path`.
+fn give_to_postgres(path: &Path) {
+    let ok = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "chown {} to postgres", path.display());
 }
 
 fn shell_quote(s: &str) -> String {
