@@ -11,8 +11,8 @@ use super::{Client, Internal, Issued, grant_scopes, issue, log_throttled, new_se
 use crate::clock::Now;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::throttle::Reserved;
 use crate::store::{FoundSession, StoreError};
+use crate::throttle::Reserved;
 
 /// Why a refresh issued no tokens. Each is one metric label ([`RefreshFailure::label`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use auth_core::StoredHashError;
@@ -313,6 +313,15 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// accepting connections (SQLSTATE class 08, and 57P01-57P03: a stopped server first answers
 /// the open connections with `admin_shutdown`). A lock timeout, a full disk or a constraint is
 /// a statement the database refused, and leaves the circuit closed.
+/// How long after a read-only refusal released connections are closed: long enough for every
+/// pooled connection in use to come back once.
+const RECYCLE_FOR_MS: i64 = 2_000;
+
+/// PostgreSQL's `read_only_sql_transaction`: this session cannot write.
+fn is_read_only(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("25006"))
+}
+
 fn unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -359,6 +368,13 @@ struct Inner {
     url: StoreUrl,
     backend: Backend,
     health: Health,
+    /// Until this time (ms since the epoch), a PostgreSQL connection given back to the pool is
+    /// closed instead of kept. Set by a read-only refusal (SQLSTATE 25006): a session keeps the
+    /// `default_transaction_read_only` it started with, so after a failover (a pooled connection
+    /// to a server that became a standby) or a database made writable again, only new
+    /// connections see the change. Without this, logins answered 503 until the pool's idle
+    /// timeout (10 minutes) recycled them.
+    recycle_until: Arc<AtomicI64>,
     /// SQLite has one writer at a time; session writes from this process queue here, in
     /// order, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms
     /// (8 concurrent refreshes had a p99 of 181 ms that way). Other processes (the CLI) still
@@ -502,6 +518,7 @@ impl Store {
     /// [`StoreError::Open`], [`StoreError::Corrupt`] or [`StoreError::Migrate`].
     pub async fn open(url: &StoreUrl, limits: PoolLimits) -> Result<Store, StoreError> {
         let store = url.to_string();
+        let recycle_until = Arc::new(AtomicI64::new(0));
         let backend = match url {
             StoreUrl::Sqlite(path) => open_sqlite(path, limits, &store).await?,
             StoreUrl::Postgres(text) => {
@@ -510,7 +527,12 @@ impl Store {
                     source,
                 };
                 let options = PgConnectOptions::from_str(text).map_err(opening)?;
+                let until = Arc::clone(&recycle_until);
                 let pool = pool_options::<sqlx::Postgres>(limits)
+                    .after_release(move |_, _| {
+                        let keep = crate::clock::now_ms() >= until.load(Ordering::Relaxed);
+                        Box::pin(async move { Ok(keep) })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(opening)?;
@@ -522,6 +544,7 @@ impl Store {
                 url: url.clone(),
                 backend,
                 health: Health::default(),
+                recycle_until,
                 write_gate: tokio::sync::Mutex::new(()),
                 errors: prometheus_client::metrics::counter::Counter::default(),
             }),
@@ -569,6 +592,11 @@ impl Store {
             Err(e @ StoreError::Unavailable(source)) => {
                 self.inner.errors.inc();
                 health.failed(e);
+                if is_read_only(source) {
+                    self.inner
+                        .recycle_until
+                        .store(crate::clock::now_ms() + RECYCLE_FOR_MS, Ordering::Relaxed);
+                }
                 if unreachable(source) {
                     self.open_circuit();
                 }
