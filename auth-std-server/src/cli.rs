@@ -1,5 +1,6 @@
 //! The command line's schema, and nothing else: `serve` (the default),
-//! `user add|passwd|disable|enable|remove|list|import|export` and `session list|revoke`.
+//! `user add|passwd|disable|enable|remove|list|import|export`, `session list|revoke` and
+//! `config example|check`.
 //! [`crate::command`] runs them.
 
 use std::net::SocketAddr;
@@ -32,6 +33,19 @@ pub(crate) enum Command {
     /// List or revoke an account's sessions (refresh tokens and their access tokens).
     #[command(subcommand)]
     Session(SessionCommand),
+    /// The config file: a reference with every key, or a check of one.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print a reference config file: every key, commented, with its meaning, its default and
+    /// its environment variable.
+    Example,
+    /// Check the config file (and the environment and options given here) and print the
+    /// effective configuration, each value with where it came from; secrets are not shown.
+    Check(Box<ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +79,10 @@ pub(crate) enum SessionCommand {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArgs {
+    /// A TOML config file: each key is a `serve` option's long name in snake_case
+    /// (`token_ttl = 2700`); the command line, then the environment, win over it.
+    #[arg(long, env = "AUTH_CONFIG", value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
     /// Where accounts live: `sqlite:PATH` or a `postgres://` URL (DATABASE_URL is read when
     /// this is not set) [default: sqlite:auth-data/auth.db].
     #[arg(long, env = "AUTH_STORE")]

@@ -15,6 +15,7 @@
 //! | binary | `src/main.rs`, `src/command/mod.rs` | parse the command line, run one command |
 //! | command line | `src/cli.rs` | the clap schema, nothing else |
 //! | commands | `src/command/serve.rs`, `src/command/admin.rs`, `src/command/startup.rs` | `serve`'s wiring; `user`/`session`; first run, keys and the store at start |
+//! | config file | `src/command/config.rs` | `--config` merged under the command line and env; `config example`/`check` |
 //! | HTTP | `src/http/mod.rs` | the router and its layers, from one declaration with the OpenAPI document |
 //! | | `src/http/token.rs`, `src/http/revoke.rs`, `src/http/protected.rs`, `src/http/health.rs`, `src/http/admin.rs` | one file per route group: handlers of a few lines |
 //! | | `src/http/body.rs` | form bodies (urlencoded and multipart) and who is asking |

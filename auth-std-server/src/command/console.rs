@@ -14,11 +14,13 @@ pub fn set_json(json: bool) {
 }
 
 /// Writes `line` for the operator: stdout in text mode, stderr in JSON mode (where the caller
-/// logs the same as a JSON event).
+/// logs the same as a JSON event). A closed stream (`config example | head`) is not an error:
+/// `println!` panicked on it.
 pub fn say(line: &str) {
-    if JSON.load(Ordering::Relaxed) {
-        eprintln!("{line}");
+    use std::io::Write as _;
+    let _ = if JSON.load(Ordering::Relaxed) {
+        writeln!(std::io::stderr().lock(), "{line}")
     } else {
-        println!("{line}");
-    }
+        writeln!(std::io::stdout().lock(), "{line}")
+    };
 }

@@ -3,6 +3,7 @@
 //! nothing was done.
 
 pub mod admin;
+pub mod config;
 pub mod console;
 pub mod serve;
 pub mod startup;
@@ -11,15 +12,23 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 
-use crate::cli::{Cli, Command, StoreArgs};
+use crate::cli::{Cli, Command, ConfigCommand, StoreArgs};
 use crate::store::{DEFAULT_STORE, PoolLimits, StoreError, StoreUrl};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let merged = match config::merge(std::env::args_os().collect()) {
+        Ok(m) => m,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(&merged.argv);
     let result = match cli.command {
+        Some(Command::Config(cmd)) => run_config(cmd, &merged),
         Some(Command::User(cmd)) => admin::run(cmd).map_err(|e| e.to_string()),
         Some(Command::Session(cmd)) => admin::run_session(cmd).map_err(|e| e.to_string()),
         Some(Command::Serve(args)) => serve::serve(*args).map_err(|e| e.to_string()),
@@ -52,6 +61,24 @@ fn with_password(url: &str, password: &str) -> Result<String, StoreError> {
         .set_password(Some(password))
         .map_err(|()| bad("the store URL has no host to set a password for"))?;
     Ok(parsed.into())
+}
+
+/// `config example` prints the reference file; `config check` the effective configuration,
+/// once the store URL parses.
+fn run_config(cmd: ConfigCommand, merged: &config::Merged) -> Result<(), String> {
+    match cmd {
+        ConfigCommand::Example => console::say(config::example().trim_end()),
+        ConfigCommand::Check(args) => {
+            args.store.url().map_err(|e| e.to_string())?;
+            let matches = Cli::command().get_matches_from(&merged.argv);
+            let check = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("check"))
+                .ok_or("config check: no matches")?;
+            console::say(config::effective(check, merged).trim_end());
+        }
+    }
+    Ok(())
 }
 
 impl StoreArgs {
