@@ -442,8 +442,12 @@ def report(run, lost, short, timing=True):
         out.append(f"| {route} | {pct(ms, 50):.2f} | {pct(ms, 99):.2f} | {pct(calm, 99):.2f} | {u} |")
     out.append("")
     growths = []
-    out.append("| instance (pid) | RSS after warm-up | RSS at the end | growth |")
-    out.append("|---|---|---|---|")
+    # RSS over time: a column per tenth of the run, each the process's last sample in it.
+    step = run.duration / 10
+    cols = [step * (k + 1) for k in range(10)]
+    out.append("| instance (pid) | " + " | ".join(f"{c:.0f} s" for c in cols)
+               + " | growth after warm-up |")
+    out.append("|---|" + "---|" * (len(cols) + 1))
     for (name, pid), samples in sorted(run.rss.items()):
         start = samples[0][0]
         warm = [kib for t, kib in samples if t >= start + run.warm]
@@ -451,7 +455,13 @@ def report(run, lost, short, timing=True):
             continue
         g = (warm[-1] - warm[0]) / warm[0] * 100
         growths.append(g)
-        out.append(f"| {name} ({pid}) | {warm[0] / 1024:.1f} MiB | {warm[-1] / 1024:.1f} MiB | {g:+.1f}% |")
+        cells = []
+        for c in cols:
+            inside = [kib for t, kib in samples if c - step <= t < c]
+            cells.append(f"{inside[-1] / 1024:.1f}" if inside else "")
+        out.append(f"| {name} ({pid}) | " + " | ".join(cells) + f" | {g:+.1f}% |")
+    out.append("")
+    out.append("(RSS in MiB, from /proc/PID/status every 2 s; b's first process was killed at the kill.)")
     out.append("")
     worst = {}
     for kind, xs in run.propagation.items():
