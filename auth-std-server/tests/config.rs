@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -147,18 +146,7 @@ fn the_server_and_the_user_commands_read_the_file() {
     assert!(dir.path().join("elsewhere/auth.db").exists());
 
     let s = common::run_server(dir.path(), &["--config", f], "warn");
-    let body = "username=cleo&password=cl3o";
-    let mut c = TcpStream::connect(s.addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        c,
-        "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    c.read_to_string(&mut raw).unwrap();
+    let raw = common::login_raw(s.addr, "cleo", "cl3o");
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.contains("\"expires_in\":77"), "{raw}");
 }

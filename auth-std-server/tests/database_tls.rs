@@ -8,11 +8,10 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
@@ -109,19 +108,7 @@ fn refused(dir: &Path, args: &[&str], want: &str) {
 }
 
 fn login(addr: SocketAddr, user: &str, pw: &str) -> u16 {
-    let body = format!("username={user}&password={pw}");
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    raw[9..12].parse().unwrap()
+    common::login_raw(addr, user, pw)[9..12].parse().unwrap()
 }
 
 /// `verify-full` with the right CA works, for the CLI and the server, over TLS (the cluster

@@ -10,7 +10,7 @@
 //! definitions as `--help`, so it cannot drift from them.
 
 use std::any::TypeId;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,8 +32,8 @@ const NOT_KEYS: [&str; 3] = ["config", "help", "version"];
 pub struct Merged {
     /// What to parse.
     pub argv: Vec<OsString>,
-    /// The keys whose value came from the file.
-    pub from_file: BTreeSet<String>,
+    /// The keys whose value came from the file, each with its line there.
+    pub from_file: BTreeMap<String, usize>,
     /// The file, when one was named.
     pub path: Option<PathBuf>,
 }
@@ -46,7 +46,7 @@ pub fn merge(argv: Vec<OsString>) -> Result<Merged, String> {
     let cmd = Cli::command();
     let unchanged = |argv| Merged {
         argv,
-        from_file: BTreeSet::new(),
+        from_file: BTreeMap::new(),
         path: None,
     };
     // A command line clap refuses, or --help/--version: clap answers it, as without a file.
@@ -74,9 +74,8 @@ pub fn merge(argv: Vec<OsString>) -> Result<Merged, String> {
             }),
             _ => None,
         });
-        if let Some(long) = long.filter(|l| from_file.contains(&l.replace('-', "_"))) {
-            let key = long.replace('-', "_");
-            let line = key_line(&text, &key);
+        let key = long.map(|l| l.replace('-', "_"));
+        if let Some((key, line)) = key.and_then(|k| from_file.get_key_value(&k)) {
             return Err(format!(
                 "config file {} line {line}: '{key}': {}",
                 path.display(),
@@ -147,13 +146,13 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The arguments the file adds for `leaf`, and the ids they set.
+/// The arguments the file adds for `leaf`, and the keys they set with their lines.
 fn values(
     text: &str,
     path: &Path,
     leaf: &clap::Command,
     leaf_matches: &ArgMatches,
-) -> Result<(Vec<OsString>, BTreeSet<String>), String> {
+) -> Result<(Vec<OsString>, BTreeMap<String, usize>), String> {
     let file = path.display();
     let table = DeTable::parse(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
@@ -162,7 +161,7 @@ fn values(
     })?;
     let known = keys();
     let mut extra = Vec::new();
-    let mut set = BTreeSet::new();
+    let mut set = BTreeMap::new();
     for (key, value) in table.get_ref() {
         let line = line_of(text, key.span().start);
         let at = |what: String| format!("config file {file} line {line}: {what}");
@@ -187,23 +186,10 @@ fn values(
                     None => OsString::from(format!("--{long}")),
                 });
             }
-            set.insert(key_of(here));
+            set.insert(key_of(here), line);
         }
     }
     Ok((extra, set))
-}
-
-/// The line where `key` is set in `text` (a file that parsed, so the key is there).
-fn key_line(text: &str, key: &str) -> usize {
-    DeTable::parse(text)
-        .ok()
-        .and_then(|t| {
-            t.get_ref()
-                .keys()
-                .find(|k| k.get_ref().as_ref() == key)
-                .map(|k| line_of(text, k.span().start))
-        })
-        .unwrap_or(1)
 }
 
 /// clap's message, one line, without its `error: `.
@@ -401,7 +387,7 @@ pub fn effective(matches: &ArgMatches, merged: &Merged) -> String {
 
 fn source_of(matches: &ArgMatches, id: &str, merged: &Merged, arg: &Arg) -> String {
     match matches.value_source(id) {
-        _ if merged.from_file.contains(&key_of(arg)) => "config file".to_owned(),
+        _ if merged.from_file.contains_key(&key_of(arg)) => "config file".to_owned(),
         Some(ValueSource::CommandLine) => "command line".to_owned(),
         Some(ValueSource::EnvVariable) => arg
             .get_env()

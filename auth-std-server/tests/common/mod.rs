@@ -449,6 +449,25 @@ pub async fn raw_sql(store: &Store, sql: &str) {
     }
 }
 
+/// `POST /auth/session` with `username`/`password` as a form, on a new blocking connection:
+/// the raw response.
+pub fn login_raw(addr: std::net::SocketAddr, user: &str, pw: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let body = format!("username={user}&password={pw}");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /auth/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw
+}
+
 /// A blocking connection to `to` from the local address `from` (127.0.0.2 and up stand for
 /// other clients on one machine).
 pub fn connect_from(to: std::net::SocketAddr, from: std::net::IpAddr) -> std::net::TcpStream {
