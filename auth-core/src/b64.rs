@@ -1,26 +1,136 @@
-//! Strict base64url for token segments.
+//! Strict unpadded base64url for token segments, written here (#26).
 //!
-//! Token segments are public data, so they use the fast `base64` crate (no padding, no
-//! whitespace, canonical trailing bits required). Secret-bearing values (password hash
-//! outputs) go through `base64ct` in [`crate::password`] instead.
+//! Token segments are public data, so nothing here is constant-time; secret-bearing values
+//! (password hash salts and outputs) go through `base64ct` in [`crate::password`] instead.
+//!
+//! One decoder and one encoder serve every profile. The decoder reads through one 256-byte table;
+//! on 64-bit targets it takes eight characters per step into a `u64` (the host's speed), and on
+//! the others it stays a four-character loop (the device's size). The `b64_differential` fuzz
+//! target and `tests/tests/differential.rs` check both against the `base64` crate's
+//! `URL_SAFE_NO_PAD`: the same inputs accepted, the same bytes out.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+/// The URL-safe alphabet (RFC 4648 §5).
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// Decodes strict unpadded base64url into `out`, returning the decoded length.
+/// Each byte's 6-bit value, or `INVALID`.
+const INVALID: u8 = 0xff;
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
+const DECODE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn value(b: u8) -> u32 {
+    u32::from(DECODE.get(usize::from(b)).copied().unwrap_or(INVALID))
+}
+
+/// Four characters as 24 bits, with bit 31 set when any of them is outside the alphabet.
+#[cfg(not(target_pointer_width = "64"))]
+fn quad(q: &[u8; 4]) -> u32 {
+    let [a, b, c, d] = q.map(value);
+    // `INVALID` has bit 7 set; no valid value does.
+    let bad = ((a | b | c | d) & 0x80) << 24;
+    (a << 18) | (b << 12) | (c << 6) | d | bad
+}
+
+/// The host's tables: each character's value already shifted into place for its position in a
+/// quad, or `BAD` (4 KiB of tables for one OR per character; the device keeps the 256 bytes).
+#[cfg(target_pointer_width = "64")]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
+const fn shifted(shift: u32) -> [u32; 256] {
+    let mut t = [BAD; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = (i as u32) << shift;
+        i += 1;
+    }
+    t
+}
+
+#[cfg(target_pointer_width = "64")]
+static SHIFTED: [[u32; 256]; 4] = [shifted(18), shifted(12), shifted(6), shifted(0)];
+
+#[cfg(target_pointer_width = "64")]
+fn quad(q: &[u8; 4]) -> u32 {
+    let [t0, t1, t2, t3] = &SHIFTED;
+    let at = |t: &[u32; 256], b: u8| t.get(usize::from(b)).copied().unwrap_or(BAD);
+    at(t0, q[0]) | at(t1, q[1]) | at(t2, q[2]) | at(t3, q[3])
+}
+
+const BAD: u32 = 0x8000_0000;
+
+/// Decodes strict unpadded base64url into `out`, returning the decoded length: only the
+/// URL-safe alphabet, no padding or whitespace, a length that is not 1 mod 4, and zero unused
+/// bits in the last character. `None` for anything else, or when `out` is too small.
 pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    URL_SAFE_NO_PAD.decode_slice(input, out).ok()
+    let len = decoded_len(input.len())?;
+    let out = out.get_mut(..len)?;
+    let (quads, tail) = input.as_chunks::<4>();
+    let (triples, rest) = out.as_chunks_mut::<3>();
+    let mut bad = 0u32;
+    #[cfg(target_pointer_width = "64")]
+    let done = {
+        // Eight characters to six bytes per step; the four-character loop takes what is left.
+        // Each step stores eight bytes, six of them decoded: the next step overwrites the other
+        // two, so it runs while eight bytes of room remain and the loop below takes the rest.
+        let (octs, _) = input.as_chunks::<8>();
+        let steps = octs
+            .len()
+            .min(triples.len().saturating_mul(3).saturating_sub(2) / 6);
+        for (k, o) in octs.iter().take(steps).enumerate() {
+            let [a, b, c, d, e, f, g, h] = *o;
+            let (hi, lo) = (quad(&[a, b, c, d]), quad(&[e, f, g, h]));
+            bad |= hi | lo;
+            let v = (u64::from(hi & 0xff_ffff) << 40) | (u64::from(lo & 0xff_ffff) << 16);
+            let at = k.wrapping_mul(6);
+            if let Some(dst) = triples
+                .as_flattened_mut()
+                .get_mut(at..at.wrapping_add(8))
+                .and_then(|d| <&mut [u8; 8]>::try_from(d).ok())
+            {
+                *dst = v.to_be_bytes();
+            } else {
+                bad |= BAD; // unreachable: `steps` leaves room
+            }
+        }
+        steps.saturating_mul(2)
+    };
+    #[cfg(not(target_pointer_width = "64"))]
+    let done = 0;
+    for (q, t) in quads.iter().zip(triples.iter_mut()).skip(done) {
+        let v = quad(q);
+        bad |= v;
+        let [_, v0, v1, v2] = v.to_be_bytes();
+        *t = [v0, v1, v2];
+    }
+    // The tail's unused low bits must be zero (RFC 4648 §3.5, as the `base64` crate demands).
+    let unused = match (tail, rest) {
+        ([], []) => 0,
+        (&[a, b], [r0]) => {
+            let v = (value(a) << 6) | value(b);
+            bad |= ((value(a) | value(b)) & 0x80) << 24;
+            *r0 = (v >> 4) as u8;
+            v & 0x0f
+        }
+        (&[a, b, c], [r0, r1]) => {
+            let v = (value(a) << 12) | (value(b) << 6) | value(c);
+            bad |= ((value(a) | value(b) | value(c)) & 0x80) << 24;
+            *r0 = (v >> 10) as u8;
+            *r1 = (v >> 2) as u8;
+            v & 0x03
+        }
+        _ => return None,
+    };
+    (unused == 0 && bad & BAD == 0).then_some(len)
 }
 
-/// Encodes `input` as unpadded base64url into `out`, returning the encoded length.
-#[cfg(feature = "sign")]
-pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    URL_SAFE_NO_PAD.encode_slice(input, out).ok()
-}
-
-/// Whether `seg` is strict unpadded base64url, exactly as [`decode`] accepts it: only the
-/// URL-safe alphabet, a length that is not 1 mod 4, and zero unused bits in the last
-/// character. Nothing is decoded. Tested against the `base64` crate in `tests/tests/differential.rs`.
+/// Whether `seg` is strict unpadded base64url, exactly as [`decode`] accepts it. Nothing is
+/// decoded. Tested against the `base64` crate in `tests/tests/differential.rs`.
 pub(crate) fn is_canonical(seg: &[u8]) -> bool {
     // Branch-free range compares counted in a u8 per 64-byte chunk: LLVM vectorizes it.
     let bad = seg.chunks(64).fold(0usize, |bad, chunk| {
@@ -37,13 +147,7 @@ pub(crate) fn is_canonical(seg: &[u8]) -> bool {
     let Some(&last) = seg.last() else {
         return true;
     };
-    let value = match last {
-        b'A'..=b'Z' => last.wrapping_sub(b'A'),
-        b'a'..=b'z' => last.wrapping_sub(b'a').wrapping_add(26),
-        b'0'..=b'9' => last.wrapping_sub(b'0').wrapping_add(52),
-        b'-' => 62,
-        _ => 63,
-    };
+    let value = value(last);
     bad == 0
         && match seg.len() % 4 {
             1 => false,
@@ -51,6 +155,62 @@ pub(crate) fn is_canonical(seg: &[u8]) -> bool {
             3 => value & 0x03 == 0,
             _ => true,
         }
+}
+
+/// Encodes `input` as unpadded base64url into `out`, returning the encoded length; `None` when
+/// `out` is too small.
+#[cfg(feature = "sign")]
+pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let len = encoded_len(input.len())?;
+    let out = out.get_mut(..len)?;
+    let (triples, tail) = input.as_chunks::<3>();
+    let (quads, rest) = out.as_chunks_mut::<4>();
+    for (t, q) in triples.iter().zip(quads.iter_mut()) {
+        *q = encode_triple(*t);
+    }
+    let [a, b, c, _] = encode_triple(match *tail {
+        [a] => [a, 0, 0],
+        [a, b] => [a, b, 0],
+        _ => [0, 0, 0],
+    });
+    match rest {
+        [r0, r1] => (*r0, *r1) = (a, b),
+        [r0, r1, r2] => (*r0, *r1, *r2) = (a, b, c),
+        _ => {}
+    }
+    Some(len)
+}
+
+#[cfg(all(feature = "sign", not(target_pointer_width = "64")))]
+fn symbol(v: u32) -> u8 {
+    ALPHABET.get((v & 0x3f) as usize).copied().unwrap_or(b'A')
+}
+
+#[cfg(all(feature = "sign", not(target_pointer_width = "64")))]
+pub(crate) fn encode_triple([a, b, c]: [u8; 3]) -> [u8; 4] {
+    let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+    [symbol(v >> 18), symbol(v >> 12), symbol(v >> 6), symbol(v)]
+}
+
+/// The host's table: every 12 bits as its two characters (8 KiB, two loads per three bytes).
+#[cfg(all(feature = "sign", target_pointer_width = "64"))]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
+static PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [ALPHABET[i >> 6], ALPHABET[i & 0x3f]];
+        i += 1;
+    }
+    t
+};
+
+#[cfg(all(feature = "sign", target_pointer_width = "64"))]
+pub(crate) fn encode_triple([a, b, c]: [u8; 3]) -> [u8; 4] {
+    let v = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
+    let [p, q] = PAIRS.get(v >> 12).copied().unwrap_or_default();
+    let [r, s] = PAIRS.get(v & 0xfff).copied().unwrap_or_default();
+    [p, q, r, s]
 }
 
 /// Length of the unpadded base64 encoding of `n` bytes, or `None` on overflow.
@@ -68,6 +228,15 @@ pub(crate) const fn encoded_len(n: usize) -> Option<usize> {
     }
 }
 
+/// Exact decoded length of `n` base64 characters; `None` when `n` is 1 mod 4 (no encoding has
+/// that length).
+const fn decoded_len(n: usize) -> Option<usize> {
+    if n % 4 == 1 {
+        return None;
+    }
+    Some(decoded_len_max(n))
+}
+
 /// Upper bound of the decoded length of `n` base64 characters.
 pub(crate) const fn decoded_len_max(n: usize) -> usize {
     // Cannot overflow: (n / 4) * 3 < n, and the remainder term is at most 2.
@@ -82,14 +251,20 @@ mod tests {
 
     #[test]
     fn lengths_agree_with_the_encoder() {
-        let data = [0xA5u8; 70];
+        let data: [u8; 70] = core::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xA5);
         for n in 0..data.len() {
             let mut out = [0u8; 100];
             let written = encode(&data[..n], &mut out).unwrap();
             assert_eq!(Some(written), encoded_len(n));
-            assert!(decoded_len_max(written) >= n);
+            assert_eq!(decoded_len(written), Some(n));
             let mut back = [0u8; 70];
             assert_eq!(decode(&out[..written], &mut back), Some(n));
+            assert_eq!(&back[..n], &data[..n]);
+            assert!(is_canonical(&out[..written]));
+            assert_eq!(
+                encode(&data[..n], &mut out[..written.saturating_sub(1)]).is_none(),
+                n > 0
+            );
         }
     }
 
@@ -100,6 +275,17 @@ mod tests {
         assert_eq!(decode(b"YQ==", &mut out), None);
         assert_eq!(decode(b"Y Q", &mut out), None);
         assert_eq!(decode(b"YR", &mut out), None, "non-zero trailing bits");
+        assert_eq!(decode(b"YWI", &mut out), Some(2));
+        assert_eq!(decode(b"YWJ", &mut out), None, "non-zero trailing bits");
         assert_eq!(decode(b"Y+", &mut out), None, "standard alphabet");
+        assert_eq!(decode(b"Y", &mut out), None);
+        assert_eq!(decode(b"", &mut out), Some(0));
+        // A bad character in each position of an eight-character block, and in the tail.
+        for at in 0..11 {
+            let mut s = *b"YWJjZGVmZ2hp";
+            s[at] = b'=';
+            assert_eq!(decode(&s[..11], &mut out), None, "{at}");
+        }
+        assert_eq!(decode(b"YWJjZGVmZ2g", &mut [0u8; 7]), None, "short output");
     }
 }

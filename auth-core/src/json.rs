@@ -55,6 +55,19 @@ impl<'a> JsonStr<'a> {
         if self.escaped { None } else { Some(self.raw) }
     }
 
+    /// The text as stored: raw JSON string content when it was read with escapes, else plain.
+    #[cfg(feature = "sign")]
+    pub(crate) fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The text to put between quotes as it is: raw JSON with (checked) escapes, or plain text
+    /// that needs none. `None` when plain text must be escaped first.
+    #[cfg(feature = "sign")]
+    pub(crate) fn raw_if_writable(&self) -> Option<&'a str> {
+        (self.escaped || needs_no_escaping(self.raw)).then_some(self.raw)
+    }
+
     /// Whether the JSON text had escape sequences.
     #[cfg(test)]
     pub(crate) fn is_escaped(&self) -> bool {

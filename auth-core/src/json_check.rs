@@ -1,13 +1,13 @@
-//! Bounds on JSON that is read before serde sees it: nesting depth, and (for the header, which
-//! is read before the MAC) full RFC 8259 syntax.
+//! Checked JSON syntax, iterative: full RFC 8259 for text read before serde sees it (the
+//! header, read before the MAC, and the payload on the serde path), and the value skipper and
+//! token readers the claims scanner (`jwt/scan.rs`) is built from.
 //!
 //! `serde-json-core` recurses once per nesting level (about 50 bytes of stack each) and skips
 //! ignored scalars loosely (`"x":tru!!e` passes). Neither is acceptable for input read before
-//! the MAC on a device with a few KiB of stack. These checks are iterative, use a fixed few
-//! bytes of stack whatever the input, and run before `serde-json-core`; they decide only
-//! whether to go on, never what a value is. `tests/tests/differential.rs` checks
-//! [`check_syntax`] against `serde_json` (the same texts accepted and refused), and so does the
-//! `json_syntax` fuzz target.
+//! the MAC on a device with a few KiB of stack. These checks are iterative and use a fixed few
+//! bytes of stack whatever the input. `tests/tests/differential.rs` checks [`check_syntax`]
+//! against `serde_json` (the same texts accepted and refused), and so does the `json_syntax`
+//! fuzz target.
 
 /// Why [`check_syntax`] or [`check_depth`] refused a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +28,30 @@ pub const MAX_CHECK_DEPTH: u32 = 64;
 /// # Errors
 /// [`JsonCheckError`].
 pub fn check_syntax(json: &[u8], max_depth: u32) -> Result<(), JsonCheckError> {
+    let end = skip_value(json, skip_ws(json, 0), max_depth)?;
+    if skip_ws(json, end) == json.len() {
+        Ok(())
+    } else {
+        Err(JsonCheckError::Syntax)
+    }
+}
+
+/// Checks the one JSON value that starts at `i` as [`check_syntax`] does, nested at most
+/// `max_depth` deep counted from it, and returns the index just after it. Iterative: the open
+/// containers are a bit set, so the stack is fixed whatever the input.
+///
+/// # Errors
+/// [`JsonCheckError`].
+pub(crate) fn skip_value(
+    json: &[u8],
+    mut i: usize,
+    max_depth: u32,
+) -> Result<usize, JsonCheckError> {
     use JsonCheckError::{Syntax, TooDeep};
     let max_depth = max_depth.min(MAX_CHECK_DEPTH);
     // Bit d is set when the container at depth d + 1 is an object.
     let mut objects: u64 = 0;
     let mut depth: u32 = 0;
-    let mut i = skip_ws(json, 0);
     'value: loop {
         // A value starts at `i`.
         match json.get(i).copied() {
@@ -70,10 +88,10 @@ pub fn check_syntax(json: &[u8], max_depth: u32) -> Result<(), JsonCheckError> {
         }
         // A value ended at `i`: close containers or go on to the next element.
         loop {
-            i = skip_ws(json, i);
             let Some(top) = depth.checked_sub(1) else {
-                return if i == json.len() { Ok(()) } else { Err(Syntax) };
+                return Ok(i);
             };
+            i = skip_ws(json, i);
             let in_object = objects.checked_shr(top).unwrap_or(0) & 1 == 1;
             match json.get(i).copied() {
                 Some(b',') => {
@@ -141,7 +159,7 @@ pub fn check_depth(json: &[u8], max_depth: u32) -> Result<(), JsonCheckError> {
     Ok(())
 }
 
-fn skip_ws(json: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(json: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = json.get(i) {
         i = i.wrapping_add(1);
     }
@@ -161,35 +179,70 @@ fn member_name(json: &[u8], i: usize) -> Result<usize, JsonCheckError> {
 }
 
 /// A string starting at the quote at `i`; returns the index after its closing quote.
-fn string(json: &[u8], i: usize) -> Result<usize, JsonCheckError> {
-    let mut i = i.wrapping_add(1);
+pub(crate) fn string(json: &[u8], i: usize) -> Result<usize, JsonCheckError> {
+    string_body(json, i.wrapping_add(1)).map(|(end, _)| end)
+}
+
+/// A string's content from `i` (just after its opening quote): returns the index after its
+/// closing quote, and whether it has escapes. Escapes are checked for syntax (a lone surrogate
+/// is syntax too; [`crate::JsonStr`] refuses it), control characters refused.
+pub(crate) fn string_body(json: &[u8], mut i: usize) -> Result<(usize, bool), JsonCheckError> {
+    let mut escaped = false;
     loop {
+        // Eight bytes per step; the mask's lowest set bit is exactly the first byte that is
+        // `"`, `\` or a control character, so the step lands on it.
+        if let Some(&word) = json.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+            let m = special(u64::from_le_bytes(word));
+            if m == 0 {
+                i = i.wrapping_add(8);
+                continue;
+            }
+            i = i.wrapping_add((m.trailing_zeros() / 8) as usize);
+        }
         match json.get(i).copied().ok_or(JsonCheckError::Syntax)? {
-            b'"' => return Ok(i.wrapping_add(1)),
+            b'"' => return Ok((i.wrapping_add(1), escaped)),
             b'\\' => {
-                i = i.wrapping_add(1);
-                match json.get(i).copied() {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
-                    Some(b'u') => {
-                        let hex = json
-                            .get(i.wrapping_add(1)..i.wrapping_add(5))
-                            .ok_or(JsonCheckError::Syntax)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return Err(JsonCheckError::Syntax);
-                        }
-                        i = i.wrapping_add(4);
-                    }
-                    _ => return Err(JsonCheckError::Syntax),
-                }
+                escaped = true;
+                i = escape(json, i)?;
             }
             0..=0x1f => return Err(JsonCheckError::Syntax),
-            _ => {}
+            _ => i = i.wrapping_add(1),
         }
-        i = i.wrapping_add(1);
     }
 }
 
-fn literal(json: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonCheckError> {
+/// The escape whose backslash is at `i`; returns the index after it.
+fn escape(json: &[u8], i: usize) -> Result<usize, JsonCheckError> {
+    let i = i.wrapping_add(1);
+    match json.get(i).copied() {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i.wrapping_add(1)),
+        Some(b'u') => {
+            let hex = json
+                .get(i.wrapping_add(1)..i.wrapping_add(5))
+                .ok_or(JsonCheckError::Syntax)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(JsonCheckError::Syntax);
+            }
+            Ok(i.wrapping_add(5))
+        }
+        _ => Err(JsonCheckError::Syntax),
+    }
+}
+
+/// A mask with bit 7 of each byte of `x` that may be `"`, `\` or below 0x20. Its lowest set
+/// bit is exact (the zero-byte test's borrow runs only upward, so it can flag a plain byte
+/// above a matching one, never below); zero means none.
+fn special(x: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let quote = zero(x ^ LO.wrapping_mul(u64::from(b'"')));
+    let backslash = zero(x ^ LO.wrapping_mul(u64::from(b'\\')));
+    let control = x.wrapping_sub(LO.wrapping_mul(0x20)) & !x & HI;
+    quote | backslash | control
+}
+
+pub(crate) fn literal(json: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonCheckError> {
     let end = i.wrapping_add(word.len());
     if json.get(i..end) == Some(word) {
         Ok(end)
@@ -199,7 +252,7 @@ fn literal(json: &[u8], i: usize, word: &[u8]) -> Result<usize, JsonCheckError> 
 }
 
 /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-fn number(json: &[u8], mut i: usize) -> Result<usize, JsonCheckError> {
+pub(crate) fn number(json: &[u8], mut i: usize) -> Result<usize, JsonCheckError> {
     let digits = |mut i: usize| -> Result<usize, JsonCheckError> {
         let start = i;
         while json.get(i).is_some_and(u8::is_ascii_digit) {

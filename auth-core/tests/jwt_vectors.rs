@@ -24,10 +24,20 @@ fn ring() -> KeyRing<2> {
     KeyRing::new(Hs256Key::new(KEY).unwrap()).unwrap()
 }
 
+/// Decodes through both claim readers, serde (`decode::<Claims>`) and the scanner
+/// (`decode_registered`), and asserts they agree: the same verdict and the same claims. Every
+/// vector in this file runs through both.
 fn decode(ring: &KeyRing<2>, token: &str, now: u64) -> Result<(), DecodeError> {
     let mut buf = [0u8; 1024];
-    ring.decode::<Claims<'_>>(token, &mut buf, &Validation::new(), now)
-        .map(|_| ())
+    let serde = ring.decode::<Claims<'_>>(token, &mut buf, &Validation::new(), now);
+    let mut buf2 = [0u8; 1024];
+    let scanned = ring.decode_registered(token, &mut buf2, &Validation::new(), now);
+    match (&serde, &scanned) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{token}"),
+        (Err(DecodeError::Claims(_)), Err(DecodeError::Claims(_))) => {}
+        (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{token}"),
+    }
+    serde.map(|_| ())
 }
 
 #[test]

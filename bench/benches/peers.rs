@@ -29,9 +29,13 @@ fn jwt(c: &mut Criterion) {
             jwt_simple_impl::sign(&sk, &owned),
             jwt_compact_impl::sign(&ck, &owned),
         ];
+        let mut serde_out = vec![0u8; 4096];
+        let m = ours::sign_serde(&ring, &claims, &mut serde_out);
+        assert_eq!(&serde_out[..m], token.as_bytes(), "both signers make the same token");
         for t in &tokens {
             let mut buf = vec![0u8; 4096];
             assert_eq!(ours::verify(&ring, t, &mut buf), EXP);
+            assert_eq!(ours::verify_serde(&ring, t, &mut buf), EXP);
             assert_eq!(jsonwebtoken_impl::verify(&jk, t), EXP);
             assert_eq!(jwt_simple_impl::verify(&sk, t, &so), EXP);
             assert_eq!(jwt_compact_impl::verify(&ck, t, &ct), EXP);
@@ -45,6 +49,9 @@ fn jwt(c: &mut Criterion) {
         g.bench_function("sign/auth-core", |b| {
             b.iter(|| black_box(ours::sign(&ring, black_box(&claims), &mut out)))
         });
+        g.bench_function("sign/auth-core-serde", |b| {
+            b.iter(|| black_box(ours::sign_serde(&ring, black_box(&claims), &mut out)))
+        });
         g.bench_function("sign/jsonwebtoken", |b| {
             b.iter(|| black_box(jsonwebtoken_impl::sign(&jk, black_box(&owned))))
         });
@@ -57,6 +64,9 @@ fn jwt(c: &mut Criterion) {
         let mut buf = vec![0u8; 4096];
         g.bench_function("verify/auth-core", |b| {
             b.iter(|| black_box(ours::verify(&ring, black_box(&token), &mut buf)))
+        });
+        g.bench_function("verify/auth-core-serde", |b| {
+            b.iter(|| black_box(ours::verify_serde(&ring, black_box(&token), &mut buf)))
         });
         g.bench_function("verify/jsonwebtoken", |b| {
             b.iter(|| black_box(jsonwebtoken_impl::verify(&jk, black_box(&token))))

@@ -5,7 +5,7 @@ use std::path::Path;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 8] = [
+const TARGETS: [(&str, Harness); 10] = [
     ("token_verify", auth_fuzz_harness::token_verify),
     ("claims", auth_fuzz_harness::claims),
     ("bearer", auth_fuzz_harness::bearer),
@@ -17,6 +17,11 @@ const TARGETS: [(&str, Harness); 8] = [
     ),
     ("json_syntax", auth_fuzz_harness::json_syntax),
     ("token_request", auth_fuzz_harness::token_request),
+    (
+        "claims_differential",
+        auth_fuzz_harness::claims_differential,
+    ),
+    ("b64_differential", auth_fuzz_harness::b64_differential),
 ];
 
 #[test]

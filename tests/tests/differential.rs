@@ -3,7 +3,9 @@
 //! base64url check (against the `base64` crate). Each must accept exactly what the crate
 //! accepts. The `json_syntax` fuzz target runs the first one under libFuzzer.
 
-use auth_core::fuzzing::{MAX_CHECK_DEPTH, b64_is_canonical, json_syntax_ok};
+use auth_core::fuzzing::{
+    MAX_CHECK_DEPTH, b64_decode, b64_encode, b64_is_canonical, json_syntax_ok,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
@@ -74,6 +76,30 @@ proptest! {
     #[test]
     fn payload_check_agrees_with_the_base64_crate(s in "[A-Za-z0-9_\\-+/= #?.\u{0}\u{80}]{0,13}") {
         prop_assert_eq!(b64_is_canonical(s.as_bytes()), URL_SAFE_NO_PAD.decode(&s).is_ok(), "{:?}", s);
+    }
+
+    #[test]
+    fn decoder_agrees_with_the_base64_crate(s in "[A-Za-z0-9_\\-+/= .\u{0}\u{80}]{0,40}", extra in 0usize..3) {
+        let mut out = vec![0u8; s.len() + 3];
+        let ours = b64_decode(s.as_bytes(), &mut out);
+        let theirs = URL_SAFE_NO_PAD.decode(&s).ok();
+        prop_assert_eq!(ours, theirs.as_ref().map(Vec::len), "{:?}", s);
+        if let Some(t) = theirs {
+            prop_assert_eq!(&out[..t.len()], &t[..]);
+            // Exactly the decoded length is enough; one byte less is refused.
+            let mut exact = vec![0u8; t.len() + extra];
+            prop_assert_eq!(b64_decode(s.as_bytes(), &mut exact), Some(t.len()));
+            if !t.is_empty() {
+                prop_assert_eq!(b64_decode(s.as_bytes(), &mut exact[..t.len() - 1]), None);
+            }
+        }
+    }
+
+    #[test]
+    fn encoder_agrees_with_the_base64_crate(data in prop::collection::vec(any::<u8>(), 0..100)) {
+        let mut out = vec![0u8; data.len() * 2 + 4];
+        let n = b64_encode(&data, &mut out).unwrap();
+        prop_assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), URL_SAFE_NO_PAD.encode(&data));
     }
 
     #[test]

@@ -63,6 +63,12 @@ impl Audience<'_> {
         self.iter().any(|s| s == *aud)
     }
 
+    /// Whether it is written as an array.
+    #[cfg(feature = "sign")]
+    pub(crate) fn is_array(&self) -> bool {
+        matches!(self.0, Aud::Many(_))
+    }
+
     /// The audiences, in order.
     pub fn iter(&self) -> impl Iterator<Item = JsonStr<'_>> {
         let (one, many): (Option<JsonStr<'_>>, &[JsonStr<'_>]) = match &self.0 {
@@ -291,3 +297,17 @@ macro_rules! registered_claims_from_fields {
 pub(crate) use registered_claims_from_fields;
 
 registered_claims_from_fields!(Claims);
+
+impl<'a> From<super::scan::Fields<'a>> for Claims<'a> {
+    fn from(f: super::scan::Fields<'a>) -> Self {
+        Claims {
+            sub: f.sub,
+            iss: f.iss,
+            aud: f.aud,
+            exp: f.exp,
+            nbf: f.nbf,
+            iat: f.iat,
+            jti: f.jti,
+        }
+    }
+}

@@ -1,7 +1,5 @@
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-
 use super::key::{Kid, MAX_KID_LEN, make_kid};
+use super::scan;
 use crate::b64;
 use crate::error::ParseError;
 use crate::json::JsonStr;
@@ -53,6 +51,9 @@ impl<'t> UntrustedToken<'t> {
         if token.len() > max_len {
             return Err(ParseError::TooLong);
         }
+        if let Some(t) = Self::issued_shape(token) {
+            return Ok(t);
+        }
         let (header, rest) = token.split_once('.').ok_or(ParseError::Malformed)?;
         let (payload, signature) = rest.split_once('.').ok_or(ParseError::Malformed)?;
         if header.is_empty() || payload.is_empty() || signature.contains('.') {
@@ -79,6 +80,29 @@ impl<'t> UntrustedToken<'t> {
             payload,
             signature,
             kid,
+        })
+    }
+
+    /// The fast path for the common token: the canonical kid-less header, a canonical payload
+    /// and a 43-character signature, found by position instead of by searching for dots.
+    /// Anything else (or any error here) goes the general way, so every verdict and error is
+    /// the general path's.
+    fn issued_shape(token: &'t str) -> Option<Self> {
+        let rest = token
+            .strip_prefix(CANONICAL_HEADER_B64)?
+            .strip_prefix('.')?;
+        let dot = rest.len().checked_sub(SIGNATURE_B64_LEN + 1)?;
+        let (payload, signature) = (rest.get(..dot)?, rest.get(dot..)?.strip_prefix('.')?);
+        if payload.is_empty() || !b64::is_canonical(payload.as_bytes()) {
+            return None;
+        }
+        let signature = decode_signature(signature.as_bytes()).ok()?;
+        let signing_input = token.get(..token.len().checked_sub(SIGNATURE_B64_LEN + 1)?)?;
+        Some(UntrustedToken {
+            signing_input,
+            payload,
+            signature,
+            kid: None,
         })
     }
 
@@ -112,124 +136,114 @@ fn decode_signature(seg: &[u8]) -> Result<[u8; 32], ParseError> {
 /// 256-byte header cannot nest 237 levels deep and cost 12 KiB of stack before the MAC.
 pub const MAX_HEADER_DEPTH: u32 = 4;
 
-/// A member name as written, escapes included: map keys are read with `deserialize_str`, the
-/// one way `serde-json-core` supports for them.
-struct RawName<'a>(&'a str);
-
-impl<'de> Deserialize<'de> for RawName<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawName<'de>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(RawName(v))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// The members the verifier reads. Names are compared *decoded* (`"\u0061lg"` is `alg`), and a
-/// member read twice is refused, so no spelling of a name can hide from these checks. Other
-/// members are ignored, however often they appear: ignoring them is the same whichever copy
-/// would win.
-struct RawHeader<'a> {
-    alg: JsonStr<'a>,
-    typ: Option<JsonStr<'a>>,
-    kid: Option<JsonStr<'a>>,
-    crit: bool,
-}
-
-impl<'de> Deserialize<'de> for RawHeader<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawHeader<'de>;
-            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("a jose header")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                fn once<'de, A: MapAccess<'de>>(
-                    map: &mut A,
-                    slot: &mut Option<JsonStr<'de>>,
-                ) -> Result<(), A::Error> {
-                    if slot.is_some() {
-                        return Err(de::Error::custom("duplicate member"));
-                    }
-                    *slot = Some(map.next_value()?);
-                    Ok(())
-                }
-                let (mut alg, mut typ, mut kid, mut crit) = (None, None, None, false);
-                while let Some(RawName(raw)) = map.next_key()? {
-                    let name = JsonStr::from_raw_json(raw)
-                        .ok_or_else(|| de::Error::custom("invalid member name"))?;
-                    if name == "alg" {
-                        once(&mut map, &mut alg)?;
-                    } else if name == "typ" {
-                        once(&mut map, &mut typ)?;
-                    } else if name == "kid" {
-                        once(&mut map, &mut kid)?;
-                    } else {
-                        if name == "crit" {
-                            if crit {
-                                return Err(de::Error::custom("duplicate member"));
-                            }
-                            crit = true;
-                        }
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                let alg = alg.ok_or_else(|| de::Error::missing_field("alg"))?;
-                Ok(RawHeader {
-                    alg,
-                    typ,
-                    kid,
-                    crit,
-                })
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
 fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
     if b64::decoded_len_max(seg.len()) > MAX_HEADER_LEN {
         return Err(ParseError::HeaderTooLong);
     }
     let mut buf = [0u8; MAX_HEADER_LEN];
     let n = b64::decode(seg, &mut buf).ok_or(ParseError::HeaderEncoding)?;
-    let json = buf.get(..n).ok_or(ParseError::HeaderEncoding)?;
-    // Before serde: valid UTF-8 and RFC 8259 JSON throughout (ignored members included), nested
-    // at most MAX_HEADER_DEPTH deep. Iterative, fixed stack.
+    parse_decoded_header(buf.get(..n).ok_or(ParseError::HeaderEncoding)?)
+}
+
+/// A decoded header: the fast path, else the checked path.
+pub(crate) fn parse_decoded_header(json: &[u8]) -> Result<Option<Kid>, ParseError> {
+    match fixed_header(json) {
+        Some(kid) => Ok(Some(kid)),
+        None => checked_header(json),
+    }
+}
+
+/// The fast path for a header with a `kid`: exactly the bytes this crate (and PyJWT) writes,
+/// `{"alg":"HS256","kid":"<kid>","typ":"JWT"}`, with a valid key id. No JSON is parsed; any
+/// other header (another order, spacing, escapes, members) takes [`checked_header`], which
+/// gives the same verdict for this one (tested in `fixed_header_agrees_with_the_checked_path`).
+fn fixed_header(json: &[u8]) -> Option<Kid> {
+    let kid = json
+        .strip_prefix(br#"{"alg":"HS256","kid":""#)?
+        .strip_suffix(br#"","typ":"JWT"}"#)?;
+    make_kid(core::str::from_utf8(kid).ok()?)
+}
+
+/// The checked path: any header, by the rules of [`UntrustedToken::parse_with_limit`].
+pub(crate) fn checked_header(json: &[u8]) -> Result<Option<Kid>, ParseError> {
+    // Before anything reads a member: valid UTF-8 and RFC 8259 JSON throughout (ignored members
+    // included), nested at most MAX_HEADER_DEPTH deep. Iterative, fixed stack.
     core::str::from_utf8(json).map_err(|_| ParseError::HeaderJson)?;
     json_check::check_syntax(json, MAX_HEADER_DEPTH).map_err(|e| match e {
         JsonCheckError::TooDeep => ParseError::HeaderNesting,
         JsonCheckError::Syntax => ParseError::HeaderJson,
     })?;
-    // No unescape buffer: every string member is a borrowed `JsonStr`.
-    let (h, _) =
-        serde_json_core::from_slice::<RawHeader<'_>>(json).map_err(|_| ParseError::HeaderJson)?;
-    if h.alg != "HS256" {
+    // Every string member is a borrowed `JsonStr`; no unescape buffer, no serde.
+    let h = scan::header(json).map_err(|_| ParseError::HeaderJson)?;
+    judge(h.alg, h.typ, h.kid, h.crit)
+}
+
+/// The header rules, once its members are read: `alg` present and exactly `HS256`; `typ`, when
+/// present, `JWT` in any case; no `crit`; a valid `kid`.
+pub(crate) fn judge(
+    alg: Option<JsonStr<'_>>,
+    typ: Option<JsonStr<'_>>,
+    kid: Option<JsonStr<'_>>,
+    crit: bool,
+) -> Result<Option<Kid>, ParseError> {
+    let alg = alg.ok_or(ParseError::HeaderJson)?;
+    if alg != "HS256" {
         return Err(ParseError::UnsupportedAlgorithm);
     }
-    if let Some(typ) = h.typ {
-        // RFC 7515 §4.1.9: compared case-insensitively; "application/" may be omitted.
-        if !typ.eq_ignore_ascii_case("JWT") && !typ.eq_ignore_ascii_case("application/jwt") {
-            return Err(ParseError::UnsupportedType);
-        }
+    // RFC 7515 §4.1.9: compared case-insensitively; "application/" may be omitted.
+    if let Some(typ) = typ
+        && !typ.eq_ignore_ascii_case("JWT")
+        && !typ.eq_ignore_ascii_case("application/jwt")
+    {
+        return Err(ParseError::UnsupportedType);
     }
-    if h.crit {
+    if crit {
         return Err(ParseError::CriticalHeader);
     }
-    match h.kid {
+    match kid {
         None => Ok(None),
         Some(kid) => {
             let mut tmp = [0u8; MAX_KID_LEN];
             let kid = kid.decode_into(&mut tmp).ok_or(ParseError::InvalidKid)?;
             make_kid(kid).map(Some).ok_or(ParseError::InvalidKid)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_header_agrees_with_the_checked_path() {
+        for json in [
+            r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"0123456789012345678901234567890123456789012345678901234567890123","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"a!#$%&'()*+,-./:;<=>?@[]^_`{|}~","typ":"JWT"}"#,
+        ] {
+            let fast = fixed_header(json.as_bytes()).expect(json);
+            assert_eq!(checked_header(json.as_bytes()), Ok(Some(fast)), "{json}");
+        }
+        // Not the template: the checked path decides (escapes, a bad kid, other spellings).
+        for json in [
+            r#"{"alg":"HS256","kid":"k\u0031","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"a b","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"k","typ":"JWT"} "#,
+            r#"{"alg":"HS256","kid":"k","typ":"jwt"}"#,
+            r#"{"alg":"HS256","kid":"k","kid":"k","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"k","","typ":"JWT"}"#,
+            r#"{"alg":"HS256","kid":"0123456789012345678901234567890123456789012345678901234567890123x","typ":"JWT"}"#,
+        ] {
+            assert_eq!(fixed_header(json.as_bytes()), None, "{json}");
+        }
+        assert_eq!(
+            checked_header(br#"{"alg":"HS256","kid":"k","","typ":"JWT"}"#),
+            Err(ParseError::HeaderJson)
+        );
+        assert_eq!(
+            checked_header(br#"{"alg":"HS256","kid":"k","kid":"k","typ":"JWT"}"#),
+            Err(ParseError::HeaderJson)
+        );
     }
 }

@@ -9,10 +9,13 @@
 mod claims;
 mod header;
 mod key;
+pub(crate) mod scan;
 #[cfg(feature = "sign")]
 mod sign;
 mod validate;
 mod verify;
+#[cfg(feature = "sign")]
+pub(crate) mod write;
 
 #[cfg(feature = "flow")]
 pub(crate) use claims::registered_claims_from_fields;
@@ -20,10 +23,19 @@ pub use claims::{
     Audience, Claims, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate, RegisteredClaims,
 };
 pub use header::{MAX_HEADER_DEPTH, MAX_TOKEN_LEN, UntrustedToken};
+#[cfg(feature = "fuzzing")]
+pub(crate) use header::{judge as judge_header, parse_decoded_header};
+#[cfg(feature = "fuzzing")]
+pub(crate) use key::Kid;
 pub use key::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN};
+pub use scan::Value;
 pub use validate::Validation;
 pub use verify::MAX_CLAIMS_DEPTH;
 pub use verify::VerifiedToken;
+#[cfg(feature = "fuzzing")]
+pub(crate) use verify::serde_claims;
+#[cfg(feature = "sign")]
+pub use write::{ClaimsWriter, WriteClaims};
 
 /// Length of an HS256 signature segment: 32 bytes as unpadded base64url.
 pub(crate) const SIGNATURE_B64_LEN: usize = 43;

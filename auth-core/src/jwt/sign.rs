@@ -2,6 +2,7 @@ use hmac::Mac;
 use serde::Serialize;
 
 use super::key::{Hs256Key, KeyRing};
+use super::write::{ClaimsWriter, WriteClaims};
 use crate::b64;
 use crate::error::EncodeError;
 
@@ -21,6 +22,53 @@ fn ser_error(e: serde_json_core::ser::Error) -> EncodeError {
 }
 
 impl Hs256Key {
+    /// Signs claims that write themselves ([`WriteClaims`]: [`crate::Claims`], the flow's
+    /// claims, or your own type) into `out` and returns the token. The fast path, and the one a
+    /// device links: the JSON is written straight into base64url in `out`, one pass, no serde.
+    /// The token is byte for byte the one [`Hs256Key::sign`] makes of the same claims.
+    ///
+    /// # Errors
+    /// [`EncodeError::BufferTooSmall`] when the token does not fit.
+    pub fn sign_claims<'b, C: WriteClaims + ?Sized>(
+        &self,
+        claims: &C,
+        out: &'b mut [u8],
+    ) -> Result<&'b str, EncodeError> {
+        let o = self.put_header(out)?;
+        let mut w = ClaimsWriter::new(out, o);
+        claims.write_claims(&mut w)?;
+        let body = w.finish()?;
+        self.finish_token(out, body)
+    }
+
+    /// Writes `header.` at the front of `out`; returns where the payload starts.
+    fn put_header(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let header = self.header_b64().as_bytes();
+        out.get_mut(..header.len())
+            .ok_or(EncodeError::BufferTooSmall)?
+            .copy_from_slice(header);
+        *out.get_mut(header.len())
+            .ok_or(EncodeError::BufferTooSmall)? = b'.';
+        Ok(header.len().saturating_add(1))
+    }
+
+    /// MACs `out[..body]` and appends `.signature`; returns the token.
+    fn finish_token<'b>(&self, out: &'b mut [u8], body: usize) -> Result<&'b str, EncodeError> {
+        let total = body
+            .checked_add(1 + SIGNATURE_B64_LEN)
+            .ok_or(EncodeError::BufferTooSmall)?;
+        let mut mac = self.mac();
+        mac.update(out.get(..body).ok_or(EncodeError::BufferTooSmall)?);
+        let tag = mac.finalize().into_bytes();
+        *out.get_mut(body).ok_or(EncodeError::BufferTooSmall)? = b'.';
+        let sig = out
+            .get_mut(body.saturating_add(1)..total)
+            .ok_or(EncodeError::BufferTooSmall)?;
+        b64::encode(&tag, sig).ok_or(EncodeError::BufferTooSmall)?;
+        let token = out.get(..total).ok_or(EncodeError::BufferTooSmall)?;
+        core::str::from_utf8(token).map_err(|_| EncodeError::Serialize)
+    }
+
     /// Signs `claims` into `out` and returns the token.
     ///
     /// The header is fixed: `{"alg":"HS256","typ":"JWT"}`, with `kid` when the key has one.
@@ -35,13 +83,7 @@ impl Hs256Key {
         claims: &C,
         out: &'b mut [u8],
     ) -> Result<&'b str, EncodeError> {
-        let header = self.header_b64().as_bytes();
-        let o = header.len().saturating_add(1);
-        out.get_mut(..header.len())
-            .ok_or(EncodeError::BufferTooSmall)?
-            .copy_from_slice(header);
-        *out.get_mut(header.len())
-            .ok_or(EncodeError::BufferTooSmall)? = b'.';
+        let o = self.put_header(out)?;
 
         let tail = out.get_mut(o..).ok_or(EncodeError::BufferTooSmall)?;
         let n = serde_json_core::to_slice(claims, tail).map_err(ser_error)?;
@@ -78,16 +120,7 @@ impl Hs256Key {
             w = w.saturating_add(enc);
         }
 
-        let mut mac = self.mac();
-        mac.update(out.get(..body).ok_or(EncodeError::BufferTooSmall)?);
-        let tag = mac.finalize().into_bytes();
-        *out.get_mut(body).ok_or(EncodeError::BufferTooSmall)? = b'.';
-        let sig = out
-            .get_mut(body.saturating_add(1)..total)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        b64::encode(&tag, sig).ok_or(EncodeError::BufferTooSmall)?;
-        let token = out.get(..total).ok_or(EncodeError::BufferTooSmall)?;
-        core::str::from_utf8(token).map_err(|_| EncodeError::Serialize)
+        self.finish_token(out, body)
     }
 
     /// Signs `claims` and streams the token to `w`, using `scratch` for the claims JSON.
@@ -142,6 +175,18 @@ impl Hs256Key {
 }
 
 impl<const N: usize> KeyRing<N> {
+    /// Signs with the ring's signing key; see [`Hs256Key::sign_claims`].
+    ///
+    /// # Errors
+    /// As [`Hs256Key::sign_claims`].
+    pub fn sign_claims<'b, C: WriteClaims + ?Sized>(
+        &self,
+        claims: &C,
+        out: &'b mut [u8],
+    ) -> Result<&'b str, EncodeError> {
+        self.signing_key().sign_claims(claims, out)
+    }
+
     /// Signs with the ring's signing key; see [`Hs256Key::sign`].
     ///
     /// # Errors

@@ -7,7 +7,9 @@ use crate::b64;
 use crate::error::{ClaimsError, DecodeError, VerifyError};
 use crate::json_check;
 
-use super::{RegisteredClaims, UntrustedToken};
+use super::scan::{self, Fields, Value, member};
+use super::{Claims, RegisteredClaims, UntrustedToken};
+use crate::json::JsonStr;
 
 /// Deepest nesting of arrays and objects a payload may have. The registered claims need 2
 /// (`aud` is an array); 8 leaves room for nested custom claims. Checked before serde runs, so
@@ -33,28 +35,103 @@ impl<'t> VerifiedToken<'t> {
         b64::decoded_len_max(self.payload.len())
     }
 
-    /// Decodes the payload into the front of `buf` and deserializes `C` from it. The rest of
-    /// `buf` is scratch space for unescaping strings that `C` stores owned.
+    /// Decodes the payload and reads the registered claims with the purpose-written scanner
+    /// (no serde): the fast path, and the one a verify-only device links. Every other member
+    /// is checked as JSON and skipped. `buf` needs [`VerifiedToken::payload_len`] bytes; the
+    /// claims borrow from it.
+    ///
+    /// The verdicts are [`VerifiedToken::claims`]'s for [`Claims`]: the same payloads are
+    /// accepted and refused, and the same values read (the `claims_differential` fuzz target
+    /// checks it, against serde-json-core and `serde_json`).
+    ///
+    /// # Errors
+    /// [`ClaimsError`], as for [`VerifiedToken::claims`].
+    pub fn registered<'b>(&self, buf: &'b mut [u8]) -> Result<Claims<'b>, ClaimsError> {
+        self.registered_with(buf, |_, _| Ok(()))
+    }
+
+    /// [`VerifiedToken::registered`], handing each other member (its name decoded, its value
+    /// checked) to `other`, which may refuse it: custom claims without serde.
+    ///
+    /// # Errors
+    /// As [`VerifiedToken::registered`], or what `other` returns.
+    pub fn registered_with<'b, F>(
+        &self,
+        buf: &'b mut [u8],
+        other: F,
+    ) -> Result<Claims<'b>, ClaimsError>
+    where
+        F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
+    {
+        self.scan(buf, member::CLAIMS, other).map(Claims::from)
+    }
+
+    /// Decodes the payload into `buf` and scans it for the members in `known`.
+    pub(crate) fn scan<'b, F>(
+        &self,
+        buf: &'b mut [u8],
+        known: u16,
+        other: F,
+    ) -> Result<Fields<'b>, ClaimsError>
+    where
+        F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
+    {
+        let json = self.decode_payload(buf)?;
+        scan::scan(json, known, other)
+    }
+
+    fn decode_payload<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], ClaimsError> {
+        if buf.len() < self.payload_len() {
+            return Err(ClaimsError::BufferTooSmall);
+        }
+        let n = b64::decode(self.payload.as_bytes(), buf).ok_or(ClaimsError::Encoding)?;
+        buf.get_mut(..n).ok_or(ClaimsError::Encoding)
+    }
+
+    /// Decodes the payload into the front of `buf` and deserializes `C` from it with serde. The
+    /// rest of `buf` is scratch space for unescaping strings that `C` stores owned. For the
+    /// registered claims alone, [`VerifiedToken::registered`] is faster and links no serde.
     ///
     /// Claim strings should be [`crate::JsonStr`]: it borrows, and compares decoded. A `&str`
     /// member rejects escaped input instead of exposing raw escape text.
+    ///
+    /// Before serde runs, the payload must be UTF-8 and RFC 8259 JSON throughout, nested at
+    /// most [`MAX_CLAIMS_DEPTH`] deep: the scanner's rules, so both paths refuse the same
+    /// texts (`"x":tru!!e`, which serde-json-core alone would skip, included).
     ///
     /// # Errors
     /// [`ClaimsError`] for bad base64url, a short buffer, nesting deeper than
     /// [`MAX_CLAIMS_DEPTH`], invalid JSON, a wrong claim type, a duplicate member or a bad
     /// escape.
     pub fn claims<'b, C: Deserialize<'b>>(&self, buf: &'b mut [u8]) -> Result<C, ClaimsError> {
-        if buf.len() < self.payload_len() {
-            return Err(ClaimsError::BufferTooSmall);
-        }
-        let n = b64::decode(self.payload.as_bytes(), buf).ok_or(ClaimsError::Encoding)?;
+        let n = self.decode_payload(buf)?.len();
         let (json, scratch) = buf.split_at_mut(n);
-        let json: &'b [u8] = json;
-        json_check::check_depth(json, MAX_CLAIMS_DEPTH).map_err(|_| ClaimsError::Nesting)?;
-        let (claims, _) =
-            serde_json_core::from_slice_escaped::<C>(json, scratch).map_err(map_json_error)?;
-        Ok(claims)
+        serde_claims(json, scratch)
     }
+}
+
+/// The serde path over decoded payload JSON: [`VerifiedToken::claims`] after base64url.
+pub(crate) fn serde_claims<'b, C: Deserialize<'b>>(
+    json: &'b [u8],
+    scratch: &'b mut [u8],
+) -> Result<C, ClaimsError> {
+    // serde's own verdicts (and error kinds) first, within a depth bound that holds even where
+    // serde-json-core skips text the syntax check stops at; then the scanner's stricter rules
+    // refuse what serde-json-core alone lets through.
+    let strict = match json_check::check_syntax(json, MAX_CLAIMS_DEPTH) {
+        Ok(()) => true,
+        Err(json_check::JsonCheckError::TooDeep) => return Err(ClaimsError::Nesting),
+        Err(json_check::JsonCheckError::Syntax) => {
+            json_check::check_depth(json, MAX_CLAIMS_DEPTH).map_err(|_| ClaimsError::Nesting)?;
+            false
+        }
+    };
+    let (claims, _) =
+        serde_json_core::from_slice_escaped::<C>(json, scratch).map_err(map_json_error)?;
+    if !strict || core::str::from_utf8(json).is_err() {
+        return Err(ClaimsError::Json);
+    }
+    Ok(claims)
 }
 
 fn map_json_error(e: serde_json_core::de::Error) -> ClaimsError {
@@ -102,6 +179,24 @@ impl<const N: usize> KeyRing<N> {
     pub fn verify<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
         let key = self.select(token.kid()).ok_or(VerifyError::UnknownKid)?;
         key.check_mac(token)
+    }
+
+    /// Parses, verifies, reads the registered claims with the scanner
+    /// ([`VerifiedToken::registered`]) and validates them, in one call.
+    ///
+    /// # Errors
+    /// The first failing phase's error, wrapped in [`DecodeError`].
+    pub fn decode_registered<'b>(
+        &self,
+        token: &str,
+        buf: &'b mut [u8],
+        validation: &Validation<'_>,
+        now: u64,
+    ) -> Result<Claims<'b>, DecodeError> {
+        let untrusted = UntrustedToken::parse(token)?;
+        let claims = self.verify(&untrusted)?.registered(buf)?;
+        validation.check(&claims, now)?;
+        Ok(claims)
     }
 
     /// Parses, verifies, decodes and validates in one call, with the default length cap.

@@ -97,7 +97,7 @@ fn access_token_session(state: &AppState, token: &str, now: u64) -> Option<Targe
     let untrusted = auth_core::UntrustedToken::parse(token).ok()?;
     let verified = state.auth.keys().verify(&untrusted).ok()?;
     let mut buf = vec![0u8; verified.payload_len().saturating_mul(2)];
-    let claims: FlowClaims<'_> = verified.claims(&mut buf).ok()?;
+    let claims: FlowClaims<'_> = verified.flow_claims(&mut buf).ok()?;
     let exp = claims.exp?;
     if exp.saturating_add(REVOKE_EXPIRED_GRACE) < now {
         return None;

@@ -328,6 +328,18 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
         return;
     };
     let token_len = token.len();
+    // The purpose-written writer makes the same token, byte for byte (#26).
+    let mut out2 = [0u8; 16384];
+    assert_eq!(
+        ring.sign_claims(&claims, &mut out2).map(str::len),
+        Ok(token_len),
+        "sign_claims and sign disagree on the length"
+    );
+    assert_eq!(
+        &out2[..token_len],
+        token.as_bytes(),
+        "sign_claims and sign disagree"
+    );
 
     // Signing has no size cap of its own; verify with a cap that fits (the default is 8 KiB).
     let untrusted = UntrustedToken::parse_with_limit(token, token_len).expect("own token parses");
@@ -356,6 +368,21 @@ pub fn sign_verify_roundtrip(data: &[u8]) {
         }
     };
     assert_eq!(back, claims, "claims changed across sign/verify");
+    // The scanner reads the same claims; re-signed as read (escapes kept raw, an escaped single
+    // `aud` decoded), both signers still agree.
+    let mut buf2 = [0u8; 32768];
+    let scanned = verified
+        .registered(&mut buf2)
+        .expect("the scanner reads what serde reads");
+    assert_eq!(scanned, claims, "the scanner read other claims");
+    for read in [&back, &scanned] {
+        let (mut a, mut b) = ([0u8; 16384], [0u8; 16384]);
+        assert_eq!(
+            ring.sign_claims(read, &mut a).ok(),
+            ring.sign(read, &mut b).ok(),
+            "signers disagree on claims as read"
+        );
+    }
     if claims.exp > claims.iat && nbf.is_none_or(|n| n <= iat) {
         Validation::new()
             .validate(&back, iat)
@@ -450,5 +477,161 @@ pub fn token_request(data: &[u8]) {
     match parse_revoke_form(data, buf) {
         Ok(form) => assert!(!form.token.is_empty()),
         Err(e) => assert!(!e.errors().is_empty()),
+    }
+}
+
+/// The token-segment base64url codec against the `base64` crate's `URL_SAFE_NO_PAD`
+/// (differential, #26): the same inputs decode, to the same bytes; every input encodes to the
+/// same text.
+pub fn b64_differential(data: &[u8]) {
+    let mut out = vec![0u8; data.len()];
+    let ours = auth_core::fuzzing::b64_decode(data, &mut out);
+    let theirs = URL_SAFE_NO_PAD.decode(data).ok();
+    assert_eq!(
+        ours,
+        theirs.as_ref().map(Vec::len),
+        "decode verdict: {data:?}"
+    );
+    if let Some(t) = theirs {
+        assert_eq!(&out[..t.len()], &t[..], "decoded bytes: {data:?}");
+    }
+    let mut enc = vec![0u8; data.len() / 3 * 4 + 4];
+    let n = auth_core::fuzzing::b64_encode(data, &mut enc).expect("room for the encoding");
+    assert_eq!(
+        &enc[..n],
+        URL_SAFE_NO_PAD.encode(data).as_bytes(),
+        "encoding: {data:?}"
+    );
+}
+
+/// The reference reading of the registered claims for [`claims_differential`]: `serde_json`,
+/// owned values.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct RefClaims {
+    sub: Option<String>,
+    iss: Option<String>,
+    aud: Option<RefAud>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    jti: Option<String>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+#[serde(untagged)]
+enum RefAud {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn owned(s: Option<JsonStr<'_>>) -> Option<String> {
+    s.map(|s| s.chars().collect())
+}
+
+/// Whether the text has a `\uD800`–`\uDFFF` escape.
+fn has_surrogate_escape(data: &[u8]) -> bool {
+    data.windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && matches!(w[2], b'd' | b'D')
+            && matches!(w[3], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+    })
+}
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The claims scanner against its two references (differential, #26), and the header
+/// scanner against the parser it replaced: the serde path
+/// (serde-json-core, what `VerifiedToken::claims` runs) and `serde_json`. Both must accept and
+/// refuse the same payloads as the scanner and read the same values. Where a reference is
+/// known to be wrong the harness says so and checks the scanner against the other:
+///
+/// - serde-json-core refuses every surrogate escape (`\ud83d\ude00`) in the strings it
+///   unescapes: an escaped single `aud`, and the strings of members it skips. `serde_json`
+///   and the scanner accept pairs (and lone surrogates in skipped values, which nobody
+///   decodes); there `serde_json` decides alone;
+/// - `serde_json` has no depth or audience-count limit and does not decode into bounded
+///   storage: the scanner refuses nesting over `MAX_CLAIMS_DEPTH`, more than `MAX_AUDIENCES`
+///   audiences, and an escaped single `aud` over `MAX_DECODED_AUDIENCE_LEN` decoded bytes,
+///   exactly as the serde path does.
+pub fn claims_differential(data: &[u8]) {
+    // The same bytes as a decoded JOSE header: the scanner-based checked path (and the
+    // fixed-header fast path in front of it) against the serde-json-core parser it replaced.
+    assert_eq!(
+        auth_core::fuzzing::header_ours(data),
+        auth_core::fuzzing::header_reference(data),
+        "header verdicts differ: {:?}",
+        String::from_utf8_lossy(data)
+    );
+    let mut others: Vec<(String, String)> = Vec::new();
+    let ours = auth_core::fuzzing::scan_claims(data, |name, value| {
+        others.push((name.chars().collect(), value.raw().to_owned()));
+        Ok(())
+    });
+    // The serde path.
+    let mut scratch = vec![0u8; data.len() + 16];
+    let serde = auth_core::fuzzing::serde_claims::<Claims<'_>>(data, &mut scratch);
+    match (&ours, &serde) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "scanner and serde path read different claims"),
+        (Err(_), Err(_)) => {}
+        // serde-json-core's unescaper refuses every surrogate escape, pairs included, in the
+        // strings it decodes (an escaped single `aud`, and strings it skips). There
+        // `serde_json`, below, decides alone.
+        (Ok(_), Err(auth_core::ClaimsError::Escape)) if has_surrogate_escape(data) => {}
+        _ => panic!(
+            "scanner {ours:?} but serde path {serde:?}: {:?}",
+            String::from_utf8_lossy(data)
+        ),
+    }
+    // serde_json, on UTF-8 text (the scanner's first rule; serde_json skips ignored strings
+    // without checking it).
+    let reference = std::str::from_utf8(data)
+        .ok()
+        .and_then(|t| serde_json::from_str::<RefClaims>(t).ok().map(|r| (t, r)));
+    match (&ours, reference) {
+        (Err(_), None) => {}
+        (Ok(c), Some((_, r))) => {
+            assert_eq!(owned(c.sub), r.sub);
+            assert_eq!(owned(c.iss), r.iss);
+            assert_eq!(owned(c.jti), r.jti);
+            assert_eq!((c.exp, c.nbf, c.iat), (r.exp, r.nbf, r.iat));
+            let auds: Option<Vec<String>> = c
+                .aud
+                .as_ref()
+                .map(|a| a.iter().map(|s| s.chars().collect()).collect());
+            let ref_auds = r.aud.map(|a| match a {
+                RefAud::One(s) => vec![s],
+                RefAud::Many(v) => v,
+            });
+            assert_eq!(auds, ref_auds, "aud");
+            for (name, raw) in &others {
+                assert!(
+                    !["sub", "iss", "aud", "exp", "nbf", "iat", "jti"].contains(&name.as_str())
+                );
+                serde_json::from_str::<serde::de::IgnoredAny>(raw)
+                    .expect("a handed-over value is JSON");
+            }
+        }
+        (Err(e), Some((text, r))) => {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            let too_deep = depth(&v) > auth_core::jwt::MAX_CLAIMS_DEPTH as usize;
+            let too_many =
+                matches!(&r.aud, Some(RefAud::Many(v)) if v.len() > auth_core::jwt::MAX_AUDIENCES);
+            let too_long = matches!(&r.aud, Some(RefAud::One(s)) if s.len() > auth_core::jwt::MAX_DECODED_AUDIENCE_LEN);
+            assert!(
+                too_deep || too_many || too_long,
+                "scanner refused ({e:?}) what serde_json reads: {text:?}"
+            );
+        }
+        (Ok(c), None) => panic!(
+            "scanner read {c:?} from what serde_json refuses: {:?}",
+            String::from_utf8_lossy(data)
+        ),
     }
 }

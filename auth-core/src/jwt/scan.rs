@@ -1,0 +1,507 @@
+//! The purpose-written claims scanner (#26): one pass over the decoded payload, no serde.
+//!
+//! It reads the registered claims (`sub iss aud exp nbf iat jti`, and the flow's `sid scope
+//! uid`) into the types [`super::Claims`] uses, and checks everything else as RFC 8259 JSON
+//! without keeping it. The rules are the serde path's ([`super::VerifiedToken::claims`]):
+//!
+//! - the payload is UTF-8 and one JSON object, with only whitespace around it;
+//! - arrays and objects nest at most [`super::MAX_CLAIMS_DEPTH`] deep;
+//! - member names are compared decoded (`"\u0065xp"` is `exp`), and a registered member given
+//!   twice is refused (other members may repeat);
+//! - a NumericDate is a non-negative integer that fits a `u64`; `null` means absent;
+//! - strings keep their escapes and are compared decoded ([`crate::JsonStr`]).
+//!
+//! Skipping a value is [`crate::json_check::skip_value`]: iterative, its open containers a bit
+//! set, so the stack does not grow with the input. The `claims_differential` fuzz target checks
+//! the scanner against serde-json-core and against `serde_json`.
+
+use super::claims::{Audience, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate};
+use super::verify::MAX_CLAIMS_DEPTH;
+use crate::error::ClaimsError;
+use crate::json::JsonStr;
+use crate::json_check::{self, JsonCheckError, skip_ws};
+
+/// A member the scanner does not read, handed to the callback of
+/// [`super::VerifiedToken::registered_with`] after its value was checked as JSON.
+#[derive(Clone, Copy, Debug)]
+pub struct Value<'a> {
+    raw: &'a str,
+}
+
+impl<'a> Value<'a> {
+    /// The value's JSON text, as written.
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The value as a string, when it is one and its escapes are valid.
+    pub fn as_str(&self) -> Option<JsonStr<'a>> {
+        let inner = self.raw.strip_prefix('"')?.strip_suffix('"')?;
+        JsonStr::from_raw_json(inner)
+    }
+
+    /// The value as a non-negative integer, when it is one that fits a `u64`.
+    pub fn as_u64(&self) -> Option<u64> {
+        parse_u64(self.raw.as_bytes())
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(&self) -> bool {
+        self.raw == "null"
+    }
+}
+
+/// One bit per member the scanner can read; a claims type names the ones it has.
+pub(crate) mod member {
+    pub(crate) const SUB: u16 = 1;
+    pub(crate) const ISS: u16 = 1 << 1;
+    pub(crate) const AUD: u16 = 1 << 2;
+    pub(crate) const EXP: u16 = 1 << 3;
+    pub(crate) const NBF: u16 = 1 << 4;
+    pub(crate) const IAT: u16 = 1 << 5;
+    pub(crate) const JTI: u16 = 1 << 6;
+    pub(crate) const SID: u16 = 1 << 7;
+    pub(crate) const SCOPE: u16 = 1 << 8;
+    pub(crate) const UID: u16 = 1 << 9;
+    /// The members of [`crate::Claims`].
+    pub(crate) const CLAIMS: u16 = SUB | ISS | AUD | EXP | NBF | IAT | JTI;
+    /// The names, in bit order.
+    pub(crate) const NAMES: [&str; 10] = [
+        "sub", "iss", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "uid",
+    ];
+}
+
+/// Every member the scanner can read; each claims type takes the ones it has.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Fields<'a> {
+    pub(crate) sub: Option<JsonStr<'a>>,
+    pub(crate) iss: Option<JsonStr<'a>>,
+    pub(crate) aud: Option<Audience<'a>>,
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) nbf: Option<NumericDate>,
+    pub(crate) iat: Option<NumericDate>,
+    pub(crate) jti: Option<JsonStr<'a>>,
+    pub(crate) sid: Option<JsonStr<'a>>,
+    pub(crate) scope: Option<JsonStr<'a>>,
+    pub(crate) uid: Option<JsonStr<'a>>,
+}
+
+fn syntax(e: JsonCheckError) -> ClaimsError {
+    match e {
+        JsonCheckError::Syntax => ClaimsError::Json,
+        JsonCheckError::TooDeep => ClaimsError::Nesting,
+    }
+}
+
+/// The member bit `name` stands for, or 0.
+fn member_bit(name: JsonStr<'_>) -> u16 {
+    let plain = match name.as_plain() {
+        Some(p) if p.len() <= 5 => p,
+        Some(_) => return 0,
+        // An escaped name is compared decoded, name by name (rare: nobody writes `\u0065xp`).
+        None => {
+            return member::NAMES
+                .iter()
+                .zip(0u16..)
+                .find(|(n, _)| name == **n)
+                .map_or(0, |(_, bit)| 1 << bit);
+        }
+    };
+    match plain.as_bytes() {
+        b"sub" => member::SUB,
+        b"iss" => member::ISS,
+        b"aud" => member::AUD,
+        b"exp" => member::EXP,
+        b"nbf" => member::NBF,
+        b"iat" => member::IAT,
+        b"jti" => member::JTI,
+        b"sid" => member::SID,
+        b"scope" => member::SCOPE,
+        b"uid" => member::UID,
+        _ => 0,
+    }
+}
+
+/// Digits only, no sign, fraction or exponent, at most `u64::MAX`.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let d = d.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// The payload text being scanned and the position in it.
+struct Cursor<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        self.i = skip_ws(self.bytes(), self.i);
+    }
+
+    /// `null`, consumed, if it comes next.
+    fn null(&mut self) -> Result<bool, ClaimsError> {
+        if self.peek() != Some(b'n') {
+            return Ok(false);
+        }
+        self.i = json_check::literal(self.bytes(), self.i, b"null").map_err(syntax)?;
+        Ok(true)
+    }
+
+    /// A string, its raw text between the quotes with escapes checked.
+    fn string(&mut self) -> Result<JsonStr<'a>, ClaimsError> {
+        if self.peek() != Some(b'"') {
+            return Err(ClaimsError::WrongType);
+        }
+        let start = self.i.wrapping_add(1);
+        let (end, escaped) = json_check::string_body(self.bytes(), start).map_err(syntax)?;
+        let raw = self
+            .text
+            .get(start..end.wrapping_sub(1))
+            .ok_or(ClaimsError::Json)?;
+        self.i = end;
+        if escaped {
+            // A lone surrogate is the one escape the syntax check lets through.
+            JsonStr::from_raw_json(raw).ok_or(ClaimsError::Shape)
+        } else {
+            // No backslash, quote or control character: plain text as it is.
+            Ok(JsonStr::new(raw))
+        }
+    }
+
+    fn opt_string(&mut self) -> Result<Option<JsonStr<'a>>, ClaimsError> {
+        if self.null()? {
+            return Ok(None);
+        }
+        self.string().map(Some)
+    }
+
+    /// A NumericDate: digits, read as they are checked. A sign, fraction or exponent, or a
+    /// value over `u64::MAX`, is the wrong type; `01` is bad syntax.
+    fn opt_date(&mut self) -> Result<Option<NumericDate>, ClaimsError> {
+        if self.null()? {
+            return Ok(None);
+        }
+        let b = self.bytes();
+        let first = self.i;
+        let mut n = 0u64;
+        while let Some(&d) = b.get(self.i) {
+            let digit = d.wrapping_sub(b'0');
+            if digit >= 10 {
+                break;
+            }
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(digit)))
+                .ok_or(ClaimsError::WrongType)?;
+            self.i = self.i.wrapping_add(1);
+        }
+        let digits = self.i.wrapping_sub(first);
+        match b.get(self.i) {
+            _ if digits == 0 => Err(ClaimsError::WrongType),
+            Some(b'.' | b'e' | b'E') => Err(ClaimsError::WrongType),
+            _ if digits > 1 && b.get(first) == Some(&b'0') => Err(ClaimsError::Json),
+            _ => Ok(Some(n)),
+        }
+    }
+
+    /// `aud`: a string, an array of at most [`MAX_AUDIENCES`] strings, or `null`.
+    fn opt_audience(&mut self) -> Result<Option<Audience<'a>>, ClaimsError> {
+        if self.null()? {
+            return Ok(None);
+        }
+        if self.peek() != Some(b'[') {
+            let one = self.string()?;
+            // The serde path decodes an escaped audience into inline storage of this size.
+            if one.as_plain().is_none() && one.decoded_len() > MAX_DECODED_AUDIENCE_LEN {
+                return Err(ClaimsError::Shape);
+            }
+            return Ok(Some(Audience::one(one)));
+        }
+        let mut all = heapless::Vec::<JsonStr<'a>, MAX_AUDIENCES>::new();
+        self.i = self.i.wrapping_add(1);
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i = self.i.wrapping_add(1);
+            return Ok(Audience::many(&all));
+        }
+        loop {
+            let s = self.string()?;
+            all.push(s).map_err(|_| ClaimsError::Shape)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i = self.i.wrapping_add(1);
+                    self.ws();
+                }
+                Some(b']') => {
+                    self.i = self.i.wrapping_add(1);
+                    return Ok(Audience::many(&all));
+                }
+                _ => return Err(ClaimsError::Json),
+            }
+        }
+    }
+
+    /// Reads the value of the registered member `bit` into `f`.
+    fn read(&mut self, bit: u16, f: &mut Fields<'a>) -> Result<(), ClaimsError> {
+        match bit {
+            member::SUB => f.sub = self.opt_string()?,
+            member::ISS => f.iss = self.opt_string()?,
+            member::AUD => f.aud = self.opt_audience()?,
+            member::EXP => f.exp = self.opt_date()?,
+            member::NBF => f.nbf = self.opt_date()?,
+            member::IAT => f.iat = self.opt_date()?,
+            member::JTI => f.jti = self.opt_string()?,
+            member::SID => f.sid = self.opt_string()?,
+            member::SCOPE => f.scope = self.opt_string()?,
+            _ => f.uid = self.opt_string()?,
+        }
+        Ok(())
+    }
+
+    /// Checks the value at the cursor without keeping it; returns it for the callback.
+    fn skip(&mut self) -> Result<Value<'a>, ClaimsError> {
+        // The payload object is level 1, so its members' values may nest one less.
+        let end = json_check::skip_value(self.bytes(), self.i, MAX_CLAIMS_DEPTH.saturating_sub(1))
+            .map_err(syntax)?;
+        let raw = self.text.get(self.i..end).ok_or(ClaimsError::Json)?;
+        self.i = end;
+        Ok(Value { raw })
+    }
+}
+
+/// Scans the decoded payload `json`, reading the members in `known` and handing every other
+/// member to `other`.
+///
+/// # Errors
+/// [`ClaimsError::Json`] (not UTF-8, not one JSON object, bad syntax anywhere),
+/// [`ClaimsError::Nesting`], [`ClaimsError::WrongType`], [`ClaimsError::Shape`] (a registered
+/// member twice, more than [`MAX_AUDIENCES`] audiences, a lone surrogate), or what `other`
+/// returns.
+pub(crate) fn scan<'a, F>(
+    json: &'a [u8],
+    known: u16,
+    mut other: F,
+) -> Result<Fields<'a>, ClaimsError>
+where
+    F: FnMut(JsonStr<'a>, Value<'a>) -> Result<(), ClaimsError>,
+{
+    let mut f = Fields::default();
+    let mut seen = 0u16;
+    members(json, |c, name| {
+        let bit = member_bit(name) & known;
+        if bit == 0 {
+            let value = c.skip()?;
+            other(name, value)
+        } else if seen & bit != 0 {
+            Err(ClaimsError::Shape)
+        } else {
+            seen |= bit;
+            c.read(bit, &mut f)
+        }
+    })?;
+    Ok(f)
+}
+
+/// What a JOSE header says, read by [`header`].
+#[derive(Default)]
+pub(crate) struct Header<'a> {
+    pub(crate) alg: Option<JsonStr<'a>>,
+    pub(crate) typ: Option<JsonStr<'a>>,
+    pub(crate) kid: Option<JsonStr<'a>>,
+    pub(crate) crit: bool,
+}
+
+/// Reads a decoded JOSE header: `alg`, `typ` and `kid` as strings, whether `crit` is present,
+/// each at most once (names compared decoded); every other member is checked and skipped,
+/// however often it appears.
+///
+/// # Errors
+/// Any [`ClaimsError`]; the header parser reports them all as one parse error.
+pub(crate) fn header(json: &[u8]) -> Result<Header<'_>, ClaimsError> {
+    let mut h = Header::default();
+    members(json, |c, name| {
+        let slot = if name == "alg" {
+            &mut h.alg
+        } else if name == "typ" {
+            &mut h.typ
+        } else if name == "kid" {
+            &mut h.kid
+        } else {
+            if name == "crit" {
+                if h.crit {
+                    return Err(ClaimsError::Shape);
+                }
+                h.crit = true;
+            }
+            return c.skip().map(|_| ());
+        };
+        if slot.is_some() {
+            return Err(ClaimsError::Shape);
+        }
+        *slot = Some(c.string()?);
+        Ok(())
+    })?;
+    Ok(h)
+}
+
+/// Walks the one JSON object that is `json` (UTF-8, only whitespace around it), calling
+/// `member` with the cursor at each member's value and the member's decoded name; `member`
+/// must consume the value.
+fn members<'a, F>(json: &'a [u8], mut member: F) -> Result<(), ClaimsError>
+where
+    F: FnMut(&mut Cursor<'a>, JsonStr<'a>) -> Result<(), ClaimsError>,
+{
+    let text = core::str::from_utf8(json).map_err(|_| ClaimsError::Json)?;
+    let mut c = Cursor { text, i: 0 };
+    c.ws();
+    if c.peek() != Some(b'{') {
+        return Err(ClaimsError::Json);
+    }
+    c.i = c.i.wrapping_add(1);
+    c.ws();
+    if c.peek() == Some(b'}') {
+        c.i = c.i.wrapping_add(1);
+    } else {
+        loop {
+            if c.peek() != Some(b'"') {
+                return Err(ClaimsError::Json);
+            }
+            let name = c.string().map_err(|_| ClaimsError::Json)?;
+            c.ws();
+            if c.peek() != Some(b':') {
+                return Err(ClaimsError::Json);
+            }
+            c.i = c.i.wrapping_add(1);
+            c.ws();
+            member(&mut c, name)?;
+            c.ws();
+            match c.peek() {
+                Some(b',') => {
+                    c.i = c.i.wrapping_add(1);
+                    c.ws();
+                }
+                Some(b'}') => {
+                    c.i = c.i.wrapping_add(1);
+                    break;
+                }
+                _ => return Err(ClaimsError::Json),
+            }
+        }
+    }
+    c.ws();
+    if c.i == json.len() {
+        Ok(())
+    } else {
+        Err(ClaimsError::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(json: &str) -> Fields<'_> {
+        scan(json.as_bytes(), member::CLAIMS, |_, _| Ok(()))
+            .unwrap_or_else(|e| panic!("{json}: {e:?}"))
+    }
+
+    fn err(json: &str) -> ClaimsError {
+        scan(json.as_bytes(), member::CLAIMS, |_, _| Ok(()))
+            .map(|_| ())
+            .unwrap_err()
+    }
+
+    #[test]
+    fn reads_the_registered_claims() {
+        let f = ok(
+            r#" {"sub":"al\u0069ce","iss":"me","aud":["a","b"],"exp":18446744073709551615,
+            "nbf":0,"iat":null,"jti":"j","x":{"y":[1,2,{"z":null}]},"sid":5} "#,
+        );
+        assert_eq!(f.sub.unwrap(), "alice");
+        assert_eq!(f.iss.unwrap(), "me");
+        assert!(f.aud.as_ref().unwrap().contains("b"));
+        assert_eq!((f.exp, f.nbf, f.iat), (Some(u64::MAX), Some(0), None));
+        assert!(f.sid.is_none(), "sid is not a member of Claims");
+        assert_eq!(ok(r#"{"\u0065xp":7}"#).exp, Some(7));
+        assert_eq!(ok("{}").exp, None);
+        assert!(ok(r#"{"aud":[]}"#).aud.unwrap().iter().next().is_none());
+    }
+
+    #[test]
+    fn refuses_what_the_serde_path_refuses() {
+        use ClaimsError::*;
+        for (json, want) in [
+            ("", Json),
+            ("[]", Json),
+            (r#"{"exp":1} x"#, Json),
+            (r#"{"exp":1,}"#, Json),
+            (r#"{"x":tru!!e}"#, Json),
+            (r#"{"exp":"1"}"#, WrongType),
+            (r#"{"exp":-1}"#, WrongType),
+            (r#"{"exp":-0}"#, WrongType),
+            (r#"{"exp":1.0}"#, WrongType),
+            (r#"{"exp":1e3}"#, WrongType),
+            (r#"{"exp":18446744073709551616}"#, WrongType),
+            (r#"{"exp":1,"\u0065xp":2}"#, Shape),
+            (r#"{"sub":null,"sub":"a"}"#, Shape),
+            (r#"{"sub":"\ud800"}"#, Shape),
+            (r#"{"aud":[1]}"#, WrongType),
+            (r#"{"aud":["a","b","c","d","e","f","g","h","i"]}"#, Shape),
+            (r#"{"x":[[[[[[[[1]]]]]]]]}"#, Nesting),
+        ] {
+            assert_eq!(err(json), want, "{json}");
+        }
+        assert!(
+            ok(r#"{"x":[[[[[[[1]]]]]]]}"#).exp.is_none(),
+            "depth 8 is allowed"
+        );
+        assert_eq!(err("{\"sub\":\"\u{1}\"}"), Json);
+        assert_eq!(
+            scan(b"{\"x\":\"\xff\"}", member::CLAIMS, |_, _| Ok(())).map(|_| ()),
+            Err(Json)
+        );
+    }
+
+    #[test]
+    fn hands_other_members_to_the_callback() {
+        let mut seen = heapless::Vec::<(heapless::String<8>, heapless::String<16>), 4>::new();
+        scan(
+            br#"{"data":"x\"y","n":12,"exp":3,"o":{"a":[]}}"#,
+            member::CLAIMS,
+            |n, v| {
+                let mut name = heapless::String::new();
+                name.push_str(n.as_plain().unwrap()).unwrap();
+                let mut raw = heapless::String::new();
+                raw.push_str(v.raw()).unwrap();
+                seen.push((name, raw)).unwrap();
+                Ok(())
+            },
+        )
+        .unwrap();
+        let got: heapless::Vec<(&str, &str), 4> =
+            seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            got.as_slice(),
+            &[("data", r#""x\"y""#), ("n", "12"), ("o", r#"{"a":[]}"#)]
+        );
+        let v = Value { raw: r#""x\"y""# };
+        assert_eq!(v.as_str().unwrap(), "x\"y");
+        assert_eq!(Value { raw: "12" }.as_u64(), Some(12));
+        assert!(Value { raw: "null" }.is_null());
+    }
+}
