@@ -10,8 +10,9 @@ pub use crate::error::{AuthError, LoginError};
 use crate::error::{ClaimsError, PasswordError};
 use crate::json::JsonStr;
 use crate::jwt::ClaimsWriter;
+use crate::jwt::scan::{Target, member};
 use crate::jwt::write::{self, WriteClaims};
-use crate::jwt::{Audience, KeyRing, NumericDate, UntrustedToken, Validation, VerifiedToken};
+use crate::jwt::{Audience, KeyRing, NumericDate, Validation, VerifiedToken};
 use crate::password::{Policy, StoredHash, verify_dummy, verify_parsed};
 
 /// Default token lifetime: 45 minutes, as in the FastAPI original.
@@ -150,23 +151,32 @@ impl WriteClaims for FlowClaims<'_> {
 
 /// The members of [`FlowClaims`], for the scanner.
 const FLOW_MEMBERS: u16 = {
-    use crate::jwt::scan::member::*;
+    use member::*;
     SUB | UID | ISS | AUD | IAT | EXP | NBF | SID | SCOPE
 };
 
-impl<'a> From<crate::jwt::scan::Fields<'a>> for FlowClaims<'a> {
-    fn from(f: crate::jwt::scan::Fields<'a>) -> Self {
-        FlowClaims {
-            sub: f.sub,
-            uid: f.uid,
-            iss: f.iss,
-            aud: f.aud,
-            iat: f.iat,
-            exp: f.exp,
-            nbf: f.nbf,
-            sid: f.sid,
-            scope: f.scope,
+impl<'a> Target<'a> for FlowClaims<'a> {
+    const MEMBERS: u16 = FLOW_MEMBERS;
+    fn string(&mut self, bit: u16) -> Option<&mut Option<JsonStr<'a>>> {
+        match bit {
+            member::SUB => Some(&mut self.sub),
+            member::UID => Some(&mut self.uid),
+            member::ISS => Some(&mut self.iss),
+            member::SID => Some(&mut self.sid),
+            member::SCOPE => Some(&mut self.scope),
+            _ => None,
         }
+    }
+    fn date(&mut self, bit: u16) -> Option<&mut Option<NumericDate>> {
+        match bit {
+            member::EXP => Some(&mut self.exp),
+            member::NBF => Some(&mut self.nbf),
+            member::IAT => Some(&mut self.iat),
+            _ => None,
+        }
+    }
+    fn audience(&mut self) -> Option<&mut Option<Audience<'a>>> {
+        Some(&mut self.aud)
     }
 }
 
@@ -178,8 +188,9 @@ impl VerifiedToken<'_> {
     /// # Errors
     /// [`ClaimsError`].
     pub fn flow_claims<'b>(&self, buf: &'b mut [u8]) -> Result<FlowClaims<'b>, ClaimsError> {
-        self.scan(buf, FLOW_MEMBERS, |_, _| Ok(()))
-            .map(FlowClaims::from)
+        let mut claims = FlowClaims::default();
+        self.scan(buf, &mut claims, |_, _| Ok(()))?;
+        Ok(claims)
     }
 }
 
@@ -363,7 +374,7 @@ pub fn authorize<'h, 'b, const N: usize>(
     }
 }
 
-/// Parse, MAC, the scanner, validation: `None` if any fails.
+/// Parse, MAC, the scanner, validation (the fused decode): `None` if any fails.
 fn read_valid<'b, const N: usize>(
     token: &str,
     keys: &KeyRing<N>,
@@ -371,9 +382,16 @@ fn read_valid<'b, const N: usize>(
     now: u64,
     buf: &'b mut [u8],
 ) -> Option<FlowClaims<'b>> {
-    let untrusted = UntrustedToken::parse(token).ok()?;
-    let claims = keys.verify(&untrusted).ok()?.flow_claims(buf).ok()?;
-    config.validation().check(&claims, now).ok()?;
+    let mut claims = FlowClaims::default();
+    keys.decode_into(
+        token,
+        buf,
+        &config.validation(),
+        now,
+        &mut claims,
+        |_, _| Ok(()),
+    )
+    .ok()?;
     Some(claims)
 }
 

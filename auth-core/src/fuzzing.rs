@@ -36,7 +36,9 @@ pub fn scan_claims<'a>(
     json: &'a [u8],
     other: impl FnMut(crate::JsonStr<'a>, crate::jwt::Value<'a>) -> Result<(), crate::ClaimsError>,
 ) -> Result<crate::Claims<'a>, crate::ClaimsError> {
-    crate::jwt::scan::scan(json, crate::jwt::scan::member::CLAIMS, other).map(crate::Claims::from)
+    let mut claims = crate::Claims::new();
+    crate::jwt::scan::scan(json, &mut claims, other)?;
+    Ok(claims)
 }
 
 /// The serde path over decoded payload JSON (what `VerifiedToken::claims` runs after base64url),

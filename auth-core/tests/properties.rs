@@ -4,7 +4,9 @@
 use auth_core::form::{encode_component, parse_login_form};
 use auth_core::jwt::Audience;
 use auth_core::password::{Policy, hash_password, verify_password};
-use auth_core::{Claims, Hs256Key, JsonStr, KeyRing, PasswordError, UntrustedToken};
+use auth_core::{
+    Claims, DecodeError, Hs256Key, JsonStr, KeyRing, PasswordError, UntrustedToken, Validation,
+};
 use proptest::prelude::*;
 
 const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
@@ -33,6 +35,25 @@ fn accept(ring: &KeyRing<1>, token: &str) -> bool {
         "the scanner and serde disagree"
     );
     serde
+}
+
+/// The fused decode (`decode_registered`) gives exactly the step-by-step path's verdict and
+/// error for any token: parse, MAC, scanner, validation, one by one.
+fn fused_agrees(ring: &KeyRing<1>, token: &str) {
+    let validation = Validation::new().allow_missing_exp();
+    let step = (|| -> Result<(), DecodeError> {
+        let u = UntrustedToken::parse(token)?;
+        let v = ring.verify(&u)?;
+        let mut buf = vec![0u8; 2 * token.len() + 64];
+        let c = v.registered(&mut buf)?;
+        validation.validate(&c, 0)?;
+        Ok(())
+    })();
+    let mut buf = vec![0u8; 2 * token.len() + 64];
+    let fused = ring
+        .decode_registered(token, &mut buf, &validation, 0)
+        .map(|_| ());
+    assert_eq!(fused, step, "{token}");
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +152,7 @@ proptest! {
             let mut t = bytes.to_vec();
             t[at] = t[at].wrapping_add(delta);
             if let Ok(s) = std::str::from_utf8(&t) {
+                fused_agrees(&ring, s);
                 prop_assert!(!accept(&ring, s), "byte {} changed by {} was accepted", at, delta);
             }
         }

@@ -31,7 +31,11 @@ fn jwt(c: &mut Criterion) {
         ];
         let mut serde_out = vec![0u8; 4096];
         let m = ours::sign_serde(&ring, &claims, &mut serde_out);
-        assert_eq!(&serde_out[..m], token.as_bytes(), "both signers make the same token");
+        assert_eq!(
+            &serde_out[..m],
+            token.as_bytes(),
+            "both signers make the same token"
+        );
         for t in &tokens {
             let mut buf = vec![0u8; 4096];
             assert_eq!(ours::verify(&ring, t, &mut buf), EXP);

@@ -42,6 +42,16 @@ fn jwt_sign_verify_validate_allocate_nothing() {
             .validate(&back, NOW + 1)
             .unwrap();
         assert_eq!(back, claims);
+        // The fast path (#26): the claims writer, the scanner, the fused decode.
+        let mut out2 = [0u8; 512];
+        let fast = ring.sign_claims(&claims, &mut out2).unwrap();
+        let mut buf2 = [0u8; 512];
+        assert_eq!(verified.registered(&mut buf2).unwrap(), claims);
+        let mut buf3 = [0u8; 512];
+        let fused = ring
+            .decode_registered(fast, &mut buf3, &Validation::new(), NOW + 1)
+            .unwrap();
+        assert_eq!(fused, claims);
         // Rejections allocate nothing either.
         assert!(UntrustedToken::parse("x.y.z").is_err());
         let mut scratch = [0u8; 256];

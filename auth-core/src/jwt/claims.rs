@@ -297,17 +297,3 @@ macro_rules! registered_claims_from_fields {
 pub(crate) use registered_claims_from_fields;
 
 registered_claims_from_fields!(Claims);
-
-impl<'a> From<super::scan::Fields<'a>> for Claims<'a> {
-    fn from(f: super::scan::Fields<'a>) -> Self {
-        Claims {
-            sub: f.sub,
-            iss: f.iss,
-            aud: f.aud,
-            exp: f.exp,
-            nbf: f.nbf,
-            iat: f.iat,
-            jti: f.jti,
-        }
-    }
-}

@@ -5,17 +5,13 @@ use crate::error::ParseError;
 use crate::json::JsonStr;
 use crate::json_check::{self, JsonCheckError};
 
-use super::SIGNATURE_B64_LEN;
+use super::{CANONICAL_HEADER_B64, SIGNATURE_B64_LEN};
 
 /// Default cap on a token's length in bytes (8 KiB), checked before anything else.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Largest decoded header accepted, in bytes. Headers are decoded on the stack.
 pub(crate) const MAX_HEADER_LEN: usize = 256;
-
-/// base64url of `{"alg":"HS256","typ":"JWT"}`: the header this crate (and PyJWT) writes for a
-/// key without a `kid`. A token with exactly this header skips header decoding.
-pub(crate) const CANONICAL_HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
 /// A token whose structure and header were checked, but whose MAC was not.
 ///
@@ -48,10 +44,25 @@ impl<'t> UntrustedToken<'t> {
     /// # Errors
     /// The first [`ParseError`] met.
     pub fn parse_with_limit(token: &'t str, max_len: usize) -> Result<Self, ParseError> {
+        Self::parse_checking(token, max_len, true)
+    }
+
+    /// [`UntrustedToken::parse`] without the payload's encoding check, for the fused decode,
+    /// whose strict decode after the MAC checks it (`KeyRing::decode_into`). Never handed out:
+    /// a `VerifiedToken` from it is scanned at once.
+    pub(crate) fn parse_deferred(token: &'t str) -> Result<Self, ParseError> {
+        Self::parse_checking(token, MAX_TOKEN_LEN, false)
+    }
+
+    fn parse_checking(
+        token: &'t str,
+        max_len: usize,
+        check_payload: bool,
+    ) -> Result<Self, ParseError> {
         if token.len() > max_len {
             return Err(ParseError::TooLong);
         }
-        if let Some(t) = Self::issued_shape(token) {
+        if let Some(t) = Self::issued_shape(token, check_payload) {
             return Ok(t);
         }
         let (header, rest) = token.split_once('.').ok_or(ParseError::Malformed)?;
@@ -67,7 +78,7 @@ impl<'t> UntrustedToken<'t> {
         // The payload is read only after the MAC, but its encoding is checked now, so that a
         // `VerifiedToken` always names a well-formed token (Wycheproof JWS: a MAC over spaces,
         // `#` or non-zero unused bits must not verify).
-        if !b64::is_canonical(payload.as_bytes()) {
+        if check_payload && !b64::is_canonical(payload.as_bytes()) {
             return Err(ParseError::PayloadEncoding);
         }
         let signature = decode_signature(signature.as_bytes())?;
@@ -87,13 +98,13 @@ impl<'t> UntrustedToken<'t> {
     /// and a 43-character signature, found by position instead of by searching for dots.
     /// Anything else (or any error here) goes the general way, so every verdict and error is
     /// the general path's.
-    fn issued_shape(token: &'t str) -> Option<Self> {
+    fn issued_shape(token: &'t str, check_payload: bool) -> Option<Self> {
         let rest = token
             .strip_prefix(CANONICAL_HEADER_B64)?
             .strip_prefix('.')?;
         let dot = rest.len().checked_sub(SIGNATURE_B64_LEN + 1)?;
         let (payload, signature) = (rest.get(..dot)?, rest.get(dot..)?.strip_prefix('.')?);
-        if payload.is_empty() || !b64::is_canonical(payload.as_bytes()) {
+        if payload.is_empty() || (check_payload && !b64::is_canonical(payload.as_bytes())) {
             return None;
         }
         let signature = decode_signature(signature.as_bytes()).ok()?;

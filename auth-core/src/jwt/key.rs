@@ -3,6 +3,9 @@
 use core::fmt;
 
 use hmac::KeyInit;
+use hmac::block_api::HmacCore;
+use sha2::Sha256;
+use sha2::digest::block_api::{Buffer, CoreProxy};
 
 #[cfg(feature = "sign")]
 use crate::b64;
@@ -20,7 +23,7 @@ pub(crate) type Kid = heapless::String<MAX_KID_LEN>;
 
 /// `{"alg":"HS256","kid":"<64 bytes>","typ":"JWT"}` is 103 bytes; 140 base64 characters hold it.
 #[cfg(feature = "sign")]
-const MAX_SIGN_HEADER_B64: usize = 140;
+pub(crate) const MAX_SIGN_HEADER_B64: usize = 140;
 
 use crate::mac::HmacSha256;
 
@@ -42,15 +45,13 @@ pub(crate) fn make_kid(kid: &str) -> Option<Kid> {
 /// An HS256 secret with its HMAC state precomputed.
 ///
 /// The inner and outer padded key blocks are hashed once, when the key is built; signing and
-/// verifying clone that state instead of re-hashing the key. `Debug` never shows the secret and
-/// there is no `Display`.
+/// verifying clone that state instead of re-hashing the key. Only the two hash states are kept
+/// (80 bytes on a 32-bit device; the HMAC's block buffer is made fresh for each use), so a key
+/// ring is small on a device's stack. `Debug` never shows the secret and there is no `Display`.
 #[derive(Clone)]
 pub struct Hs256Key {
-    mac: HmacSha256,
+    core: HmacCore<Sha256>,
     kid: Option<Kid>,
-    /// base64url of the header this key signs with.
-    #[cfg(feature = "sign")]
-    header: heapless::String<MAX_SIGN_HEADER_B64>,
 }
 
 impl Hs256Key {
@@ -75,15 +76,8 @@ impl Hs256Key {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyError::TooShort);
         }
-        let mac = HmacSha256::new_from_slice(secret).map_err(|_| KeyError::TooShort)?;
-        #[cfg(feature = "sign")]
-        let header = signing_header(kid.as_deref()).ok_or(KeyError::InvalidKid)?;
-        Ok(Hs256Key {
-            mac,
-            kid,
-            #[cfg(feature = "sign")]
-            header,
-        })
+        let core = HmacCore::<Sha256>::new_from_slice(secret).map_err(|_| KeyError::TooShort)?;
+        Ok(Hs256Key { core, kid })
     }
 
     /// The key id, if any.
@@ -91,34 +85,31 @@ impl Hs256Key {
         self.kid.as_deref()
     }
 
-    /// A fresh copy of the precomputed HMAC state.
+    /// A fresh HMAC from the precomputed state.
     pub(crate) fn mac(&self) -> HmacSha256 {
-        self.mac.clone()
+        HmacSha256::compose(self.core.clone(), Buffer::<HmacCore<Sha256>>::default())
     }
 
-    /// The base64url header this key signs with.
+    /// The base64url header this key signs with: the constant one without a `kid`, else
+    /// encoded into `buf`.
     #[cfg(feature = "sign")]
-    pub(crate) fn header_b64(&self) -> &str {
-        &self.header
-    }
-}
-
-#[cfg(feature = "sign")]
-fn signing_header(kid: Option<&str>) -> Option<heapless::String<MAX_SIGN_HEADER_B64>> {
-    let mut json = heapless::Vec::<u8, 112>::new();
-    json.extend_from_slice(br#"{"alg":"HS256","#).ok()?;
-    if let Some(kid) = kid {
-        json.extend_from_slice(br#""kid":""#).ok()?;
+    pub(crate) fn header_b64<'b>(
+        &self,
+        buf: &'b mut [u8; MAX_SIGN_HEADER_B64],
+    ) -> Option<&'b [u8]> {
+        let Some(kid) = self.kid.as_deref() else {
+            let canonical = super::CANONICAL_HEADER_B64.as_bytes();
+            let dst = buf.get_mut(..canonical.len())?;
+            dst.copy_from_slice(canonical);
+            return Some(dst);
+        };
+        let mut json = heapless::Vec::<u8, 112>::new();
+        json.extend_from_slice(br#"{"alg":"HS256","kid":""#).ok()?;
         json.extend_from_slice(kid.as_bytes()).ok()?;
-        json.extend_from_slice(br#"","#).ok()?;
+        json.extend_from_slice(br#"","typ":"JWT"}"#).ok()?;
+        let n = b64::encode(&json, buf)?;
+        buf.get(..n)
     }
-    json.extend_from_slice(br#""typ":"JWT"}"#).ok()?;
-    let mut enc = [0u8; MAX_SIGN_HEADER_B64];
-    let n = b64::encode(&json, &mut enc)?;
-    let mut out = heapless::String::new();
-    out.push_str(core::str::from_utf8(enc.get(..n)?).ok()?)
-        .ok()?;
-    Some(out)
 }
 
 impl fmt::Debug for Hs256Key {

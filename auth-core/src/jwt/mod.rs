@@ -3,8 +3,10 @@
 //! The flow is a typestate:
 //! [`UntrustedToken::parse`] (length cap, three segments, strict base64url header, `alg`,
 //! `typ`, `crit`, `kid`) → [`crate::KeyRing::verify`] (constant-time MAC over the raw
-//! `header.payload` bytes) → [`VerifiedToken::claims`] (only now is the payload JSON read) →
-//! [`crate::Validation::validate`] (the caller passes `now`).
+//! `header.payload` bytes) → [`VerifiedToken::registered`] (the claims scanner) or
+//! [`VerifiedToken::claims`] (serde; only now is the payload JSON read) →
+//! [`crate::Validation::validate`] (the caller passes `now`). [`crate::KeyRing::decode_registered`]
+//! does all four in one call, with one pass over the payload's base64url.
 
 mod claims;
 mod header;
@@ -28,14 +30,18 @@ pub(crate) use header::{judge as judge_header, parse_decoded_header};
 #[cfg(feature = "fuzzing")]
 pub(crate) use key::Kid;
 pub use key::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN};
+pub use scan::MAX_CLAIMS_DEPTH;
 pub use scan::Value;
 pub use validate::Validation;
-pub use verify::MAX_CLAIMS_DEPTH;
 pub use verify::VerifiedToken;
 #[cfg(feature = "fuzzing")]
 pub(crate) use verify::serde_claims;
 #[cfg(feature = "sign")]
 pub use write::{ClaimsWriter, WriteClaims};
+
+/// base64url of `{"alg":"HS256","typ":"JWT"}`: the header this crate (and PyJWT) writes for a
+/// key without a `kid`. A token with exactly this header skips header decoding.
+pub(crate) const CANONICAL_HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
 /// Length of an HS256 signature segment: 32 bytes as unpadded base64url.
 pub(crate) const SIGNATURE_B64_LEN: usize = 43;

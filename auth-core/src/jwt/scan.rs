@@ -16,10 +16,14 @@
 //! the scanner against serde-json-core and against `serde_json`.
 
 use super::claims::{Audience, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate};
-use super::verify::MAX_CLAIMS_DEPTH;
 use crate::error::ClaimsError;
 use crate::json::JsonStr;
 use crate::json_check::{self, JsonCheckError, skip_ws};
+
+/// Deepest nesting of arrays and objects a payload may have. The registered claims need 2
+/// (`aud` is an array); 8 leaves room for nested custom claims. Checked before serde runs, so
+/// the stack used to read claims is bounded whatever a key holder signs.
+pub const MAX_CLAIMS_DEPTH: u32 = 8;
 
 /// A member the scanner does not read, handed to the callback of
 /// [`super::VerifiedToken::registered_with`] after its value was checked as JSON.
@@ -71,19 +75,41 @@ pub(crate) mod member {
     ];
 }
 
-/// Every member the scanner can read; each claims type takes the ones it has.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Fields<'a> {
-    pub(crate) sub: Option<JsonStr<'a>>,
-    pub(crate) iss: Option<JsonStr<'a>>,
-    pub(crate) aud: Option<Audience<'a>>,
-    pub(crate) exp: Option<NumericDate>,
-    pub(crate) nbf: Option<NumericDate>,
-    pub(crate) iat: Option<NumericDate>,
-    pub(crate) jti: Option<JsonStr<'a>>,
-    pub(crate) sid: Option<JsonStr<'a>>,
-    pub(crate) scope: Option<JsonStr<'a>>,
-    pub(crate) uid: Option<JsonStr<'a>>,
+/// A claims type the scanner fills in place (no intermediate struct to move: on a device each
+/// copy of a claims value is a few hundred bytes of stack): which members it has, and where
+/// each goes.
+pub(crate) trait Target<'a> {
+    /// The [`member`] bits of the members it has.
+    const MEMBERS: u16;
+    /// The slot of a string member.
+    fn string(&mut self, bit: u16) -> Option<&mut Option<JsonStr<'a>>>;
+    /// The slot of a NumericDate member.
+    fn date(&mut self, bit: u16) -> Option<&mut Option<NumericDate>>;
+    /// The slot of `aud`.
+    fn audience(&mut self) -> Option<&mut Option<Audience<'a>>>;
+}
+
+impl<'a> Target<'a> for super::Claims<'a> {
+    const MEMBERS: u16 = member::CLAIMS;
+    fn string(&mut self, bit: u16) -> Option<&mut Option<JsonStr<'a>>> {
+        match bit {
+            member::SUB => Some(&mut self.sub),
+            member::ISS => Some(&mut self.iss),
+            member::JTI => Some(&mut self.jti),
+            _ => None,
+        }
+    }
+    fn date(&mut self, bit: u16) -> Option<&mut Option<NumericDate>> {
+        match bit {
+            member::EXP => Some(&mut self.exp),
+            member::NBF => Some(&mut self.nbf),
+            member::IAT => Some(&mut self.iat),
+            _ => None,
+        }
+    }
+    fn audience(&mut self) -> Option<&mut Option<Audience<'a>>> {
+        Some(&mut self.aud)
+    }
 }
 
 fn syntax(e: JsonCheckError) -> ClaimsError {
@@ -107,17 +133,24 @@ fn member_bit(name: JsonStr<'_>) -> u16 {
                 .map_or(0, |(_, bit)| 1 << bit);
         }
     };
-    match plain.as_bytes() {
-        b"sub" => member::SUB,
-        b"iss" => member::ISS,
-        b"aud" => member::AUD,
-        b"exp" => member::EXP,
-        b"nbf" => member::NBF,
-        b"iat" => member::IAT,
-        b"jti" => member::JTI,
-        b"sid" => member::SID,
-        b"scope" => member::SCOPE,
-        b"uid" => member::UID,
+    // Three-letter names as one integer compare each (a `match` on byte strings calls `memcmp`).
+    const fn word(n: &[u8; 3]) -> u32 {
+        u32::from_le_bytes([n[0], n[1], n[2], 0])
+    }
+    match *plain.as_bytes() {
+        [a, b, c] => match u32::from_le_bytes([a, b, c, 0]) {
+            w if w == word(b"sub") => member::SUB,
+            w if w == word(b"iss") => member::ISS,
+            w if w == word(b"aud") => member::AUD,
+            w if w == word(b"exp") => member::EXP,
+            w if w == word(b"nbf") => member::NBF,
+            w if w == word(b"iat") => member::IAT,
+            w if w == word(b"jti") => member::JTI,
+            w if w == word(b"sid") => member::SID,
+            w if w == word(b"uid") => member::UID,
+            _ => 0,
+        },
+        [b's', b'c', b'o', b'p', b'e'] => member::SCOPE,
         _ => 0,
     }
 }
@@ -198,15 +231,19 @@ impl<'a> Cursor<'a> {
         let b = self.bytes();
         let first = self.i;
         let mut n = 0u64;
+        // Nineteen digits always fit a u64: no overflow checks until the twentieth.
         while let Some(&d) = b.get(self.i) {
             let digit = d.wrapping_sub(b'0');
             if digit >= 10 {
                 break;
             }
-            n = n
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(u64::from(digit)))
-                .ok_or(ClaimsError::WrongType)?;
+            n = if self.i.wrapping_sub(first) < 19 {
+                n.wrapping_mul(10).wrapping_add(u64::from(digit))
+            } else {
+                n.checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(digit)))
+                    .ok_or(ClaimsError::WrongType)?
+            };
             self.i = self.i.wrapping_add(1);
         }
         let digits = self.i.wrapping_sub(first);
@@ -256,19 +293,24 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads the value of the registered member `bit` into `f`.
-    fn read(&mut self, bit: u16, f: &mut Fields<'a>) -> Result<(), ClaimsError> {
-        match bit {
-            member::SUB => f.sub = self.opt_string()?,
-            member::ISS => f.iss = self.opt_string()?,
-            member::AUD => f.aud = self.opt_audience()?,
-            member::EXP => f.exp = self.opt_date()?,
-            member::NBF => f.nbf = self.opt_date()?,
-            member::IAT => f.iat = self.opt_date()?,
-            member::JTI => f.jti = self.opt_string()?,
-            member::SID => f.sid = self.opt_string()?,
-            member::SCOPE => f.scope = self.opt_string()?,
-            _ => f.uid = self.opt_string()?,
+    /// Reads the value of the registered member `bit` into its slot in `t`.
+    fn read<T: Target<'a>>(&mut self, bit: u16, t: &mut T) -> Result<(), ClaimsError> {
+        const DATES: u16 = member::EXP | member::NBF | member::IAT;
+        if bit == member::AUD {
+            let aud = self.opt_audience()?;
+            if let Some(slot) = t.audience() {
+                *slot = aud;
+            }
+        } else if bit & DATES != 0 {
+            let date = self.opt_date()?;
+            if let Some(slot) = t.date(bit) {
+                *slot = date;
+            }
+        } else {
+            let s = self.opt_string()?;
+            if let Some(slot) = t.string(bit) {
+                *slot = s;
+            }
         }
         Ok(())
     }
@@ -284,26 +326,26 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Scans the decoded payload `json`, reading the members in `known` and handing every other
-/// member to `other`.
+/// Scans the decoded payload `json` into `target`, reading the members it has and handing
+/// every other member to `other`.
 ///
 /// # Errors
 /// [`ClaimsError::Json`] (not UTF-8, not one JSON object, bad syntax anywhere),
 /// [`ClaimsError::Nesting`], [`ClaimsError::WrongType`], [`ClaimsError::Shape`] (a registered
 /// member twice, more than [`MAX_AUDIENCES`] audiences, a lone surrogate), or what `other`
 /// returns.
-pub(crate) fn scan<'a, F>(
+pub(crate) fn scan<'a, T, F>(
     json: &'a [u8],
-    known: u16,
+    target: &mut T,
     mut other: F,
-) -> Result<Fields<'a>, ClaimsError>
+) -> Result<(), ClaimsError>
 where
+    T: Target<'a>,
     F: FnMut(JsonStr<'a>, Value<'a>) -> Result<(), ClaimsError>,
 {
-    let mut f = Fields::default();
     let mut seen = 0u16;
     members(json, |c, name| {
-        let bit = member_bit(name) & known;
+        let bit = member_bit(name) & T::MEMBERS;
         if bit == 0 {
             let value = c.skip()?;
             other(name, value)
@@ -311,10 +353,9 @@ where
             Err(ClaimsError::Shape)
         } else {
             seen |= bit;
-            c.read(bit, &mut f)
+            c.read(bit, target)
         }
-    })?;
-    Ok(f)
+    })
 }
 
 /// What a JOSE header says, read by [`header`].
@@ -415,15 +456,16 @@ where
 mod tests {
     use super::*;
 
-    fn ok(json: &str) -> Fields<'_> {
-        scan(json.as_bytes(), member::CLAIMS, |_, _| Ok(()))
-            .unwrap_or_else(|e| panic!("{json}: {e:?}"))
+    use crate::Claims;
+
+    fn ok(json: &str) -> Claims<'_> {
+        let mut c = Claims::new();
+        scan(json.as_bytes(), &mut c, |_, _| Ok(())).unwrap_or_else(|e| panic!("{json}: {e:?}"));
+        c
     }
 
     fn err(json: &str) -> ClaimsError {
-        scan(json.as_bytes(), member::CLAIMS, |_, _| Ok(()))
-            .map(|_| ())
-            .unwrap_err()
+        scan(json.as_bytes(), &mut Claims::new(), |_, _| Ok(())).unwrap_err()
     }
 
     #[test]
@@ -436,7 +478,6 @@ mod tests {
         assert_eq!(f.iss.unwrap(), "me");
         assert!(f.aud.as_ref().unwrap().contains("b"));
         assert_eq!((f.exp, f.nbf, f.iat), (Some(u64::MAX), Some(0), None));
-        assert!(f.sid.is_none(), "sid is not a member of Claims");
         assert_eq!(ok(r#"{"\u0065xp":7}"#).exp, Some(7));
         assert_eq!(ok("{}").exp, None);
         assert!(ok(r#"{"aud":[]}"#).aud.unwrap().iter().next().is_none());
@@ -472,7 +513,7 @@ mod tests {
         );
         assert_eq!(err("{\"sub\":\"\u{1}\"}"), Json);
         assert_eq!(
-            scan(b"{\"x\":\"\xff\"}", member::CLAIMS, |_, _| Ok(())).map(|_| ()),
+            scan(b"{\"x\":\"\xff\"}", &mut Claims::new(), |_, _| Ok(())),
             Err(Json)
         );
     }
@@ -482,7 +523,7 @@ mod tests {
         let mut seen = heapless::Vec::<(heapless::String<8>, heapless::String<16>), 4>::new();
         scan(
             br#"{"data":"x\"y","n":12,"exp":3,"o":{"a":[]}}"#,
-            member::CLAIMS,
+            &mut Claims::new(),
             |n, v| {
                 let mut name = heapless::String::new();
                 name.push_str(n.as_plain().unwrap()).unwrap();

@@ -1,7 +1,7 @@
 use hmac::Mac;
 use serde::Serialize;
 
-use super::key::{Hs256Key, KeyRing};
+use super::key::{Hs256Key, KeyRing, MAX_SIGN_HEADER_B64};
 use super::write::{ClaimsWriter, WriteClaims};
 use crate::b64;
 use crate::error::EncodeError;
@@ -43,7 +43,10 @@ impl Hs256Key {
 
     /// Writes `header.` at the front of `out`; returns where the payload starts.
     fn put_header(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let header = self.header_b64().as_bytes();
+        let mut buf = [0u8; MAX_SIGN_HEADER_B64];
+        let header = self
+            .header_b64(&mut buf)
+            .ok_or(EncodeError::BufferTooSmall)?;
         out.get_mut(..header.len())
             .ok_or(EncodeError::BufferTooSmall)?
             .copy_from_slice(header);
@@ -150,7 +153,11 @@ impl Hs256Key {
             w.write_all(bytes)
                 .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))
         };
-        put(self.header_b64().as_bytes(), Some(&mut mac))?;
+        let mut hbuf = [0u8; MAX_SIGN_HEADER_B64];
+        let header = self
+            .header_b64(&mut hbuf)
+            .ok_or(EncodeError::BufferTooSmall)?;
+        put(header, Some(&mut mac))?;
         put(b".", Some(&mut mac))?;
         let mut enc = [0u8; CHUNK_B64];
         for chunk in json.chunks(CHUNK) {
@@ -164,8 +171,7 @@ impl Hs256Key {
         let len = b64::encode(&tag, &mut enc).ok_or(EncodeError::BufferTooSmall)?;
         put(b".", None)?;
         put(enc.get(..len).ok_or(EncodeError::BufferTooSmall)?, None)?;
-        let total = self
-            .header_b64()
+        let total = header
             .len()
             .saturating_add(2)
             .saturating_add(b64::encoded_len(n).unwrap_or(usize::MAX))

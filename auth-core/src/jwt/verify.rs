@@ -7,14 +7,9 @@ use crate::b64;
 use crate::error::{ClaimsError, DecodeError, VerifyError};
 use crate::json_check;
 
-use super::scan::{self, Fields, Value, member};
+use super::scan::{self, MAX_CLAIMS_DEPTH, Target, Value};
 use super::{Claims, RegisteredClaims, UntrustedToken};
 use crate::json::JsonStr;
-
-/// Deepest nesting of arrays and objects a payload may have. The registered claims need 2
-/// (`aud` is an array); 8 leaves room for nested custom claims. Checked before serde runs, so
-/// the stack used to read claims is bounded whatever a key holder signs.
-pub const MAX_CLAIMS_DEPTH: u32 = 8;
 
 /// A token whose MAC checked out. Its claims are read with [`VerifiedToken::claims`].
 #[derive(Debug, Clone, Copy)]
@@ -63,21 +58,24 @@ impl<'t> VerifiedToken<'t> {
     where
         F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
     {
-        self.scan(buf, member::CLAIMS, other).map(Claims::from)
+        let mut claims = Claims::new();
+        self.scan(buf, &mut claims, other)?;
+        Ok(claims)
     }
 
-    /// Decodes the payload into `buf` and scans it for the members in `known`.
-    pub(crate) fn scan<'b, F>(
+    /// Decodes the payload into `buf` and scans it into `target`.
+    pub(crate) fn scan<'b, T, F>(
         &self,
         buf: &'b mut [u8],
-        known: u16,
+        target: &mut T,
         other: F,
-    ) -> Result<Fields<'b>, ClaimsError>
+    ) -> Result<(), ClaimsError>
     where
+        T: Target<'b>,
         F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
     {
         let json = self.decode_payload(buf)?;
-        scan::scan(json, known, other)
+        scan::scan(json, target, other)
     }
 
     fn decode_payload<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], ClaimsError> {
@@ -182,10 +180,11 @@ impl<const N: usize> KeyRing<N> {
     }
 
     /// Parses, verifies, reads the registered claims with the scanner
-    /// ([`VerifiedToken::registered`]) and validates them, in one call.
+    /// ([`VerifiedToken::registered`]) and validates them, in one call: the fast path.
     ///
     /// # Errors
-    /// The first failing phase's error, wrapped in [`DecodeError`].
+    /// The first failing phase's error, wrapped in [`DecodeError`]: exactly what the three
+    /// steps taken one by one return.
     pub fn decode_registered<'b>(
         &self,
         token: &str,
@@ -193,10 +192,71 @@ impl<const N: usize> KeyRing<N> {
         validation: &Validation<'_>,
         now: u64,
     ) -> Result<Claims<'b>, DecodeError> {
-        let untrusted = UntrustedToken::parse(token)?;
-        let claims = self.verify(&untrusted)?.registered(buf)?;
-        validation.check(&claims, now)?;
+        self.decode_registered_with(token, buf, validation, now, |_, _| Ok(()))
+    }
+
+    /// [`KeyRing::decode_registered`], handing each other member to `other` as
+    /// [`VerifiedToken::registered_with`] does.
+    ///
+    /// # Errors
+    /// As [`KeyRing::decode_registered`], or what `other` returns.
+    pub fn decode_registered_with<'b, F>(
+        &self,
+        token: &str,
+        buf: &'b mut [u8],
+        validation: &Validation<'_>,
+        now: u64,
+        other: F,
+    ) -> Result<Claims<'b>, DecodeError>
+    where
+        F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
+    {
+        let mut claims = Claims::new();
+        self.decode_into(token, buf, validation, now, &mut claims, other)?;
         Ok(claims)
+    }
+
+    /// The fused decode, into `target` in place. One pass over the payload's base64url: the
+    /// strict decode after the MAC is its encoding check too, where the step-by-step path
+    /// checks it before the MAC as well. So that every error is still exactly the step-by-step
+    /// path's (a bad encoding is a parse error, whatever the MAC), any failure before
+    /// validation is answered by running that path.
+    pub(crate) fn decode_into<'b, T, F>(
+        &self,
+        token: &str,
+        buf: &'b mut [u8],
+        validation: &Validation<'_>,
+        now: u64,
+        target: &mut T,
+        other: F,
+    ) -> Result<(), DecodeError>
+    where
+        T: Target<'b> + RegisteredClaims,
+        F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
+    {
+        let fused = UntrustedToken::parse_deferred(token)
+            .map_err(DecodeError::from)
+            .and_then(|u| {
+                let key = self.select(u.kid()).ok_or(VerifyError::UnknownKid)?;
+                Ok(key.check_mac(&u)?)
+            });
+        let verified = match fused {
+            Ok(v) => v,
+            Err(e) => return Err(self.step_by_step_error(token).unwrap_or(e)),
+        };
+        if let Err(e) = verified.scan(buf, target, other) {
+            return Err(self.step_by_step_error(token).unwrap_or(e.into()));
+        }
+        validation.check(target, now)?;
+        Ok(())
+    }
+
+    /// The parse or MAC error the step-by-step path gives `token`, if it gives one.
+    fn step_by_step_error(&self, token: &str) -> Option<DecodeError> {
+        match UntrustedToken::parse(token) {
+            Err(e) => Some(e.into()),
+            Ok(u) => self.verify(&u).err().map(DecodeError::from),
+        }
     }
 
     /// Parses, verifies, decodes and validates in one call, with the default length cap.

@@ -61,6 +61,9 @@ fn main() {
         per_op(&format!("sign_{size}"), "auth-core", || {
             ours::sign(&ring, &claims, &mut o2);
         });
+        per_op(&format!("sign_{size}"), "auth-core-serde", || {
+            ours::sign_serde(&ring, &claims, &mut o2);
+        });
         per_op(&format!("sign_{size}"), "jsonwebtoken", || {
             drop(jsonwebtoken_impl::sign(&jk, &owned))
         });
@@ -72,6 +75,9 @@ fn main() {
         });
         per_op(&format!("verify_{size}"), "auth-core", || {
             ours::verify(&ring, &token, &mut buf);
+        });
+        per_op(&format!("verify_{size}"), "auth-core-serde", || {
+            ours::verify_serde(&ring, &token, &mut buf);
         });
         per_op(&format!("verify_{size}"), "jsonwebtoken", || {
             jsonwebtoken_impl::verify(&jk, &token);

@@ -37,6 +37,25 @@ pub fn json_syntax(data: &[u8]) {
     }
 }
 
+fn fused_agrees<const N: usize>(ring: &KeyRing<N>, token: &str) {
+    let validation = Validation::new().allow_missing_exp();
+    let step = (|| -> Result<(), auth_core::DecodeError> {
+        let u = UntrustedToken::parse(token)?;
+        let v = ring.verify(&u)?;
+        let mut buf = vec![0u8; v.payload_len()];
+        validation.validate(v.registered(&mut buf)?, NOW)?;
+        Ok(())
+    })();
+    let mut buf = vec![0u8; token.len()];
+    let fused = ring
+        .decode_registered(token, &mut buf, &validation, NOW)
+        .map(|_| ());
+    assert_eq!(
+        fused, step,
+        "fused and step-by-step decode disagree: {token:?}"
+    );
+}
+
 /// Fixed clock for harnesses.
 pub const NOW: u64 = 1_764_332_000;
 /// The shared PyJWT test key: the signing key (kid `k1`) of [`rings`], and the kid-less key.
@@ -70,6 +89,10 @@ pub fn token_verify(data: &[u8]) {
         return;
     };
     let (ring, plain) = rings();
+    // The fused decode (#26, which skips the pre-MAC payload check and lets the strict decode
+    // after the MAC do it) gives exactly the step-by-step path's verdict and error.
+    fused_agrees(&ring, s);
+    fused_agrees(&plain, s);
     let Ok(untrusted) = UntrustedToken::parse(s) else {
         return;
     };
