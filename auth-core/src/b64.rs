@@ -29,9 +29,10 @@ fn value(b: u8) -> u32 {
     u32::from(DECODE.get(usize::from(b)).copied().unwrap_or(INVALID))
 }
 
-/// Four characters as 24 bits, with bit 31 set when any of them is outside the alphabet.
-#[cfg(not(target_pointer_width = "64"))]
-fn quad(q: &[u8; 4]) -> u32 {
+/// Four characters as 24 bits, with bit 31 set when any of them is outside the alphabet: the
+/// device's way, one 256-byte table and shifts.
+#[cfg(any(not(target_pointer_width = "64"), test, feature = "fuzzing"))]
+fn quad_narrow(q: &[u8; 4]) -> u32 {
     let [a, b, c, d] = q.map(value);
     // `INVALID` has bit 7 set; no valid value does.
     let bad = ((a | b | c | d) & 0x80) << 24;
@@ -55,8 +56,9 @@ const fn shifted(shift: u32) -> [u32; 256] {
 #[cfg(target_pointer_width = "64")]
 static SHIFTED: [[u32; 256]; 4] = [shifted(18), shifted(12), shifted(6), shifted(0)];
 
+/// [`quad_narrow`] through the host's tables.
 #[cfg(target_pointer_width = "64")]
-fn quad(q: &[u8; 4]) -> u32 {
+fn quad_wide(q: &[u8; 4]) -> u32 {
     let [t0, t1, t2, t3] = &SHIFTED;
     let at = |t: &[u32; 256], b: u8| t.get(usize::from(b)).copied().unwrap_or(BAD);
     at(t0, q[0]) | at(t1, q[1]) | at(t2, q[2]) | at(t3, q[3])
@@ -66,49 +68,78 @@ const BAD: u32 = 0x8000_0000;
 
 /// Decodes strict unpadded base64url into `out`, returning the decoded length: only the
 /// URL-safe alphabet, no padding or whitespace, a length that is not 1 mod 4, and zero unused
-/// bits in the last character. `None` for anything else, or when `out` is too small.
+/// bits in the last character. `None` for anything else, or when `out` is too small. The
+/// host's decoder on 64-bit targets, the device's on the others.
 pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    #[cfg(target_pointer_width = "64")]
+    return decode_wide(input, out);
+    #[cfg(not(target_pointer_width = "64"))]
+    return decode_narrow(input, out);
+}
+
+/// The device's decoder: four characters per step. Built on the host for the differential
+/// checks.
+#[cfg(any(not(target_pointer_width = "64"), test, feature = "fuzzing"))]
+pub(crate) fn decode_narrow(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let len = decoded_len(input.len())?;
     let out = out.get_mut(..len)?;
     let (quads, tail) = input.as_chunks::<4>();
     let (triples, rest) = out.as_chunks_mut::<3>();
     let mut bad = 0u32;
-    #[cfg(target_pointer_width = "64")]
-    let done = {
-        // Eight characters to six bytes per step; the four-character loop takes what is left.
-        // Each step stores eight bytes, six of them decoded: the next step overwrites the other
-        // two, so it runs while eight bytes of room remain and the loop below takes the rest.
-        let (octs, _) = input.as_chunks::<8>();
-        let steps = octs
-            .len()
-            .min(triples.len().saturating_mul(3).saturating_sub(2) / 6);
-        for (k, o) in octs.iter().take(steps).enumerate() {
-            let [a, b, c, d, e, f, g, h] = *o;
-            let (hi, lo) = (quad(&[a, b, c, d]), quad(&[e, f, g, h]));
-            bad |= hi | lo;
-            let v = (u64::from(hi & 0xff_ffff) << 40) | (u64::from(lo & 0xff_ffff) << 16);
-            let at = k.wrapping_mul(6);
-            if let Some(dst) = triples
-                .as_flattened_mut()
-                .get_mut(at..at.wrapping_add(8))
-                .and_then(|d| <&mut [u8; 8]>::try_from(d).ok())
-            {
-                *dst = v.to_be_bytes();
-            } else {
-                bad |= BAD; // unreachable: `steps` leaves room
-            }
-        }
-        steps.saturating_mul(2)
-    };
-    #[cfg(not(target_pointer_width = "64"))]
-    let done = 0;
-    for (q, t) in quads.iter().zip(triples.iter_mut()).skip(done) {
-        let v = quad(q);
+    for (q, t) in quads.iter().zip(triples.iter_mut()) {
+        let v = quad_narrow(q);
         bad |= v;
         let [_, v0, v1, v2] = v.to_be_bytes();
         *t = [v0, v1, v2];
     }
-    // The tail's unused low bits must be zero (RFC 4648 §3.5, as the `base64` crate demands).
+    finish(tail, rest, bad).then_some(len)
+}
+
+/// The host's decoder: eight characters to six bytes per step through [`SHIFTED`].
+#[cfg(target_pointer_width = "64")]
+pub(crate) fn decode_wide(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let len = decoded_len(input.len())?;
+    let out = out.get_mut(..len)?;
+    let (quads, tail) = input.as_chunks::<4>();
+    let (triples, rest) = out.as_chunks_mut::<3>();
+    let mut bad = 0u32;
+    // Each step stores eight bytes, six of them decoded: the next step overwrites the other
+    // two, so it runs while eight bytes of room remain and the four-character loop takes the
+    // rest.
+    let (octs, _) = input.as_chunks::<8>();
+    let steps = octs
+        .len()
+        .min(triples.len().saturating_mul(3).saturating_sub(2) / 6);
+    for (k, o) in octs.iter().take(steps).enumerate() {
+        let [a, b, c, d, e, f, g, h] = *o;
+        let (hi, lo) = (quad_wide(&[a, b, c, d]), quad_wide(&[e, f, g, h]));
+        bad |= hi | lo;
+        let v = (u64::from(hi & 0xff_ffff) << 40) | (u64::from(lo & 0xff_ffff) << 16);
+        let at = k.wrapping_mul(6);
+        if let Some(dst) = triples
+            .as_flattened_mut()
+            .get_mut(at..at.wrapping_add(8))
+            .and_then(|d| <&mut [u8; 8]>::try_from(d).ok())
+        {
+            *dst = v.to_be_bytes();
+        } else {
+            bad |= BAD; // unreachable: `steps` leaves room
+        }
+    }
+    let done = steps.saturating_mul(2);
+    for (q, t) in quads.iter().zip(triples.iter_mut()).skip(done) {
+        let v = quad_wide(q);
+        bad |= v;
+        let [_, v0, v1, v2] = v.to_be_bytes();
+        *t = [v0, v1, v2];
+    }
+    finish(tail, rest, bad).then_some(len)
+}
+
+/// The last two or three characters, whose unused low bits must be zero (RFC 4648 §3.5, as the
+/// `base64` crate demands), and the verdict over `bad` (bit 31: a character outside the
+/// alphabet).
+fn finish(tail: &[u8], rest: &mut [u8], mut bad: u32) -> bool {
     let unused = match (tail, rest) {
         ([], []) => 0,
         (&[a, b], [r0]) => {
@@ -124,9 +155,9 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
             *r1 = (v >> 2) as u8;
             v & 0x03
         }
-        _ => return None,
+        _ => return false,
     };
-    (unused == 0 && bad & BAD == 0).then_some(len)
+    unused == 0 && bad & BAD == 0
 }
 
 /// Whether `seg` is strict unpadded base64url, exactly as [`decode`] accepts it. Nothing is
@@ -158,17 +189,28 @@ pub(crate) fn is_canonical(seg: &[u8]) -> bool {
 }
 
 /// Encodes `input` as unpadded base64url into `out`, returning the encoded length; `None` when
-/// `out` is too small.
+/// `out` is too small. The host's encoder on 64-bit targets, the device's on the others.
 #[cfg(feature = "sign")]
 pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    encode_by(input, out, encode_triple)
+}
+
+/// The device's encoder, built on the host for the differential checks.
+#[cfg(all(feature = "sign", any(test, feature = "fuzzing")))]
+pub(crate) fn encode_narrow(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    encode_by(input, out, encode_triple_narrow)
+}
+
+#[cfg(feature = "sign")]
+fn encode_by(input: &[u8], out: &mut [u8], triple: fn([u8; 3]) -> [u8; 4]) -> Option<usize> {
     let len = encoded_len(input.len())?;
     let out = out.get_mut(..len)?;
     let (triples, tail) = input.as_chunks::<3>();
     let (quads, rest) = out.as_chunks_mut::<4>();
     for (t, q) in triples.iter().zip(quads.iter_mut()) {
-        *q = encode_triple(*t);
+        *q = triple(*t);
     }
-    let [a, b, c, _] = encode_triple(match *tail {
+    let [a, b, c, _] = triple(match *tail {
         [a] => [a, 0, 0],
         [a, b] => [a, b, 0],
         _ => [0, 0, 0],
@@ -181,16 +223,26 @@ pub(crate) fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     Some(len)
 }
 
-#[cfg(all(feature = "sign", not(target_pointer_width = "64")))]
+#[cfg(all(
+    feature = "sign",
+    any(not(target_pointer_width = "64"), test, feature = "fuzzing")
+))]
 fn symbol(v: u32) -> u8 {
     ALPHABET.get((v & 0x3f) as usize).copied().unwrap_or(b'A')
 }
 
-#[cfg(all(feature = "sign", not(target_pointer_width = "64")))]
-pub(crate) fn encode_triple([a, b, c]: [u8; 3]) -> [u8; 4] {
+/// Three bytes as four characters: the device's way, through the 64-byte alphabet.
+#[cfg(all(
+    feature = "sign",
+    any(not(target_pointer_width = "64"), test, feature = "fuzzing")
+))]
+fn encode_triple_narrow([a, b, c]: [u8; 3]) -> [u8; 4] {
     let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
     [symbol(v >> 18), symbol(v >> 12), symbol(v >> 6), symbol(v)]
 }
+
+#[cfg(all(feature = "sign", not(target_pointer_width = "64")))]
+use encode_triple_narrow as encode_triple;
 
 /// The host's table: every 12 bits as its two characters (8 KiB, two loads per three bytes).
 #[cfg(all(feature = "sign", target_pointer_width = "64"))]
@@ -205,8 +257,9 @@ static PAIRS: [[u8; 2]; 4096] = {
     t
 };
 
+/// Three bytes as four characters through [`PAIRS`].
 #[cfg(all(feature = "sign", target_pointer_width = "64"))]
-pub(crate) fn encode_triple([a, b, c]: [u8; 3]) -> [u8; 4] {
+fn encode_triple([a, b, c]: [u8; 3]) -> [u8; 4] {
     let v = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
     let [p, q] = PAIRS.get(v >> 12).copied().unwrap_or_default();
     let [r, s] = PAIRS.get(v & 0xfff).copied().unwrap_or_default();
@@ -260,6 +313,12 @@ mod tests {
             let mut back = [0u8; 70];
             assert_eq!(decode(&out[..written], &mut back), Some(n));
             assert_eq!(&back[..n], &data[..n]);
+            let mut narrow = [0u8; 70];
+            assert_eq!(decode_narrow(&out[..written], &mut narrow), Some(n));
+            assert_eq!(&narrow[..n], &data[..n]);
+            let mut enc = [0u8; 100];
+            assert_eq!(encode_narrow(&data[..n], &mut enc), Some(written));
+            assert_eq!(&enc[..written], &out[..written]);
             assert!(is_canonical(&out[..written]));
             assert_eq!(
                 encode(&data[..n], &mut out[..written.saturating_sub(1)]).is_none(),

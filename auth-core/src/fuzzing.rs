@@ -20,6 +20,16 @@ pub fn b64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     crate::b64::decode(input, out)
 }
 
+/// The device's base64url decoder (`b64::decode_narrow`, what 32-bit targets run), likewise.
+pub fn b64_decode_narrow(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    crate::b64::decode_narrow(input, out)
+}
+
+/// The device's base64url encoder (`b64::encode_narrow`), likewise.
+pub fn b64_encode_narrow(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    crate::b64::encode_narrow(input, out)
+}
+
 /// The token-segment base64url encoder (`b64::encode`), likewise.
 pub fn b64_encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     crate::b64::encode(input, out)

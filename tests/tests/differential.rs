@@ -4,7 +4,8 @@
 //! accepts. The `json_syntax` fuzz target runs the first one under libFuzzer.
 
 use auth_core::fuzzing::{
-    MAX_CHECK_DEPTH, b64_decode, b64_encode, b64_is_canonical, json_syntax_ok,
+    MAX_CHECK_DEPTH, b64_decode, b64_decode_narrow, b64_encode, b64_encode_narrow,
+    b64_is_canonical, json_syntax_ok,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -83,6 +84,9 @@ proptest! {
         let mut out = vec![0u8; s.len() + 3];
         let ours = b64_decode(s.as_bytes(), &mut out);
         let theirs = URL_SAFE_NO_PAD.decode(&s).ok();
+        let mut narrow = vec![0u8; s.len() + 3];
+        prop_assert_eq!(b64_decode_narrow(s.as_bytes(), &mut narrow), ours, "device decoder: {:?}", s);
+        prop_assert_eq!(&narrow[..ours.unwrap_or(0)], &out[..ours.unwrap_or(0)]);
         prop_assert_eq!(ours, theirs.as_ref().map(Vec::len), "{:?}", s);
         if let Some(t) = theirs {
             prop_assert_eq!(&out[..t.len()], &t[..]);
@@ -100,6 +104,8 @@ proptest! {
         let mut out = vec![0u8; data.len() * 2 + 4];
         let n = b64_encode(&data, &mut out).unwrap();
         prop_assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), URL_SAFE_NO_PAD.encode(&data));
+        let m = b64_encode_narrow(&data, &mut out).unwrap();
+        prop_assert_eq!(std::str::from_utf8(&out[..m]).unwrap(), URL_SAFE_NO_PAD.encode(&data));
     }
 
     #[test]

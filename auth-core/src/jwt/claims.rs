@@ -43,6 +43,19 @@ enum Aud<'a> {
 }
 
 impl<'a> Audience<'a> {
+    /// An empty array of audiences, for the scanner to fill in place.
+    pub(crate) const fn none_yet() -> Self {
+        Audience(Aud::Many(heapless::Vec::new()))
+    }
+
+    /// Appends to an array of audiences; `Err` when it is full or not an array.
+    pub(crate) fn push(&mut self, aud: JsonStr<'a>) -> Result<(), ()> {
+        match &mut self.0 {
+            Aud::Many(v) => v.push(aud).map_err(|_| ()),
+            _ => Err(()),
+        }
+    }
+
     /// A single audience (serialized as a string).
     pub const fn one(aud: JsonStr<'a>) -> Self {
         Audience(Aud::One(aud))

@@ -15,7 +15,7 @@
 //! set, so the stack does not grow with the input. The `claims_differential` fuzz target checks
 //! the scanner against serde-json-core and against `serde_json`.
 
-use super::claims::{Audience, MAX_AUDIENCES, MAX_DECODED_AUDIENCE_LEN, NumericDate};
+use super::claims::{Audience, MAX_DECODED_AUDIENCE_LEN, NumericDate};
 use crate::error::ClaimsError;
 use crate::json::JsonStr;
 use crate::json_check::{self, JsonCheckError, skip_ws};
@@ -255,10 +255,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `aud`: a string, an array of at most [`MAX_AUDIENCES`] strings, or `null`.
-    fn opt_audience(&mut self) -> Result<Option<Audience<'a>>, ClaimsError> {
+    /// `aud`: a string, an array of at most [`super::MAX_AUDIENCES`] strings, or `null`.
+    /// `aud` into `slot`, in place (an `Audience` is a few hundred bytes: building one on the
+    /// stack and moving it costs a device that much again).
+    fn read_audience(&mut self, slot: &mut Option<Audience<'a>>) -> Result<(), ClaimsError> {
         if self.null()? {
-            return Ok(None);
+            *slot = None;
+            return Ok(());
         }
         if self.peek() != Some(b'[') {
             let one = self.string()?;
@@ -266,14 +269,15 @@ impl<'a> Cursor<'a> {
             if one.as_plain().is_none() && one.decoded_len() > MAX_DECODED_AUDIENCE_LEN {
                 return Err(ClaimsError::Shape);
             }
-            return Ok(Some(Audience::one(one)));
+            *slot = Some(Audience::one(one));
+            return Ok(());
         }
-        let mut all = heapless::Vec::<JsonStr<'a>, MAX_AUDIENCES>::new();
+        let all = slot.insert(Audience::none_yet());
         self.i = self.i.wrapping_add(1);
         self.ws();
         if self.peek() == Some(b']') {
             self.i = self.i.wrapping_add(1);
-            return Ok(Audience::many(&all));
+            return Ok(());
         }
         loop {
             let s = self.string()?;
@@ -286,7 +290,7 @@ impl<'a> Cursor<'a> {
                 }
                 Some(b']') => {
                     self.i = self.i.wrapping_add(1);
-                    return Ok(Audience::many(&all));
+                    return Ok(());
                 }
                 _ => return Err(ClaimsError::Json),
             }
@@ -297,9 +301,9 @@ impl<'a> Cursor<'a> {
     fn read<T: Target<'a>>(&mut self, bit: u16, t: &mut T) -> Result<(), ClaimsError> {
         const DATES: u16 = member::EXP | member::NBF | member::IAT;
         if bit == member::AUD {
-            let aud = self.opt_audience()?;
-            if let Some(slot) = t.audience() {
-                *slot = aud;
+            match t.audience() {
+                Some(slot) => self.read_audience(slot)?,
+                None => self.read_audience(&mut None)?,
             }
         } else if bit & DATES != 0 {
             let date = self.opt_date()?;
@@ -332,7 +336,7 @@ impl<'a> Cursor<'a> {
 /// # Errors
 /// [`ClaimsError::Json`] (not UTF-8, not one JSON object, bad syntax anywhere),
 /// [`ClaimsError::Nesting`], [`ClaimsError::WrongType`], [`ClaimsError::Shape`] (a registered
-/// member twice, more than [`MAX_AUDIENCES`] audiences, a lone surrogate), or what `other`
+/// member twice, more than [`super::MAX_AUDIENCES`] audiences, a lone surrogate), or what `other`
 /// returns.
 pub(crate) fn scan<'a, T, F>(
     json: &'a [u8],

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use super::key::{Hs256Key, KeyRing};
 use super::validate::Validation;
 use crate::b64;
-use crate::error::{ClaimsError, DecodeError, VerifyError};
+use crate::error::{ClaimsError, DecodeError, ParseError, VerifyError};
 use crate::json_check;
 
 use super::scan::{self, MAX_CLAIMS_DEPTH, Target, Value};
@@ -216,11 +216,31 @@ impl<const N: usize> KeyRing<N> {
         Ok(claims)
     }
 
+    /// [`KeyRing::decode_registered`] into `claims`, in place: for a device, one claims value on
+    /// the stack (a `Claims` is about 400 bytes on a 32-bit target) instead of one in each
+    /// call's return slot. `claims` is overwritten member by member; after an error its content
+    /// is unspecified.
+    ///
+    /// # Errors
+    /// As [`KeyRing::decode_registered`].
+    pub fn decode_registered_into<'b>(
+        &self,
+        token: &str,
+        buf: &'b mut [u8],
+        validation: &Validation<'_>,
+        now: u64,
+        claims: &mut Claims<'b>,
+    ) -> Result<(), DecodeError> {
+        *claims = Claims::new();
+        self.decode_into(token, buf, validation, now, claims, |_, _| Ok(()))
+    }
+
     /// The fused decode, into `target` in place. One pass over the payload's base64url: the
     /// strict decode after the MAC is its encoding check too, where the step-by-step path
-    /// checks it before the MAC as well. So that every error is still exactly the step-by-step
-    /// path's (a bad encoding is a parse error, whatever the MAC), any failure before
-    /// validation is answered by running that path.
+    /// checks it before the MAC as well. Every error is still exactly the step-by-step path's:
+    /// where that path would have stopped at the payload's encoding first (a refused MAC or
+    /// `kid`, a short buffer, a failed decode), the payload is checked then, and a bad
+    /// signature segment is answered by the full parse.
     pub(crate) fn decode_into<'b, T, F>(
         &self,
         token: &str,
@@ -234,29 +254,42 @@ impl<const N: usize> KeyRing<N> {
         T: Target<'b> + RegisteredClaims,
         F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
     {
-        let fused = UntrustedToken::parse_deferred(token)
-            .map_err(DecodeError::from)
-            .and_then(|u| {
-                let key = self.select(u.kid()).ok_or(VerifyError::UnknownKid)?;
-                Ok(key.check_mac(&u)?)
-            });
-        let verified = match fused {
-            Ok(v) => v,
-            Err(e) => return Err(self.step_by_step_error(token).unwrap_or(e)),
+        let untrusted = match UntrustedToken::parse_deferred(token) {
+            Ok(u) => u,
+            // The signature segment is checked after the payload: the full parse says which
+            // error comes first.
+            Err(ParseError::SignatureEncoding) => {
+                let first = UntrustedToken::parse(token).err();
+                return Err(first.unwrap_or(ParseError::SignatureEncoding).into());
+            }
+            Err(e) => return Err(e.into()),
         };
-        if let Err(e) = verified.scan(buf, target, other) {
-            return Err(self.step_by_step_error(token).unwrap_or(e.into()));
+        let payload = untrusted.payload;
+        let encoding_first = |e: DecodeError| {
+            if b64::is_canonical(payload.as_bytes()) {
+                e
+            } else if payload.contains('.') {
+                // More than three segments (the fast shape found the signature by position).
+                ParseError::Malformed.into()
+            } else {
+                ParseError::PayloadEncoding.into()
+            }
+        };
+        let verified = match self.select(untrusted.kid()) {
+            Some(key) => key
+                .check_mac(&untrusted)
+                .map_err(|e| encoding_first(e.into()))?,
+            None => return Err(encoding_first(VerifyError::UnknownKid.into())),
+        };
+        match verified.scan(buf, target, other) {
+            Err(e @ (ClaimsError::Encoding | ClaimsError::BufferTooSmall)) => {
+                return Err(encoding_first(e.into()));
+            }
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
         }
         validation.check(target, now)?;
         Ok(())
-    }
-
-    /// The parse or MAC error the step-by-step path gives `token`, if it gives one.
-    fn step_by_step_error(&self, token: &str) -> Option<DecodeError> {
-        match UntrustedToken::parse(token) {
-            Err(e) => Some(e.into()),
-            Ok(u) => self.verify(&u).err().map(DecodeError::from),
-        }
     }
 
     /// Parses, verifies, decodes and validates in one call, with the default length cap.

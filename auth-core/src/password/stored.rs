@@ -69,6 +69,9 @@ impl StoredHash {
         }
     }
 
+    // Not inlined: the `phc` crate's `PasswordHash` (several hundred bytes, with its copies) then
+    // lives in this frame only, not in every caller's (the PBKDF2 step's stack on a device).
+    #[inline(never)]
     fn phc(s: &str) -> Result<Self, StoredHashError> {
         // The `phc` crate reports an over-long output as a base64 error; name it properly.
         if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {

@@ -7,7 +7,6 @@
 #![no_std]
 #![no_main]
 
-#[cfg(feature = "sign")]
 use auth_core::Claims;
 #[cfg(feature = "flow")]
 use auth_core::flow::{Account, FlowConfig, authorize, check_account, login};
@@ -40,6 +39,9 @@ const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 /// Header `{"\u0061lg":"HS256","typ":"JWT","x":[[["\u00e9"]]]}`, payload
 /// `{"sub":"\u0061lice","exp":1764334000,"aud":["\u0061","b",…,"h"],"x":[[[[[[[1]]]]]]]}`.
 const WORST_CASE_TOKEN: &str = "eyJcdTAwNjFsZyI6IkhTMjU2IiwidHlwIjoiSldUIiwieCI6W1tbIlx1MDBlOSJdXV19.eyJzdWIiOiJcdTAwNjFsaWNlIiwiZXhwIjoxNzY0MzM0MDAwLCJhdWQiOlsiXHUwMDYxIiwiYiIsImMiLCJkIiwiZSIsImYiLCJnIiwiaCJdLCJ4IjpbW1tbW1tbMV1dXV1dXV19.gdhFluGyufygliucw_4GZho5813xZOMlaQqtCYA7pAs";
+/// `WORST_CASE_TOKEN` with its signature's second-to-last character changed: a forgery as
+/// deep as the deepest valid token, read from flash as the valid one is.
+const FORGED_WORST_CASE_TOKEN: &str = "eyJcdTAwNjFsZyI6IkhTMjU2IiwidHlwIjoiSldUIiwieCI6W1tbIlx1MDBlOSJdXV19.eyJzdWIiOiJcdTAwNjFsaWNlIiwiZXhwIjoxNzY0MzM0MDAwLCJhdWQiOlsiXHUwMDYxIiwiYiIsImMiLCJkIiwiZSIsImYiLCJnIiwiaCJdLCJ4IjpbW1tbW1tbMV1dXV1dXV19.gdhFluGyufygliucw_4GZho5813xZOMlaQqtCYA7pBs";
 /// The adversarial review's header: 237 levels of nesting in 256 bytes, before any MAC. It used
 /// to cost about 12 KiB of stack; it is now refused before serde sees it.
 const NESTED_HEADER_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsIngiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tdXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dfQ.e30.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M";
@@ -101,13 +103,36 @@ fn tampered() -> bool {
 fn verify_worst_case() -> bool {
     let Some(ring) = ring() else { return false };
     let mut buf = [0u8; 256];
-    ring.decode_registered(
+    // In place: the device's way, one claims value on its stack.
+    let mut c = Claims::new();
+    ring.decode_registered_into(
         WORST_CASE_TOKEN,
         &mut buf,
         &Validation::new().with_audience("a"),
         NOW,
+        &mut c,
     )
-    .is_ok_and(|c| c.sub.is_some_and(|s| s == "alice"))
+    .is_ok()
+        && c.sub.is_some_and(|s| s == "alice")
+}
+
+/// The worst-case token with its signature changed, through the fused decode: the deepest
+/// refusal (a full parse, the MAC, then the step-by-step path run again for the exact error).
+fn refuse_worst_case_forgery() -> bool {
+    let Some(ring) = ring() else { return false };
+    let mut buf = [0u8; 256];
+    let mut c = Claims::new();
+    ring.decode_registered_into(
+        FORGED_WORST_CASE_TOKEN,
+        &mut buf,
+        &Validation::new(),
+        NOW,
+        &mut c,
+    )
+    .err()
+        == Some(auth_core::DecodeError::Verify(
+            auth_core::VerifyError::InvalidSignature,
+        ))
 }
 
 fn refuse_nested_header() -> bool {
@@ -276,7 +301,7 @@ fn refresh_session() -> bool {
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // One harness for every profile: each step runs in the profiles that link what it calls.
-    let mut steps: [harness::Step<'_>; 9] = [("", || false); 9];
+    let mut steps: [harness::Step<'_>; 10] = [("", || false); 10];
     let mut n = 0;
     let mut add = |name, step| {
         steps[n] = (name, step);
@@ -287,6 +312,7 @@ fn main() -> ! {
     add("sign_then_verify", sign_verify);
     add("tampered_token_rejected", tampered);
     add("verify_worst_case_token", verify_worst_case);
+    add("refuse_worst_case_forgery", refuse_worst_case_forgery);
     add("refuse_237_level_header", refuse_nested_header);
     #[cfg(feature = "password")]
     add("phc_verify_1000_rounds", password);
