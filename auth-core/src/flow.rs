@@ -10,7 +10,7 @@ pub use crate::error::{AuthError, LoginError};
 use crate::error::{ClaimsError, PasswordError};
 use crate::json::JsonStr;
 use crate::jwt::ClaimsWriter;
-use crate::jwt::scan::{Target, member};
+use crate::jwt::scan::{Target, date_slot, member};
 use crate::jwt::write::{self, WriteClaims};
 use crate::jwt::{Audience, KeyRing, NumericDate, Validation, VerifiedToken};
 use crate::password::{Policy, StoredHash, verify_dummy, verify_parsed};
@@ -168,12 +168,7 @@ impl<'a> Target<'a> for FlowClaims<'a> {
         }
     }
     fn date(&mut self, bit: u16) -> Option<&mut Option<NumericDate>> {
-        match bit {
-            member::EXP => Some(&mut self.exp),
-            member::NBF => Some(&mut self.nbf),
-            member::IAT => Some(&mut self.iat),
-            _ => None,
-        }
+        date_slot(bit, &mut self.exp, &mut self.nbf, &mut self.iat)
     }
     fn audience(&mut self) -> Option<&mut Option<Audience<'a>>> {
         Some(&mut self.aud)

@@ -90,25 +90,20 @@ impl Hs256Key {
         HmacSha256::compose(self.core.clone(), Buffer::<HmacCore<Sha256>>::default())
     }
 
-    /// The base64url header this key signs with: the constant one without a `kid`, else
-    /// encoded into `buf`.
+    /// Writes the base64url header this key signs with at the front of `out` (the constant one
+    /// without a `kid`) and returns its length; `None` when `out` is too small.
     #[cfg(feature = "sign")]
-    pub(crate) fn header_b64<'b>(
-        &self,
-        buf: &'b mut [u8; MAX_SIGN_HEADER_B64],
-    ) -> Option<&'b [u8]> {
+    pub(crate) fn write_header_b64(&self, out: &mut [u8]) -> Option<usize> {
         let Some(kid) = self.kid.as_deref() else {
             let canonical = super::CANONICAL_HEADER_B64.as_bytes();
-            let dst = buf.get_mut(..canonical.len())?;
-            dst.copy_from_slice(canonical);
-            return Some(dst);
+            out.get_mut(..canonical.len())?.copy_from_slice(canonical);
+            return Some(canonical.len());
         };
         let mut json = heapless::Vec::<u8, 112>::new();
         json.extend_from_slice(br#"{"alg":"HS256","kid":""#).ok()?;
         json.extend_from_slice(kid.as_bytes()).ok()?;
         json.extend_from_slice(br#"","typ":"JWT"}"#).ok()?;
-        let n = b64::encode(&json, buf)?;
-        buf.get(..n)
+        b64::encode(&json, out)
     }
 }
 

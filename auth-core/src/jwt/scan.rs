@@ -100,15 +100,26 @@ impl<'a> Target<'a> for super::Claims<'a> {
         }
     }
     fn date(&mut self, bit: u16) -> Option<&mut Option<NumericDate>> {
-        match bit {
-            member::EXP => Some(&mut self.exp),
-            member::NBF => Some(&mut self.nbf),
-            member::IAT => Some(&mut self.iat),
-            _ => None,
-        }
+        date_slot(bit, &mut self.exp, &mut self.nbf, &mut self.iat)
     }
     fn audience(&mut self) -> Option<&mut Option<Audience<'a>>> {
         Some(&mut self.aud)
+    }
+}
+
+/// The slot of the NumericDate member `bit`, for [`Target::date`]: every claims type has the
+/// same three.
+pub(crate) fn date_slot<'s>(
+    bit: u16,
+    exp: &'s mut Option<NumericDate>,
+    nbf: &'s mut Option<NumericDate>,
+    iat: &'s mut Option<NumericDate>,
+) -> Option<&'s mut Option<NumericDate>> {
+    match bit {
+        member::EXP => Some(exp),
+        member::NBF => Some(nbf),
+        member::IAT => Some(iat),
+        _ => None,
     }
 }
 
@@ -156,14 +167,32 @@ fn member_bit(name: JsonStr<'_>) -> u16 {
 }
 
 /// Digits only, no sign, fraction or exponent, at most `u64::MAX`.
-fn parse_u64(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    let (digits, value) = leading_digits(text);
+    let leading_zero = digits > 1 && text.first() == Some(&b'0');
+    if digits == 0 || digits != text.len() || leading_zero {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, &d| {
-        let d = d.checked_sub(b'0').filter(|d| *d < 10)?;
-        n.checked_mul(10)?.checked_add(u64::from(d))
-    })
+    value
+}
+
+/// How many ASCII digits `text` starts with, and their value (`None` over `u64::MAX`).
+/// Nineteen digits always fit a u64: no overflow checks until the twentieth.
+fn leading_digits(text: &[u8]) -> (usize, Option<u64>) {
+    let mut n = Some(0u64);
+    let mut count = 0usize;
+    for &d in text {
+        let digit = d.wrapping_sub(b'0');
+        if digit >= 10 {
+            break;
+        }
+        n = match n {
+            Some(n) if count < 19 => Some(n.wrapping_mul(10).wrapping_add(u64::from(digit))),
+            n => n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(digit))),
+        };
+        count = count.wrapping_add(1);
+    }
+    (count, n)
 }
 
 /// The payload text being scanned and the position in it.
@@ -230,33 +259,18 @@ impl<'a> Cursor<'a> {
         }
         let b = self.bytes();
         let first = self.i;
-        let mut n = 0u64;
-        // Nineteen digits always fit a u64: no overflow checks until the twentieth.
-        while let Some(&d) = b.get(self.i) {
-            let digit = d.wrapping_sub(b'0');
-            if digit >= 10 {
-                break;
-            }
-            n = if self.i.wrapping_sub(first) < 19 {
-                n.wrapping_mul(10).wrapping_add(u64::from(digit))
-            } else {
-                n.checked_mul(10)
-                    .and_then(|n| n.checked_add(u64::from(digit)))
-                    .ok_or(ClaimsError::WrongType)?
-            };
-            self.i = self.i.wrapping_add(1);
-        }
-        let digits = self.i.wrapping_sub(first);
+        let (digits, value) = leading_digits(b.get(first..).unwrap_or_default());
+        self.i = first.wrapping_add(digits);
         match b.get(self.i) {
             _ if digits == 0 => Err(ClaimsError::WrongType),
             Some(b'.' | b'e' | b'E') => Err(ClaimsError::WrongType),
             _ if digits > 1 && b.get(first) == Some(&b'0') => Err(ClaimsError::Json),
-            _ => Ok(Some(n)),
+            _ => value.map(Some).ok_or(ClaimsError::WrongType),
         }
     }
 
-    /// `aud`: a string, an array of at most [`super::MAX_AUDIENCES`] strings, or `null`.
-    /// `aud` into `slot`, in place (an `Audience` is a few hundred bytes: building one on the
+    /// `aud` (a string, an array of at most [`super::MAX_AUDIENCES`] strings, or `null`) into
+    /// `slot`, in place (an `Audience` is a few hundred bytes: building one on the
     /// stack and moving it costs a device that much again).
     fn read_audience(&mut self, slot: &mut Option<Audience<'a>>) -> Result<(), ClaimsError> {
         if self.null()? {

@@ -43,16 +43,12 @@ impl Hs256Key {
 
     /// Writes `header.` at the front of `out`; returns where the payload starts.
     fn put_header(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let mut buf = [0u8; MAX_SIGN_HEADER_B64];
-        let header = self
-            .header_b64(&mut buf)
+        // Straight into the token: no copy through a buffer of its own.
+        let n = self
+            .write_header_b64(out)
             .ok_or(EncodeError::BufferTooSmall)?;
-        out.get_mut(..header.len())
-            .ok_or(EncodeError::BufferTooSmall)?
-            .copy_from_slice(header);
-        *out.get_mut(header.len())
-            .ok_or(EncodeError::BufferTooSmall)? = b'.';
-        Ok(header.len().saturating_add(1))
+        *out.get_mut(n).ok_or(EncodeError::BufferTooSmall)? = b'.';
+        Ok(n.saturating_add(1))
     }
 
     /// MACs `out[..body]` and appends `.signature`; returns the token.
@@ -154,9 +150,10 @@ impl Hs256Key {
                 .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))
         };
         let mut hbuf = [0u8; MAX_SIGN_HEADER_B64];
-        let header = self
-            .header_b64(&mut hbuf)
+        let header_len = self
+            .write_header_b64(&mut hbuf)
             .ok_or(EncodeError::BufferTooSmall)?;
+        let header = hbuf.get(..header_len).ok_or(EncodeError::BufferTooSmall)?;
         put(header, Some(&mut mac))?;
         put(b".", Some(&mut mac))?;
         let mut enc = [0u8; CHUNK_B64];
