@@ -35,6 +35,12 @@ pub fn b64_encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     crate::b64::encode(input, out)
 }
 
+/// Whether the PHC parser agrees with the `phc` crate's `PasswordHash::new` on `s` (which must
+/// start with `$pbkdf2-sha256$`): the same error, or the same parameters, salt and output.
+pub fn phc_agrees(s: &str) -> bool {
+    crate::password::StoredHash::phc_agrees(s)
+}
+
 /// A parsed stored hash's salt length, for the `password_hash` harness's cap check.
 pub fn stored_salt_len(h: &crate::password::StoredHash) -> usize {
     h.salt().len()

@@ -236,3 +236,46 @@ proptest! {
         prop_assert_eq!(verify_password(&other, &stored, &policy), Err(PasswordError::Mismatch));
     }
 }
+
+proptest! {
+    #[test]
+    fn issue_signs_what_serde_signs_for_its_flow_claims(
+        subject in any::<String>(),
+        uid in any::<bool>(),
+        issuer in proptest::option::of(any::<String>()),
+        audience in proptest::option::of(any::<String>()),
+        now in 0..u64::MAX / 2,
+        ttl in 0..100_000u64,
+        sid in proptest::option::of("[A-Za-z0-9_-]{0,22}"),
+        scope in proptest::option::of("[a-z: ]{0,20}"),
+        kid in any::<bool>(),
+    ) {
+        // `flow::issue` writes its claims without building a `FlowClaims`; the token must be the
+        // one serde-json-core makes from the `FlowClaims` it stands for, byte for byte.
+        use auth_core::flow::{FlowClaims, FlowConfig, Grant, SubjectClaim, issue};
+        let ring = ring(kid);
+        let config = FlowConfig {
+            subject_claim: if uid { SubjectClaim::Uid } else { SubjectClaim::Sub },
+            issuer: issuer.as_deref(),
+            audience: audience.as_deref(),
+            ttl,
+            ..FlowConfig::new()
+        };
+        let grant = Grant { subject: &subject, sid: sid.as_deref(), scope: scope.as_deref() };
+        let s = Some(JsonStr::new(&subject));
+        let expected = FlowClaims {
+            sub: s.filter(|_| !uid),
+            uid: s.filter(|_| uid),
+            iss: issuer.as_deref().map(JsonStr::new),
+            aud: audience.as_deref().map(|a| Audience::one(JsonStr::new(a))),
+            iat: Some(now),
+            exp: Some(now + ttl),
+            nbf: None,
+            sid: sid.as_deref().map(JsonStr::new),
+            scope: scope.as_deref().filter(|s| !s.is_empty()).map(JsonStr::new),
+        };
+        let (mut a, mut b) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+        let issued = issue(&grant, &ring, &config, now, &mut a).unwrap();
+        prop_assert_eq!(issued.token, ring.sign(&expected, &mut b).unwrap());
+    }
+}

@@ -1,4 +1,4 @@
-use super::key::{Kid, MAX_KID_LEN, make_kid};
+use super::key::{Kid, kid_from_chars, make_kid};
 use super::scan;
 use crate::b64;
 use crate::error::ParseError;
@@ -147,6 +147,9 @@ fn decode_signature(seg: &[u8]) -> Result<[u8; 32], ParseError> {
 /// 256-byte header cannot nest 237 levels deep and cost 12 KiB of stack before the MAC.
 pub const MAX_HEADER_DEPTH: u32 = 4;
 
+// Out of line: its decode buffer is on the stack only for a header that is not the canonical
+// one, not in every parse's frame.
+#[inline(never)]
 fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
     if b64::decoded_len_max(seg.len()) > MAX_HEADER_LEN {
         return Err(ParseError::HeaderTooLong);
@@ -213,11 +216,10 @@ pub(crate) fn judge(
     }
     match kid {
         None => Ok(None),
-        Some(kid) => {
-            let mut tmp = [0u8; MAX_KID_LEN];
-            let kid = kid.decode_into(&mut tmp).ok_or(ParseError::InvalidKid)?;
-            make_kid(kid).map(Some).ok_or(ParseError::InvalidKid)
-        }
+        // Decoded straight into the `Kid`, with no decode buffer.
+        Some(kid) => kid_from_chars(kid.chars())
+            .map(Some)
+            .ok_or(ParseError::InvalidKid),
     }
 }
 

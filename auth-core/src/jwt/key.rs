@@ -29,17 +29,20 @@ use crate::mac::HmacSha256;
 
 /// Checks a key id and copies it into a [`Kid`].
 pub(crate) fn make_kid(kid: &str) -> Option<Kid> {
-    let ok = !kid.is_empty()
-        && kid.len() <= MAX_KID_LEN
-        && kid
-            .bytes()
-            .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\');
-    if !ok {
-        return None;
-    }
+    kid_from_chars(kid.chars())
+}
+
+/// Checks a key id given as its characters (decoded from JSON, say) and copies it into a
+/// [`Kid`] as it goes: 1 to [`MAX_KID_LEN`] printable ASCII characters, without `"` or `\`.
+pub(crate) fn kid_from_chars(chars: impl Iterator<Item = char>) -> Option<Kid> {
     let mut out = Kid::new();
-    out.push_str(kid).ok()?;
-    Some(out)
+    for c in chars {
+        if !('\x21'..='\x7e').contains(&c) || c == '"' || c == '\\' {
+            return None;
+        }
+        out.push_str(c.encode_utf8(&mut [0; 4])).ok()?;
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// An HS256 secret with its HMAC state precomputed.

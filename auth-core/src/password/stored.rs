@@ -69,11 +69,87 @@ impl StoredHash {
         }
     }
 
-    // Not inlined: the `phc` crate's `PasswordHash` (several hundred bytes, with its copies) then
-    // lives in this frame only, not in every caller's (the PBKDF2 step's stack on a device).
+    // The fields are read the way `phc::PasswordHash::new` reads them (the same order, the
+    // same `phc` types and errors), but each in its own frame, one after another, straight into
+    // the result: no whole `PasswordHash` (about 300 bytes, several copies of it inlined) is
+    // ever on the stack, which kept the PBKDF2 step above 2 KiB on a device. Equivalence with
+    // `PasswordHash::new` is tested against [`StoredHash::phc_reference`] (unit tests and the
+    // `password_hash` fuzz target).
     #[inline(never)]
     fn phc(s: &str) -> Result<Self, StoredHashError> {
         // The `phc` crate reports an over-long output as a base64 error; name it properly.
+        if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {
+            return Err(StoredHashError::OutputLength);
+        }
+        // `s` starts with `$pbkdf2-sha256$` (see `parse`): an empty first field and a valid
+        // identifier, so both are skipped.
+        let mut fields = s.split('$').skip(2);
+        let mut next = fields.next();
+        let mut version = false;
+        if let Some(f) = next
+            && f.starts_with("v=")
+            && !f.contains(',')
+        {
+            phc_version(f)?;
+            version = true;
+            next = None;
+        }
+        if next.is_none() {
+            next = fields.next();
+        }
+        // The parameters' syntax is checked now; what they say is judged after every field
+        // parsed, as before.
+        let mut params = Ok((None, None));
+        if let Some(f) = next
+            && f.contains('=')
+        {
+            params = phc_params(f)?;
+            next = None;
+        }
+        if next.is_none() {
+            next = fields.next();
+        }
+        let mut out = StoredHash {
+            format: Format::Phc,
+            rounds: 0,
+            salt: heapless::Vec::new(),
+            hash: heapless::Vec::new(),
+        };
+        let salt = match next {
+            Some(f) => phc_salt(f, &mut out.salt)?,
+            None => false,
+        };
+        let hash = match fields.next() {
+            Some(f) => phc_hash(f, &mut out.hash)?,
+            None => false,
+        };
+        if fields.next().is_some() {
+            return Err(StoredHashError::TrailingData);
+        }
+        if version {
+            return Err(StoredHashError::InvalidParams);
+        }
+        let (rounds, len) = params?;
+        out.rounds = check_rounds(rounds.ok_or(StoredHashError::InvalidRounds)?)?;
+        if !salt {
+            return Err(StoredHashError::InvalidSalt);
+        }
+        if !hash {
+            return Err(StoredHashError::InvalidHash);
+        }
+        if let Some(l) = len
+            && usize::try_from(l).ok() != Some(out.hash.len())
+        {
+            return Err(StoredHashError::OutputLength);
+        }
+        out.check_lengths()?;
+        Ok(out)
+    }
+
+    /// The PHC parse through a whole `phc::PasswordHash`: the reference [`StoredHash::phc`] is
+    /// checked against.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn phc_reference(s: &str) -> Result<Self, StoredHashError> {
         if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {
             return Err(StoredHashError::OutputLength);
         }
@@ -81,18 +157,7 @@ impl StoredHash {
         if h.version.is_some() {
             return Err(StoredHashError::InvalidParams);
         }
-        let mut rounds = None;
-        let mut len = None;
-        for (name, value) in h.params.iter() {
-            let v = value
-                .decimal()
-                .map_err(|_| StoredHashError::InvalidParams)?;
-            match name.as_str() {
-                "i" if rounds.is_none() => rounds = Some(v),
-                "l" if len.is_none() => len = Some(v),
-                _ => return Err(StoredHashError::InvalidParams),
-            }
-        }
+        let (rounds, len) = read_params(&h.params)?;
         let rounds = check_rounds(rounds.ok_or(StoredHashError::InvalidRounds)?)?;
         let salt = h.salt.ok_or(StoredHashError::InvalidSalt)?;
         let hash = h.hash.ok_or(StoredHashError::InvalidHash)?;
@@ -140,18 +205,35 @@ impl StoredHash {
         salt: &[u8],
         hash: &[u8],
     ) -> Result<Self, StoredHashError> {
-        if salt.len() < MIN_SALT_LEN {
-            return Err(StoredHashError::SaltTooShort);
-        }
-        if !(MIN_OUTPUT_LEN..=MAX_OUTPUT_LEN).contains(&hash.len()) {
-            return Err(StoredHashError::OutputLength);
-        }
-        Ok(StoredHash {
+        let h = StoredHash {
             format,
             rounds,
             salt: heapless::Vec::from_slice(salt).map_err(|_| StoredHashError::InvalidSalt)?,
             hash: heapless::Vec::from_slice(hash).map_err(|_| StoredHashError::OutputLength)?,
-        })
+        };
+        h.check_lengths()?;
+        Ok(h)
+    }
+
+    /// The salt and output length caps every format shares.
+    fn check_lengths(&self) -> Result<(), StoredHashError> {
+        if self.salt.len() < MIN_SALT_LEN {
+            return Err(StoredHashError::SaltTooShort);
+        }
+        if !(MIN_OUTPUT_LEN..=MAX_OUTPUT_LEN).contains(&self.hash.len()) {
+            return Err(StoredHashError::OutputLength);
+        }
+        Ok(())
+    }
+
+    /// Whether [`StoredHash::phc`] and [`StoredHash::phc_reference`] agree on `s`: the same
+    /// error, or the same format, rounds, salt and output. For the unit tests and the
+    /// `password_hash` fuzz target.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn phc_agrees(s: &str) -> bool {
+        let view =
+            |r: Result<Self, StoredHashError>| r.map(|h| (h.format, h.rounds, h.salt, h.hash));
+        view(Self::phc(s)) == view(Self::phc_reference(s))
     }
 
     /// The format.
@@ -232,6 +314,67 @@ fn ab64_decode<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
     Base64Unpadded::decode(&*src, out).ok()
 }
 
+/// `v=<version>`: its syntax checked by the `phc` crate (a version is refused afterwards).
+#[inline(never)]
+fn phc_version(field: &str) -> Result<(), StoredHashError> {
+    phc::Value::new(field.get(2..).unwrap_or_default())
+        .and_then(|v| v.decimal())
+        .map(|_| ())
+        .map_err(map_phc)
+}
+
+/// The parameters: the outer `Err` is their syntax (`phc::ParamsString`), the inner result what
+/// they say, judged later.
+#[inline(never)]
+#[allow(clippy::type_complexity)]
+fn phc_params(
+    field: &str,
+) -> Result<Result<(Option<u32>, Option<u32>), StoredHashError>, StoredHashError> {
+    let params: phc::ParamsString = field.parse().map_err(map_phc)?;
+    Ok(read_params(&params))
+}
+
+/// `i` (rounds) and `l` (output length), each at most once, and nothing else.
+fn read_params(params: &phc::ParamsString) -> Result<(Option<u32>, Option<u32>), StoredHashError> {
+    let mut rounds = None;
+    let mut len = None;
+    for (name, value) in params.iter() {
+        let v = value
+            .decimal()
+            .map_err(|_| StoredHashError::InvalidParams)?;
+        match name.as_str() {
+            "i" if rounds.is_none() => rounds = Some(v),
+            "l" if len.is_none() => len = Some(v),
+            _ => return Err(StoredHashError::InvalidParams),
+        }
+    }
+    Ok((rounds, len))
+}
+
+/// The salt, decoded by `phc::Salt` into `out`; `Ok(true)` when read.
+#[inline(never)]
+fn phc_salt(
+    field: &str,
+    out: &mut heapless::Vec<u8, MAX_SALT_LEN>,
+) -> Result<bool, StoredHashError> {
+    let salt: phc::Salt = field.parse().map_err(map_phc)?;
+    out.extend_from_slice(&salt)
+        .map_err(|_| StoredHashError::InvalidSalt)?;
+    Ok(true)
+}
+
+/// The output, decoded by `phc::Output` into `out`; `Ok(true)` when read.
+#[inline(never)]
+fn phc_hash(
+    field: &str,
+    out: &mut heapless::Vec<u8, MAX_OUTPUT_LEN>,
+) -> Result<bool, StoredHashError> {
+    let hash = phc::Output::decode(field).map_err(map_phc)?;
+    out.extend_from_slice(hash.as_bytes())
+        .map_err(|_| StoredHashError::OutputLength)?;
+    Ok(true)
+}
+
 fn map_phc(e: phc::Error) -> StoredHashError {
     match e {
         phc::Error::SaltTooShort => StoredHashError::SaltTooShort,
@@ -241,5 +384,48 @@ fn map_phc(e: phc::Error) -> StoredHashError {
         phc::Error::Base64(_) => StoredHashError::InvalidEncoding,
         phc::Error::MissingField => StoredHashError::InvalidHash,
         _ => StoredHashError::InvalidParams,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::StoredHash;
+    use std::{format, string::ToString, vec};
+
+    /// Every single-character deletion, and every substitution and insertion from an alphabet
+    /// of the characters PHC strings are made of, of each seed: the field-by-field parse and
+    /// `phc::PasswordHash::new` give the same answer on all of them.
+    #[test]
+    fn phc_parse_agrees_with_password_hash_on_every_one_edit() {
+        let seeds = [
+            "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+            "$pbkdf2-sha256$i=29000$N2ZlM2Q$cGFzc3dvcmRoYXNocGFzc3dvcmRoYXNo",
+            "$pbkdf2-sha256$v=19$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+            "$pbkdf2-sha256$l=32,i=1000$MDEyMzQ1Njc4OWFiY2RlZg",
+            "$pbkdf2-sha256$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+            "$pbkdf2-sha256$i=1000,i=1000$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$",
+        ];
+        let alphabet = "$=,.+/-_0129ailvAZaz ";
+        let mut checked = 0;
+        for seed in seeds {
+            let mut variants = vec![seed.to_string()];
+            for i in 0..seed.len() {
+                let (head, tail) = seed.split_at(i);
+                variants.push(format!("{head}{}", &tail[1..]));
+                for c in alphabet.chars() {
+                    variants.push(format!("{head}{c}{}", &tail[1..]));
+                    variants.push(format!("{head}{c}{tail}"));
+                }
+            }
+            for v in variants.iter().filter(|v| v.starts_with("$pbkdf2-sha256$")) {
+                assert!(StoredHash::phc_agrees(v), "{v}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 5_000, "{checked}");
+        // The seeds themselves reach both outcomes.
+        assert!(StoredHash::phc(seeds[0]).is_ok());
+        assert!(StoredHash::phc(seeds[2]).is_err());
     }
 }

@@ -268,6 +268,10 @@ pub fn password_hash(data: &[u8]) {
     let Ok(s) = core::str::from_utf8(data) else {
         return;
     };
+    // The PHC parser reads field by field; `phc::PasswordHash::new` is its reference.
+    if s.starts_with("$pbkdf2-sha256$") {
+        assert!(auth_core::fuzzing::phc_agrees(s), "{s}");
+    }
     let Ok(h) = StoredHash::parse(s) else { return };
     assert!(h.work() <= u64::from(auth_core::password::MAX_ROUNDS));
     if h.format() == auth_core::password::Format::Bcrypt {

@@ -45,6 +45,9 @@ const FORGED_WORST_CASE_TOKEN: &str = "eyJcdTAwNjFsZyI6IkhTMjU2IiwidHlwIjoiSldUI
 /// The adversarial review's header: 237 levels of nesting in 256 bytes, before any MAC. It used
 /// to cost about 12 KiB of stack; it is now refused before serde sees it.
 const NESTED_HEADER_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsIngiOltbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tdXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dfQ.e30.PLaKy7y_CrBQTUvn8n1Sla_OJaI7qDQrB2_SNAi9g-M";
+/// The session id the refresh step's access tokens carry.
+#[cfg(feature = "flow")]
+const SID: &str = "c2Vzc2lvbi1pZC0xMjM0NQ";
 /// The caller supplies the clock: from an RTC, GNSS or the network in a real device.
 #[cfg_attr(not(feature = "sign"), allow(dead_code))]
 const NOW: u64 = 1_764_331_200;
@@ -70,7 +73,10 @@ fn ring() -> Option<KeyRing<1>> {
 
 #[cfg(feature = "sign")]
 fn sign_verify() -> bool {
-    let Some(ring) = ring() else { return false };
+    let ring = ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
+    };
     let claims = Claims::new().with_subject("alice").with_lifetime(NOW, 2700);
     let mut out = [0u8; 256];
     let Ok(token) = ring.sign_claims(&claims, &mut out) else {
@@ -101,7 +107,10 @@ fn tampered() -> bool {
 }
 
 fn verify_worst_case() -> bool {
-    let Some(ring) = ring() else { return false };
+    let ring = ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
+    };
     let mut buf = [0u8; 256];
     // In place: the device's way, one claims value on its stack.
     let mut c = Claims::new();
@@ -119,7 +128,10 @@ fn verify_worst_case() -> bool {
 /// The worst-case token with its signature changed, through the fused decode: the deepest
 /// refusal (a full parse, the MAC, then the step-by-step path run again for the exact error).
 fn refuse_worst_case_forgery() -> bool {
-    let Some(ring) = ring() else { return false };
+    let ring = ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
+    };
     let mut buf = [0u8; 256];
     let mut c = Claims::new();
     ring.decode_registered_into(
@@ -158,7 +170,10 @@ fn bcrypt_verify() -> bool {
 
 #[cfg(feature = "flow")]
 fn login_authorize() -> bool {
-    let Some(ring) = ring() else { return false };
+    let ring = ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
+    };
     let config = FlowConfig {
         policy: Policy::new().with_rounds(1000),
         ..FlowConfig::new()
@@ -179,7 +194,7 @@ fn login_authorize() -> bool {
         form.username,
         form.password.as_bytes(),
         Some(&account),
-        &ring,
+        ring,
         &config,
         NOW,
         &mut out,
@@ -191,39 +206,30 @@ fn login_authorize() -> bool {
     header[..7].copy_from_slice(b"Bearer ");
     header[7..n].copy_from_slice(issued.token.as_bytes());
     let mut buf = [0u8; 256];
-    let Ok(ok) = authorize(Some(&header[..n]), &ring, &config, NOW + 1, &mut buf) else {
+    let Ok(ok) = authorize(Some(&header[..n]), ring, &config, NOW + 1, &mut buf) else {
         return false;
     };
     ok.subject == "alice" && check_account(Some(&account)).is_ok()
 }
 
-/// A session's refresh: the refresh grant's form, the token's check, auth-core's decision, a
-/// rotated token's access token with its `sid`, and the reuse of the old one.
+/// A session's refresh, as a device serves it: three requests one after another, each with its
+/// own buffers (freed before the next, as a server frees a request's), sharing only the session
+/// record and the token the client holds.
+/// 1. The refresh grant: its form, the token's check, auth-core's decision, a rotated access
+///    token with its `sid`, the response body.
+/// 2. That access token on a protected request, and the deepest token the verifier accepts on
+///    the same request (the step's worst case).
+/// 3. The old refresh token again, after the rotation: reuse, which revokes the session.
 #[cfg(feature = "flow")]
 fn refresh_session() -> bool {
-    use auth_core::flow::{Grant, issue};
-    use auth_core::form::{TokenRequest, parse_token_form};
-    use auth_core::response::{write_oauth_error, write_token_with_refresh};
-    use auth_core::session::{
-        RefreshError, RefreshToken, Session, SessionAccount, SessionLimits, refresh,
+    use auth_core::session::{RefreshToken, Session};
+    let ring = ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
     };
-    let Some(ring) = ring() else { return false };
     // From the device's hardware RNG in a real device.
     let current = RefreshToken::from_bytes([7; 32]);
-    let mut form = [0u8; 96];
-    let prefix = b"grant_type=refresh_token&refresh_token=";
-    form[..prefix.len()].copy_from_slice(prefix);
-    let Ok(text) = current.encode(&mut form[prefix.len()..]) else {
-        return false;
-    };
-    let n = prefix.len() + text.len();
-    let mut fbuf = [0u8; 96];
-    let Ok(TokenRequest::Refresh(req)) = parse_token_form(&form[..n], &mut fbuf) else {
-        return false;
-    };
-    let Ok(presented) = RefreshToken::parse(req.refresh_token.as_bytes()) else {
-        return false;
-    };
+    let next = RefreshToken::from_bytes([8; 32]);
     let session = Session {
         current: current.hash(),
         created: NOW - 60,
@@ -232,64 +238,126 @@ fn refresh_session() -> bool {
         scope: "",
         presented_rotated_at: None,
     };
+    // `Bearer <access token>`: what the client sends back.
+    let mut bearer = [0u8; 330];
+    let Some(n) = refresh_grant(ring, &current, &next, &session, &mut bearer) else {
+        return false;
+    };
+    let rotated_ok = protected_request(ring, &bearer[..n], Some(SID));
+    // The deepest token the verifier accepts, on the same request: the step's worst case.
+    let m = 7 + WORST_CASE_TOKEN.len();
+    bearer[7..m].copy_from_slice(WORST_CASE_TOKEN.as_bytes());
+    rotated_ok
+        && protected_request(ring, &bearer[..m], None)
+        && refresh_reuse(&current, &next, &session)
+}
+
+/// The refresh grant's request: writes `Bearer <access token>` into `bearer`; its length.
+#[cfg(feature = "flow")]
+#[inline(never)]
+fn refresh_grant(
+    ring: &KeyRing<1>,
+    current: &auth_core::session::RefreshToken,
+    next: &auth_core::session::RefreshToken,
+    session: &auth_core::session::Session<'_>,
+    bearer: &mut [u8; 330],
+) -> Option<usize> {
+    use auth_core::flow::{Grant, issue};
+    use auth_core::form::{TokenRequest, parse_token_form};
+    use auth_core::response::write_token_with_refresh;
+    use auth_core::session::{RefreshToken, SessionAccount, SessionLimits, refresh};
+    let mut form = [0u8; 96];
+    let prefix = b"grant_type=refresh_token&refresh_token=";
+    form[..prefix.len()].copy_from_slice(prefix);
+    let text = current.encode(&mut form[prefix.len()..]).ok()?;
+    let n = prefix.len() + text.len();
+    let mut fbuf = [0u8; 96];
+    let Ok(TokenRequest::Refresh(req)) = parse_token_form(&form[..n], &mut fbuf) else {
+        return None;
+    };
+    let presented = RefreshToken::parse(req.refresh_token.as_bytes()).ok()?;
     let account = SessionAccount {
         active: true,
         password_changed: 0,
     };
-    let limits = SessionLimits::new();
-    let Ok(rotate) = refresh(
+    let rotate = refresh(
         &presented,
         req.scope,
-        Some(&session),
+        Some(session),
         Some(&account),
-        &limits,
+        &SessionLimits::new(),
         NOW,
-    ) else {
-        return false;
-    };
-    let next = RefreshToken::from_bytes([8; 32]);
+    )
+    .ok()?;
     let grant = Grant {
         subject: "alice",
-        sid: Some("c2Vzc2lvbi1pZC0xMjM0NQ"),
+        sid: Some(SID),
         scope: Some(rotate.scope),
     };
-    let mut out = [0u8; 320];
-    let config = FlowConfig::new();
-    let Ok(issued) = issue(&grant, &ring, &config, NOW, &mut out) else {
-        return false;
-    };
+    // The access token straight after `Bearer `, where the client will send it from.
+    let (scheme, out) = bearer.split_at_mut(7);
+    scheme.copy_from_slice(b"Bearer ");
+    let issued = issue(&grant, ring, &FlowConfig::new(), NOW, out).ok()?;
     let mut rbuf = [0u8; 43];
-    let Ok(next_text) = next.encode(&mut rbuf) else {
-        return false;
-    };
+    let next_text = next.encode(&mut rbuf).ok()?;
     let mut body = [0u8; 512];
     let mut w: &mut [u8] = &mut body;
-    if write_token_with_refresh(issued.token, issued.expires_in, next_text, &mut w).is_err() {
-        return false;
-    }
-    let mut header = [0u8; 330];
-    let n = issued.token.len() + 7;
-    header[..7].copy_from_slice(b"Bearer ");
-    header[7..n].copy_from_slice(issued.token.as_bytes());
-    let mut buf = [0u8; 330];
-    let Ok(ok) = authorize(Some(&header[..n]), &ring, &config, NOW + 1, &mut buf) else {
+    write_token_with_refresh(issued.token, issued.expires_in, next_text, &mut w).ok()?;
+    Some(7 + issued.token.len())
+}
+
+/// An access token on a protected request: authorized as `alice`, with session `sid`.
+#[cfg(feature = "flow")]
+#[inline(never)]
+fn protected_request(ring: &KeyRing<1>, header: &[u8], sid: Option<&str>) -> bool {
+    let mut buf = [0u8; 256];
+    let Ok(ok) = authorize(Some(header), ring, &FlowConfig::new(), NOW + 1, &mut buf) else {
         return false;
     };
-    if ok.sid.is_none_or(|s| s != "c2Vzc2lvbi1pZC0xMjM0NQ") {
-        return false;
-    }
-    // The old token again, after the rotation: reuse, which revokes the session.
+    ok.subject == "alice"
+        && match (ok.sid, sid) {
+            (Some(got), Some(want)) => got == want,
+            (got, want) => got.is_none() && want.is_none(),
+        }
+}
+
+/// The old refresh token presented again after the grant rotated `session` to `next`: reuse, which revokes the session,
+/// answered with the RFC 6749 error body.
+#[cfg(feature = "flow")]
+#[inline(never)]
+fn refresh_reuse(
+    old: &auth_core::session::RefreshToken,
+    next: &auth_core::session::RefreshToken,
+    session: &auth_core::session::Session<'_>,
+) -> bool {
+    use auth_core::response::write_oauth_error;
+    use auth_core::session::{
+        RefreshError, RefreshToken, Session, SessionAccount, SessionLimits, refresh,
+    };
+    // The session after the grant rotated it.
     let rotated = Session {
         current: next.hash(),
         presented_rotated_at: Some(NOW),
-        ..session
+        ..*session
+    };
+    let mut text = [0u8; 43];
+    let Some(presented) = old
+        .encode(&mut text)
+        .ok()
+        .and_then(|t| RefreshToken::parse(t.as_bytes()).ok())
+    else {
+        return false;
+    };
+    let account = SessionAccount {
+        active: true,
+        password_changed: 0,
     };
     let reuse = refresh(
         &presented,
         None,
         Some(&rotated),
         Some(&account),
-        &limits,
+        &SessionLimits::new(),
         NOW + 5,
     );
     let Err(e) = reuse else { return false };
