@@ -256,10 +256,15 @@ by auth-core's own decoder. What is left in a verify-only firmware is that walke
 the code inlined into them, and the value skipper), SHA-256 and HMAC, the escape decoder
 `JsonStr` compares with, `core::str::from_utf8`, and `compiler_builtins`'
 `memcpy`/`memset` (every struct move: a `Claims` is about 400 bytes on this target, most of it
-the inline storage `Audience` keeps for one escaped audience). The PBKDF2 step's stack is the
-`phc` crate's `PasswordHash` (parsed on the stack, about 1.5 KiB of frame with its copies), and
-the refresh step's is its own buffers (form, token, body, bearer header and claims: about
-1.9 KiB) plus `flow::authorize`'s frame.
+the inline storage `Audience` keeps for one escaped audience).
+
+The PBKDF2 step's stack: the PHC string is read field by field with the `phc` crate's types,
+each in its own frame (no whole `PasswordHash` on the stack), then PBKDF2's own state. The
+refresh step is the three requests a device serves one after another, each with its own
+buffers: the refresh grant (form, decision, rotated access token, response body), the access
+token on a protected request (and the deepest token the verifier accepts, the step's worst
+case), and the old refresh token's reuse. Its deepest point is that protected request:
+`flow::authorize` with its `FlowClaims` and the checked header path.
 
 ## Library builds
 

@@ -279,3 +279,27 @@ proptest! {
         prop_assert_eq!(issued.token, ring.sign(&expected, &mut b).unwrap());
     }
 }
+
+#[test]
+fn the_claims_writer_writes_every_digit_count_as_serde_does() {
+    // 0, each power of ten and its predecessor, and u64::MAX: one and two digits per division
+    // in every position.
+    let ring = ring(false);
+    let mut dates = vec![0u64, u64::MAX];
+    for k in 1..20 {
+        dates.extend([10u64.pow(k) - 1, 10u64.pow(k), 10u64.pow(k) + 1]);
+    }
+    for d in dates {
+        let c = Claims {
+            exp: Some(d),
+            iat: Some(d / 3),
+            ..Claims::new()
+        };
+        let (mut a, mut b) = ([0u8; 256], [0u8; 256]);
+        assert_eq!(
+            ring.sign_claims(&c, &mut a).unwrap(),
+            ring.sign(&c, &mut b).unwrap(),
+            "{d}"
+        );
+    }
+}

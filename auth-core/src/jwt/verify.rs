@@ -229,9 +229,15 @@ impl<const N: usize> KeyRing<N> {
     where
         F: FnMut(JsonStr<'b>, Value<'b>) -> Result<(), ClaimsError>,
     {
-        let mut claims = Claims::new();
-        self.decode_into(token, buf, validation, now, &mut claims, other)?;
-        Ok(claims)
+        // Built in the return slot and filled there: a `Claims` (about 420 bytes on the host)
+        // is not copied out of a local.
+        let mut result = Ok(Claims::new());
+        if let Ok(claims) = &mut result
+            && let Err(e) = self.decode_into(token, buf, validation, now, claims, other)
+        {
+            result = Err(e);
+        }
+        result
     }
 
     /// [`KeyRing::decode_registered`] into `claims`, in place: for a device, one claims value on

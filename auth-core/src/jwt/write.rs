@@ -92,17 +92,37 @@ impl<'o> ClaimsWriter<'o> {
     }
 
     fn digits(&mut self, value: u64) {
+        // Two digits per division, from a table of "00".."99".
+        #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
+        const PAIRS: [[u8; 2]; 100] = {
+            let mut t = [[0u8; 2]; 100];
+            let mut i = 0u8;
+            while i < 100 {
+                t[i as usize] = [b'0' + i / 10, b'0' + i % 10];
+                i += 1;
+            }
+            t
+        };
+        let pair = |n: u64| PAIRS.get(n as usize).copied().unwrap_or([b'0'; 2]);
         let mut digits = [0u8; 20];
         let mut n = value;
         let mut start = digits.len();
-        loop {
+        while n >= 100 {
+            start = start.saturating_sub(2);
+            if let Some(d) = digits.get_mut(start..start.saturating_add(2)) {
+                d.copy_from_slice(&pair(n % 100));
+            }
+            n /= 100;
+        }
+        if n >= 10 {
+            start = start.saturating_sub(2);
+            if let Some(d) = digits.get_mut(start..start.saturating_add(2)) {
+                d.copy_from_slice(&pair(n));
+            }
+        } else {
             start = start.saturating_sub(1);
             if let Some(d) = digits.get_mut(start) {
-                *d = b'0'.wrapping_add((n % 10) as u8);
-            }
-            n /= 10;
-            if n == 0 {
-                break;
+                *d = b'0'.wrapping_add(n as u8);
             }
         }
         self.put(digits.get(start..).unwrap_or_default());

@@ -588,6 +588,8 @@ fn has_surrogate_escape(data: &[u8]) -> bool {
 ///   unescapes: an escaped single `aud`, and the strings of members it skips. `serde_json`
 ///   and the scanner accept pairs (and lone surrogates in skipped values, which nobody
 ///   decodes); there `serde_json` decides alone;
+/// - serde's derived `Deserialize` reads a struct from a JSON array by position; the scanner
+///   (and the serde path) take only an object, so `serde_json` is asked only about objects;
 /// - `serde_json` has no depth or audience-count limit and does not decode into bounded
 ///   storage: the scanner refuses nesting over `MAX_CLAIMS_DEPTH`, more than `MAX_AUDIENCES`
 ///   audiences, and an escaped single `aud` over `MAX_DECODED_AUDIENCE_LEN` decoded bytes,
@@ -622,9 +624,14 @@ pub fn claims_differential(data: &[u8]) {
         ),
     }
     // serde_json, on UTF-8 text (the scanner's first rule; serde_json skips ignored strings
-    // without checking it).
+    // without checking it) that is an object: serde's derived `Deserialize` also reads a
+    // struct from an array, by position (`["alice","joe"]`), which no claims set is.
     let reference = std::str::from_utf8(data)
         .ok()
+        .filter(|t| {
+            t.trim_start_matches([' ', '\t', '\n', '\r'])
+                .starts_with('{')
+        })
         .and_then(|t| serde_json::from_str::<RefClaims>(t).ok().map(|r| (t, r)));
     match (&ours, reference) {
         (Err(_), None) => {}
