@@ -179,23 +179,17 @@ fn parse_u64(text: &[u8]) -> Option<u64> {
 /// How many ASCII digits `text` starts with, and their value (`None` over `u64::MAX`).
 /// Nineteen digits always fit a u64: no overflow checks until the twentieth.
 fn leading_digits(text: &[u8]) -> (usize, Option<u64>) {
-    let mut n = 0u64;
+    let mut n = Some(0u64);
     let mut count = 0usize;
-    for &d in text.iter().take(19) {
-        let digit = d.wrapping_sub(b'0');
-        if digit >= 10 {
-            return (count, Some(n));
-        }
-        n = n.wrapping_mul(10).wrapping_add(u64::from(digit));
-        count = count.wrapping_add(1);
-    }
-    let mut n = Some(n);
-    for &d in text.get(count..).unwrap_or_default() {
+    for &d in text {
         let digit = d.wrapping_sub(b'0');
         if digit >= 10 {
             break;
         }
-        n = n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(digit)));
+        n = match n {
+            Some(n) if count < 19 => Some(n.wrapping_mul(10).wrapping_add(u64::from(digit))),
+            n => n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(digit))),
+        };
         count = count.wrapping_add(1);
     }
     (count, n)
@@ -227,15 +221,25 @@ impl<'a> Cursor<'a> {
     /// A member name: three lower-case letters (every registered name but `scope`) taken
     /// whole, which is what [`Cursor::string`] reads for them; anything else through it.
     fn name(&mut self) -> Result<JsonStr<'a>, ClaimsError> {
+        #[cfg(target_pointer_width = "64")]
+        if let Some(name) = self.short_name() {
+            return Ok(name);
+        }
+        self.string()
+    }
+
+    /// The host's shortcut for [`Cursor::name`]; a device takes the string reader (smaller).
+    #[cfg(target_pointer_width = "64")]
+    fn short_name(&mut self) -> Option<JsonStr<'a>> {
         let start = self.i.wrapping_add(1);
         if let Some(&[a, b, c, b'"']) = self.bytes().get(start..).and_then(|r| r.first_chunk::<4>())
             && [a, b, c].iter().all(u8::is_ascii_lowercase)
             && let Some(name) = self.text.get(start..start.wrapping_add(3))
         {
             self.i = start.wrapping_add(4);
-            return Ok(JsonStr::new(name));
+            return Some(JsonStr::new(name));
         }
-        self.string()
+        None
     }
 
     /// `null`, consumed, if it comes next.
