@@ -5,7 +5,7 @@
 
 use auth_core::fuzzing::{
     MAX_CHECK_DEPTH, b64_decode, b64_decode_narrow, b64_encode, b64_encode_narrow,
-    b64_is_canonical, json_syntax_ok,
+    b64_is_canonical, json_syntax_ok, phc_agrees,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -112,4 +112,40 @@ proptest! {
     fn every_encoding_passes_the_payload_check(data in prop::collection::vec(any::<u8>(), 0..64)) {
         prop_assert!(b64_is_canonical(URL_SAFE_NO_PAD.encode(&data).as_bytes()));
     }
+}
+
+/// Every single-character deletion, and every substitution and insertion from an alphabet
+/// of the characters PHC strings are made of, of each seed: the field-by-field parse and
+/// `phc::PasswordHash::new` give the same answer on all of them.
+#[test]
+fn phc_parse_agrees_with_password_hash_on_every_one_edit() {
+    let seeds = [
+        "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+        "$pbkdf2-sha256$i=29000$N2ZlM2Q$cGFzc3dvcmRoYXNocGFzc3dvcmRoYXNo",
+        "$pbkdf2-sha256$v=19$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+        "$pbkdf2-sha256$l=32,i=1000$MDEyMzQ1Njc4OWFiY2RlZg",
+        "$pbkdf2-sha256$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+        "$pbkdf2-sha256$i=1000,i=1000$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$",
+    ];
+    let alphabet = "$=,.+/-_0129ailvAZaz ";
+    let mut checked = 0;
+    for seed in seeds {
+        let mut variants = vec![seed.to_string()];
+        for i in 0..seed.len() {
+            let (head, tail) = seed.split_at(i);
+            variants.push(format!("{head}{}", &tail[1..]));
+            for c in alphabet.chars() {
+                variants.push(format!("{head}{c}{}", &tail[1..]));
+                variants.push(format!("{head}{c}{tail}"));
+            }
+        }
+        for v in variants.iter().filter(|v| v.starts_with("$pbkdf2-sha256$")) {
+            assert!(phc_agrees(v), "{v}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 5_000, "{checked}");
+    // The seeds themselves reach both outcomes.
+    assert!(auth_core::password::StoredHash::parse(seeds[0]).is_ok());
+    assert!(auth_core::password::StoredHash::parse(seeds[2]).is_err());
 }

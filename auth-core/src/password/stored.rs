@@ -146,9 +146,9 @@ impl StoredHash {
         Ok(out)
     }
 
-    /// The PHC parse through a whole `phc::PasswordHash`: the reference [`StoredHash::phc`] is
+    /// The PHC parse through a whole `phc::PasswordHash`: the reference `StoredHash::phc` is
     /// checked against.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn phc_reference(s: &str) -> Result<Self, StoredHashError> {
         if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {
             return Err(StoredHashError::OutputLength);
@@ -229,7 +229,7 @@ impl StoredHash {
     /// Whether [`StoredHash::phc`] and [`StoredHash::phc_reference`] agree on `s`: the same
     /// error, or the same format, rounds, salt and output. For the unit tests and the
     /// `password_hash` fuzz target.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn phc_agrees(s: &str) -> bool {
         let view =
             |r: Result<Self, StoredHashError>| r.map(|h| (h.format, h.rounds, h.salt, h.hash));
@@ -384,48 +384,5 @@ fn map_phc(e: phc::Error) -> StoredHashError {
         phc::Error::Base64(_) => StoredHashError::InvalidEncoding,
         phc::Error::MissingField => StoredHashError::InvalidHash,
         _ => StoredHashError::InvalidParams,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    extern crate std;
-    use super::StoredHash;
-    use std::{format, string::ToString, vec};
-
-    /// Every single-character deletion, and every substitution and insertion from an alphabet
-    /// of the characters PHC strings are made of, of each seed: the field-by-field parse and
-    /// `phc::PasswordHash::new` give the same answer on all of them.
-    #[test]
-    fn phc_parse_agrees_with_password_hash_on_every_one_edit() {
-        let seeds = [
-            "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-            "$pbkdf2-sha256$i=29000$N2ZlM2Q$cGFzc3dvcmRoYXNocGFzc3dvcmRoYXNo",
-            "$pbkdf2-sha256$v=19$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-            "$pbkdf2-sha256$l=32,i=1000$MDEyMzQ1Njc4OWFiY2RlZg",
-            "$pbkdf2-sha256$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-            "$pbkdf2-sha256$i=1000,i=1000$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$",
-        ];
-        let alphabet = "$=,.+/-_0129ailvAZaz ";
-        let mut checked = 0;
-        for seed in seeds {
-            let mut variants = vec![seed.to_string()];
-            for i in 0..seed.len() {
-                let (head, tail) = seed.split_at(i);
-                variants.push(format!("{head}{}", &tail[1..]));
-                for c in alphabet.chars() {
-                    variants.push(format!("{head}{c}{}", &tail[1..]));
-                    variants.push(format!("{head}{c}{tail}"));
-                }
-            }
-            for v in variants.iter().filter(|v| v.starts_with("$pbkdf2-sha256$")) {
-                assert!(StoredHash::phc_agrees(v), "{v}");
-                checked += 1;
-            }
-        }
-        assert!(checked > 5_000, "{checked}");
-        // The seeds themselves reach both outcomes.
-        assert!(StoredHash::phc(seeds[0]).is_ok());
-        assert!(StoredHash::phc(seeds[2]).is_err());
     }
 }
