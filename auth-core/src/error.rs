@@ -76,6 +76,9 @@ error_enum! {
         NotFound => "no key with this id",
         /// The signing key cannot be removed; make another key the signing key first.
         SigningKeyInUse => "the signing key cannot be removed",
+        /// The Ed25519 public key is not 32 bytes, not the canonical encoding of a curve point,
+        /// or a point of small order (RFC 8032 §5.1.3; strict verification refuses these).
+        InvalidPublicKey => "ed25519 public key is not a canonical point of large order",
     }
 }
 
@@ -96,16 +99,17 @@ error_enum! {
         HeaderJson => "token header is not valid json",
         /// The header's arrays and objects nest deeper than [`crate::jwt::MAX_HEADER_DEPTH`].
         HeaderNesting => "token header nests too deep",
-        /// `alg` is anything but exactly `"HS256"`.
-        UnsupportedAlgorithm => "token algorithm is not HS256",
+        /// `alg` is anything but exactly `"HS256"` (or `"EdDSA"` with the `eddsa` feature).
+        UnsupportedAlgorithm => "token algorithm is not supported",
         /// `typ` is present and is not `JWT`.
         UnsupportedType => "token type is not JWT",
         /// The header has a `crit` member; no extensions are understood.
         CriticalHeader => "token header has crit extensions",
         /// The `kid` is longer than [`crate::MAX_KID_LEN`] or not printable ASCII.
         InvalidKid => "token key id is invalid",
-        /// The signature segment is not exactly 32 bytes of strict base64url.
-        SignatureEncoding => "token signature is not strict base64url of 32 bytes",
+        /// The signature segment is not strict base64url of exactly the algorithm's length (32
+        /// bytes for HS256, 64 for EdDSA).
+        SignatureEncoding => "token signature is not strict base64url of the algorithm's length",
         /// The payload segment is not strict base64url (checked before the MAC, decoded after).
         PayloadEncoding => "token payload is not strict base64url",
     }
@@ -118,6 +122,9 @@ error_enum! {
         UnknownKid => "token key id is unknown",
         /// The MAC does not match.
         InvalidSignature => "token signature is invalid",
+        /// The key the token names (or the signing key) is of another algorithm than the
+        /// token's `alg`: an `HS256` token naming an Ed25519 key, say.
+        WrongAlgorithm => "token algorithm does not match its key",
     }
 }
 
@@ -199,6 +206,8 @@ error_enum! {
         Serialize => "value cannot be serialized as json",
         /// The `embedded_io::Write` sink failed.
         Write(embedded_io::ErrorKind) => "output sink failed",
+        /// The signing key is a public key: it verifies but cannot sign.
+        CannotSign => "this key verifies only and cannot sign",
     }
 }
 

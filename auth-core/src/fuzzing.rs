@@ -69,7 +69,9 @@ pub fn serde_claims<'a, C: serde::Deserialize<'a>>(
 /// The header parser as it was before #26 (serde-json-core over `RawHeader`), kept as the
 /// reference the scanner-based checked path is compared with in the `claims_differential`
 /// target: the same verdict and `kid` for every decoded header.
-pub fn header_reference(json: &[u8]) -> Result<Option<crate::jwt::Kid>, crate::ParseError> {
+pub fn header_reference(
+    json: &[u8],
+) -> Result<(crate::Algorithm, Option<crate::jwt::Kid>), crate::ParseError> {
     use crate::ParseError;
     use crate::json_check::{self, JsonCheckError};
     core::str::from_utf8(json).map_err(|_| ParseError::HeaderJson)?;
@@ -83,7 +85,9 @@ pub fn header_reference(json: &[u8]) -> Result<Option<crate::jwt::Kid>, crate::P
 }
 
 /// The scanner-based checked header path, and the fixed-header fast path in front of it.
-pub fn header_ours(json: &[u8]) -> Result<Option<crate::jwt::Kid>, crate::ParseError> {
+pub fn header_ours(
+    json: &[u8],
+) -> Result<(crate::Algorithm, Option<crate::jwt::Kid>), crate::ParseError> {
     crate::jwt::parse_decoded_header(json)
 }
 
@@ -175,4 +179,10 @@ mod reference {
             d.deserialize_map(V)
         }
     }
+}
+
+/// The RFC 8032 signature `key` makes of `message`: the `eddsa_verify` target's oracle.
+#[cfg(feature = "eddsa")]
+pub fn ed25519_signature(key: &crate::Ed25519Key, message: &[u8]) -> [u8; 64] {
+    key.signature(message)
 }

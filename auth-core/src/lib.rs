@@ -9,7 +9,7 @@
 //!
 //! | concern | files | what it owns |
 //! |---|---|---|
-//! | tokens | `src/jwt/mod.rs`, `src/jwt/header.rs`, `src/jwt/verify.rs`, `src/jwt/scan.rs`, `src/jwt/claims.rs`, `src/jwt/validate.rs`, `src/jwt/sign.rs`, `src/jwt/write.rs`, `src/jwt/key.rs` | the typestate `UntrustedToken` → `VerifiedToken` → claims; the claims scanner and writer (no serde); keys and the key ring; signing |
+//! | tokens | `src/jwt/mod.rs`, `src/jwt/header.rs`, `src/jwt/verify.rs`, `src/jwt/scan.rs`, `src/jwt/claims.rs`, `src/jwt/validate.rs`, `src/jwt/sign.rs`, `src/jwt/write.rs`, `src/jwt/key.rs`, `src/jwt/ring.rs`, `src/jwt/eddsa.rs` | the typestate `UntrustedToken` → `VerifiedToken` → claims; the claims scanner and writer (no serde); keys and the key ring; signing |
 //! | passwords | `src/password/mod.rs`, `src/password/stored.rs`, `src/password/pbkdf2.rs` | stored-hash formats (PHC, passlib, Django), verifying, hashing, the rehash policy |
 //! | the flow | `src/bearer.rs`, `src/form.rs`, `src/flow.rs`, `src/session.rs`, `src/scope.rs` | the `Authorization` header, form bodies, the login and authorize decisions, refresh sessions, scope grants |
 //! | answers | `src/response.rs`, `src/contract.rs` | replies and their bodies through `embedded-io`; the seed's wording |
@@ -60,10 +60,14 @@ pub use error::{
 #[cfg(feature = "password")]
 pub use error::{HashError, PasswordError, StoredHashError};
 pub use json::JsonStr;
+#[cfg(all(feature = "eddsa", feature = "sign"))]
+pub use jwt::Ed25519Key;
+#[cfg(feature = "eddsa")]
+pub use jwt::Ed25519PublicKey;
+pub use jwt::{Algorithm, Hs256Key, Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN, Validation};
 pub use jwt::{Claims, UntrustedToken, VerifiedToken};
 #[cfg(feature = "sign")]
 pub use jwt::{ClaimsWriter, WriteClaims};
-pub use jwt::{Hs256Key, KeyRing, MAX_KID_LEN, MIN_KEY_LEN, Validation};
 
 /// The workspace README's examples run as doctests.
 #[cfg(doctest)]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 10] = [
+const TARGETS: [(&str, Harness); 11] = [
     ("token_verify", auth_fuzz_harness::token_verify),
     ("claims", auth_fuzz_harness::claims),
     ("bearer", auth_fuzz_harness::bearer),
@@ -22,6 +22,7 @@ const TARGETS: [(&str, Harness); 10] = [
         auth_fuzz_harness::claims_differential,
     ),
     ("b64_differential", auth_fuzz_harness::b64_differential),
+    ("eddsa_verify", auth_fuzz_harness::eddsa_verify),
 ];
 
 #[test]

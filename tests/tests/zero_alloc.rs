@@ -63,6 +63,41 @@ fn jwt_sign_verify_validate_allocate_nothing() {
 }
 
 #[test]
+fn eddsa_sign_verify_validate_allocate_nothing() {
+    use auth_core::Ed25519Key;
+    let (n, ()) = allocations(|| {
+        let key = Ed25519Key::from_seed_with_kid(&[7; 32], "ed").unwrap();
+        let mut ring = KeyRing::<2>::new(key.public_key().clone()).unwrap();
+        ring.add(Hs256Key::with_kid(b"0123456789abcdef0123456789abcdef", "hs").unwrap())
+            .unwrap();
+        let claims = Claims::new().with_subject("alice").with_lifetime(NOW, 2700);
+        let mut out = [0u8; 512];
+        let token = key.sign_claims(&claims, &mut out).unwrap();
+        let mut buf = [0u8; 512];
+        let fused = ring
+            .decode_registered(token, &mut buf, &Validation::new(), NOW + 1)
+            .unwrap();
+        assert_eq!(fused, claims);
+        let mut out2 = [0u8; 512];
+        assert_eq!(key.sign(&claims, &mut out2).unwrap(), token);
+        let mut sink = [0u8; 512];
+        let mut w: &mut [u8] = &mut sink;
+        let mut scratch = [0u8; 512];
+        key.sign_to(&claims, &mut scratch, &mut w).unwrap();
+        // A refused signature allocates nothing either.
+        let other = Ed25519Key::from_seed_with_kid(&[8; 32], "ed").unwrap();
+        let mut out3 = [0u8; 512];
+        let forged = other.sign_claims(&claims, &mut out3).unwrap();
+        let mut buf2 = [0u8; 512];
+        assert!(
+            ring.decode_registered(forged, &mut buf2, &Validation::new(), NOW + 1)
+                .is_err()
+        );
+    });
+    assert_eq!(n, 0, "heap allocations in EdDSA sign/verify/validate");
+}
+
+#[test]
 fn passwords_allocate_nothing() {
     use auth_core::password::{Policy, hash_password, verify_dummy, verify_password};
     let (n, ()) = allocations(|| {

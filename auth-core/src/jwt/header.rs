@@ -1,11 +1,21 @@
-use super::key::{Kid, kid_from_chars, make_kid};
+use super::key::{Algorithm, Kid, kid_from_chars, make_kid};
 use super::scan;
 use crate::b64;
-use crate::error::ParseError;
+use crate::error::{ParseError, VerifyError};
 use crate::json::JsonStr;
 use crate::json_check::{self, JsonCheckError};
 
 use super::{CANONICAL_HEADER_B64, SIGNATURE_B64_LEN};
+
+/// The longest signature a token of this build carries: 32 bytes (HS256), or 64 (EdDSA).
+#[cfg(not(feature = "eddsa"))]
+pub(crate) const MAX_SIGNATURE_LEN: usize = 32;
+/// The longest signature a token of this build carries: 32 bytes (HS256), or 64 (EdDSA).
+#[cfg(feature = "eddsa")]
+pub(crate) const MAX_SIGNATURE_LEN: usize = 64;
+
+/// What a header says, once checked: its algorithm and its key id.
+pub(crate) type HeaderVerdict = (Algorithm, Option<Kid>);
 
 /// Default cap on a token's length in bytes (8 KiB), checked before anything else.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -21,7 +31,9 @@ pub(crate) const MAX_HEADER_LEN: usize = 256;
 pub struct UntrustedToken<'t> {
     pub(crate) signing_input: &'t str,
     pub(crate) payload: &'t str,
-    pub(crate) signature: [u8; 32],
+    /// The signature's bytes; the first `alg.signature_len()` of them count.
+    pub(crate) signature: [u8; MAX_SIGNATURE_LEN],
+    pub(crate) alg: Algorithm,
     pub(crate) kid: Option<Kid>,
 }
 
@@ -37,9 +49,10 @@ impl<'t> UntrustedToken<'t> {
     /// Parses a compact JWS, checking in this order: the length cap, three segments with a
     /// non-empty header and payload, the header (strict base64url; valid JSON nested at most
     /// [`MAX_HEADER_DEPTH`] deep; member names compared decoded, none read twice; `alg` exactly
-    /// `"HS256"`; `typ`, when present, `JWT` in any case; no `crit`; a valid `kid`), the
-    /// payload's encoding (strict base64url, not decoded yet), then the signature segment
-    /// (exactly 32 bytes of strict base64url).
+    /// `"HS256"`, or `"EdDSA"` with the `eddsa` feature; `typ`, when present, `JWT` in any case;
+    /// no `crit`; a valid `kid`), the payload's encoding (strict base64url, not decoded yet),
+    /// then the signature segment (strict base64url of exactly 32 bytes for HS256, 64 for
+    /// EdDSA).
     ///
     /// # Errors
     /// The first [`ParseError`] met.
@@ -70,8 +83,8 @@ impl<'t> UntrustedToken<'t> {
         if header.is_empty() || payload.is_empty() || signature.contains('.') {
             return Err(ParseError::Malformed);
         }
-        let kid = if header == CANONICAL_HEADER_B64 {
-            None
+        let (alg, kid) = if header == CANONICAL_HEADER_B64 {
+            (Algorithm::Hs256, None)
         } else {
             parse_header(header.as_bytes())?
         };
@@ -81,7 +94,7 @@ impl<'t> UntrustedToken<'t> {
         if check_payload && !b64::is_canonical(payload.as_bytes()) {
             return Err(ParseError::PayloadEncoding);
         }
-        let signature = decode_signature(signature.as_bytes())?;
+        let signature = decode_signature(signature.as_bytes(), alg)?;
         let signing_len = token
             .len()
             .saturating_sub(rest.len().saturating_sub(payload.len()));
@@ -90,6 +103,7 @@ impl<'t> UntrustedToken<'t> {
             signing_input,
             payload,
             signature,
+            alg,
             kid,
         })
     }
@@ -107,14 +121,34 @@ impl<'t> UntrustedToken<'t> {
         if payload.is_empty() || (check_payload && !b64::is_canonical(payload.as_bytes())) {
             return None;
         }
-        let signature = decode_signature(signature.as_bytes()).ok()?;
+        let signature = decode_signature(signature.as_bytes(), Algorithm::Hs256).ok()?;
         let signing_input = token.get(..token.len().checked_sub(SIGNATURE_B64_LEN + 1)?)?;
         Some(UntrustedToken {
             signing_input,
             payload,
             signature,
+            alg: Algorithm::Hs256,
             kid: None,
         })
+    }
+
+    /// The checks every key makes before its signature check: the token names the key's id
+    /// (or none) and the key's algorithm.
+    pub(crate) fn check_key(&self, kid: Option<&str>, alg: Algorithm) -> Result<(), VerifyError> {
+        if let Some(want) = self.kid()
+            && kid != Some(want)
+        {
+            return Err(VerifyError::UnknownKid);
+        }
+        if self.alg != alg {
+            return Err(VerifyError::WrongAlgorithm);
+        }
+        Ok(())
+    }
+
+    /// The header's `alg`.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
     }
 
     /// The header's `kid`, if it has one.
@@ -128,17 +162,18 @@ impl<'t> UntrustedToken<'t> {
     }
 }
 
-fn decode_signature(seg: &[u8]) -> Result<[u8; 32], ParseError> {
-    if seg.len() != SIGNATURE_B64_LEN {
+fn decode_signature(seg: &[u8], alg: Algorithm) -> Result<[u8; MAX_SIGNATURE_LEN], ParseError> {
+    if seg.len() != alg.signature_b64_len() {
         return Err(ParseError::SignatureEncoding);
     }
-    let mut buf = [0u8; 33];
-    match b64::decode(seg, &mut buf) {
-        Some(32) => {}
-        _ => return Err(ParseError::SignatureEncoding),
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(buf.get(..32).ok_or(ParseError::SignatureEncoding)?);
+    // Room for the decoder's whole-quantum writes; the length check above fixes how many
+    // bytes come out (32 or 64, both below `MAX_SIGNATURE_LEN + 1`).
+    let mut buf = [0u8; MAX_SIGNATURE_LEN + 1];
+    let n = b64::decode(seg, &mut buf).ok_or(ParseError::SignatureEncoding)?;
+    let mut out = [0u8; MAX_SIGNATURE_LEN];
+    out.get_mut(..n)
+        .ok_or(ParseError::SignatureEncoding)?
+        .copy_from_slice(buf.get(..n).ok_or(ParseError::SignatureEncoding)?);
     Ok(out)
 }
 
@@ -150,7 +185,12 @@ pub const MAX_HEADER_DEPTH: u32 = 4;
 // Out of line: its decode buffer is on the stack only for a header that is not the canonical
 // one, not in every parse's frame.
 #[inline(never)]
-fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
+fn parse_header(seg: &[u8]) -> Result<HeaderVerdict, ParseError> {
+    // `{"alg":"EdDSA","typ":"JWT"}`, which no JSON needs to be parsed for either.
+    #[cfg(feature = "eddsa")]
+    if seg == super::EDDSA_CANONICAL_HEADER_B64.as_bytes() {
+        return Ok((Algorithm::EdDsa, None));
+    }
     if b64::decoded_len_max(seg.len()) > MAX_HEADER_LEN {
         return Err(ParseError::HeaderTooLong);
     }
@@ -160,26 +200,34 @@ fn parse_header(seg: &[u8]) -> Result<Option<Kid>, ParseError> {
 }
 
 /// A decoded header: the fast path, else the checked path.
-pub(crate) fn parse_decoded_header(json: &[u8]) -> Result<Option<Kid>, ParseError> {
+pub(crate) fn parse_decoded_header(json: &[u8]) -> Result<HeaderVerdict, ParseError> {
     match fixed_header(json) {
-        Some(kid) => Ok(Some(kid)),
+        Some(verdict) => Ok(verdict),
         None => checked_header(json),
     }
 }
 
 /// The fast path for a header with a `kid`: exactly the bytes this crate (and PyJWT) writes,
-/// `{"alg":"HS256","kid":"<kid>","typ":"JWT"}`, with a valid key id. No JSON is parsed; any
-/// other header (another order, spacing, escapes, members) takes [`checked_header`], which
-/// gives the same verdict for this one (tested in `fixed_header_agrees_with_the_checked_path`).
-fn fixed_header(json: &[u8]) -> Option<Kid> {
-    let kid = json
-        .strip_prefix(br#"{"alg":"HS256","kid":""#)?
-        .strip_suffix(br#"","typ":"JWT"}"#)?;
-    make_kid(core::str::from_utf8(kid).ok()?)
+/// `{"alg":"HS256","kid":"<kid>","typ":"JWT"}` (or `"EdDSA"`), with a valid key id. No JSON is
+/// parsed; any other header (another order, spacing, escapes, members) takes
+/// [`checked_header`], which gives the same verdict for this one (tested in
+/// `fixed_header_agrees_with_the_checked_path`).
+fn fixed_header(json: &[u8]) -> Option<HeaderVerdict> {
+    let rest = json.strip_prefix(br#"{"alg":""#)?;
+    let (alg, rest) = if let Some(rest) = rest.strip_prefix(br#"HS256","kid":""#) {
+        (Algorithm::Hs256, rest)
+    } else {
+        #[cfg(not(feature = "eddsa"))]
+        return None;
+        #[cfg(feature = "eddsa")]
+        (Algorithm::EdDsa, rest.strip_prefix(br#"EdDSA","kid":""#)?)
+    };
+    let kid = rest.strip_suffix(br#"","typ":"JWT"}"#)?;
+    Some((alg, Some(make_kid(core::str::from_utf8(kid).ok()?)?)))
 }
 
 /// The checked path: any header, by the rules of [`UntrustedToken::parse_with_limit`].
-pub(crate) fn checked_header(json: &[u8]) -> Result<Option<Kid>, ParseError> {
+pub(crate) fn checked_header(json: &[u8]) -> Result<HeaderVerdict, ParseError> {
     // Before anything reads a member: valid UTF-8 and RFC 8259 JSON throughout (ignored members
     // included), nested at most MAX_HEADER_DEPTH deep. Iterative, fixed stack.
     core::str::from_utf8(json).map_err(|_| ParseError::HeaderJson)?;
@@ -192,18 +240,27 @@ pub(crate) fn checked_header(json: &[u8]) -> Result<Option<Kid>, ParseError> {
     judge(h.alg, h.typ, h.kid, h.crit)
 }
 
-/// The header rules, once its members are read: `alg` present and exactly `HS256`; `typ`, when
-/// present, `JWT` in any case; no `crit`; a valid `kid`.
+/// The header rules, once its members are read: `alg` present and exactly `HS256` (or `EdDSA`
+/// with the `eddsa` feature); `typ`, when present, `JWT` in any case; no `crit`; a valid `kid`.
 pub(crate) fn judge(
     alg: Option<JsonStr<'_>>,
     typ: Option<JsonStr<'_>>,
     kid: Option<JsonStr<'_>>,
     crit: bool,
-) -> Result<Option<Kid>, ParseError> {
+) -> Result<HeaderVerdict, ParseError> {
     let alg = alg.ok_or(ParseError::HeaderJson)?;
-    if alg != "HS256" {
+    let alg = if alg == "HS256" {
+        Algorithm::Hs256
+    } else {
+        #[cfg(not(feature = "eddsa"))]
         return Err(ParseError::UnsupportedAlgorithm);
-    }
+        #[cfg(feature = "eddsa")]
+        if alg == "EdDSA" {
+            Algorithm::EdDsa
+        } else {
+            return Err(ParseError::UnsupportedAlgorithm);
+        }
+    };
     // RFC 7515 §4.1.9: compared case-insensitively; "application/" may be omitted.
     if let Some(typ) = typ
         && !typ.eq_ignore_ascii_case("JWT")
@@ -215,10 +272,10 @@ pub(crate) fn judge(
         return Err(ParseError::CriticalHeader);
     }
     match kid {
-        None => Ok(None),
+        None => Ok((alg, None)),
         // Decoded straight into the `Kid`, with no decode buffer.
         Some(kid) => kid_from_chars(kid.chars())
-            .map(Some)
+            .map(|kid| (alg, Some(kid)))
             .ok_or(ParseError::InvalidKid),
     }
 }
@@ -235,7 +292,35 @@ mod tests {
             r#"{"alg":"HS256","kid":"a!#$%&'()*+,-./:;<=>?@[]^_`{|}~","typ":"JWT"}"#,
         ] {
             let fast = fixed_header(json.as_bytes()).expect(json);
-            assert_eq!(checked_header(json.as_bytes()), Ok(Some(fast)), "{json}");
+            assert_eq!(checked_header(json.as_bytes()), Ok(fast.clone()), "{json}");
+            assert_eq!(fast.0, Algorithm::Hs256);
+        }
+        // The EdDSA template, with the feature; without it, `EdDSA` is refused either way.
+        for json in [
+            r#"{"alg":"EdDSA","kid":"k1","typ":"JWT"}"#,
+            r#"{"alg":"EdDSA","kid":"a!#$%&'()*+,-./:;<=>?@[]^_`{|}~","typ":"JWT"}"#,
+        ] {
+            #[cfg(feature = "eddsa")]
+            {
+                let fast = fixed_header(json.as_bytes()).expect(json);
+                assert_eq!(checked_header(json.as_bytes()), Ok(fast.clone()), "{json}");
+                assert_eq!(fast.0, Algorithm::EdDsa);
+            }
+            #[cfg(not(feature = "eddsa"))]
+            {
+                assert_eq!(fixed_header(json.as_bytes()), None);
+                assert_eq!(
+                    checked_header(json.as_bytes()),
+                    Err(ParseError::UnsupportedAlgorithm)
+                );
+            }
+        }
+        for json in [
+            r#"{"alg":"EDDSA","kid":"k1","typ":"JWT"}"#,
+            r#"{"alg":"EdDSA","kid":"","typ":"JWT"}"#,
+            r#"{"alg":"EdDSA","kid":"k1","typ":"JWT","x":1}"#,
+        ] {
+            assert_eq!(fixed_header(json.as_bytes()), None, "{json}");
         }
         // Not the template: the checked path decides (escapes, a bad kid, other spellings).
         for json in [

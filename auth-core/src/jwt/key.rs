@@ -1,4 +1,5 @@
-//! HS256 keys and the key ring.
+//! HS256 keys, key ids and the algorithms. A key's algorithm is its type: an [`Hs256Key`]
+//! checks only `HS256` tokens, an Ed25519 key (`eddsa.rs`) only `EdDSA` ones.
 
 use core::fmt;
 
@@ -20,6 +21,47 @@ pub const MAX_KID_LEN: usize = 64;
 
 /// A key id: 1 to [`MAX_KID_LEN`] bytes of printable ASCII, without `"` or `\`.
 pub(crate) type Kid = heapless::String<MAX_KID_LEN>;
+
+/// A token's signature algorithm, its header's `alg`. Each key type checks exactly one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// `HS256`: HMAC with SHA-256 (RFC 7518 §3.2), the default.
+    Hs256,
+    /// `EdDSA` with the `Ed25519` curve (RFC 8037).
+    #[cfg(feature = "eddsa")]
+    EdDsa,
+}
+
+impl Algorithm {
+    /// The header's `alg` value: `HS256` or `EdDSA`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Hs256 => "HS256",
+            #[cfg(feature = "eddsa")]
+            Algorithm::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The algorithm an `alg` value names, compared exactly.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "HS256" => Some(Algorithm::Hs256),
+            #[cfg(feature = "eddsa")]
+            "EdDSA" => Some(Algorithm::EdDsa),
+            _ => None,
+        }
+    }
+
+    /// Length of the signature segment, unpadded base64url: 43 (32 bytes) or 86 (64 bytes).
+    pub(crate) const fn signature_b64_len(self) -> usize {
+        match self {
+            Algorithm::Hs256 => super::SIGNATURE_B64_LEN,
+            #[cfg(feature = "eddsa")]
+            Algorithm::EdDsa => super::EDDSA_SIGNATURE_B64_LEN,
+        }
+    }
+}
 
 /// `{"alg":"HS256","kid":"<64 bytes>","typ":"JWT"}` is 103 bytes; 140 base64 characters hold it.
 #[cfg(feature = "sign")]
@@ -97,17 +139,32 @@ impl Hs256Key {
     /// without a `kid`) and returns its length; `None` when `out` is too small.
     #[cfg(feature = "sign")]
     pub(crate) fn write_header_b64(&self, out: &mut [u8]) -> Option<usize> {
-        let Some(kid) = self.kid.as_deref() else {
-            let canonical = super::CANONICAL_HEADER_B64.as_bytes();
-            out.get_mut(..canonical.len())?.copy_from_slice(canonical);
-            return Some(canonical.len());
-        };
-        let mut json = heapless::Vec::<u8, 112>::new();
-        json.extend_from_slice(br#"{"alg":"HS256","kid":""#).ok()?;
-        json.extend_from_slice(kid.as_bytes()).ok()?;
-        json.extend_from_slice(br#"","typ":"JWT"}"#).ok()?;
-        b64::encode(&json, out)
+        write_header_b64(Algorithm::Hs256, self.kid(), out)
     }
+}
+
+/// Writes the base64url header a key of `alg` signs with at the front of `out` (the constant
+/// one without a `kid`, else `{"alg":"<alg>","kid":"<kid>","typ":"JWT"}`, the bytes the fixed-
+/// header fast path compares) and returns its length; `None` when `out` is too small.
+#[cfg(feature = "sign")]
+pub(crate) fn write_header_b64(alg: Algorithm, kid: Option<&str>, out: &mut [u8]) -> Option<usize> {
+    let Some(kid) = kid else {
+        let canonical = match alg {
+            Algorithm::Hs256 => super::CANONICAL_HEADER_B64,
+            #[cfg(feature = "eddsa")]
+            Algorithm::EdDsa => super::EDDSA_CANONICAL_HEADER_B64,
+        }
+        .as_bytes();
+        out.get_mut(..canonical.len())?.copy_from_slice(canonical);
+        return Some(canonical.len());
+    };
+    let mut json = heapless::Vec::<u8, 112>::new();
+    json.extend_from_slice(br#"{"alg":""#).ok()?;
+    json.extend_from_slice(alg.as_str().as_bytes()).ok()?;
+    json.extend_from_slice(br#"","kid":""#).ok()?;
+    json.extend_from_slice(kid.as_bytes()).ok()?;
+    json.extend_from_slice(br#"","typ":"JWT"}"#).ok()?;
+    b64::encode(&json, out)
 }
 
 impl fmt::Debug for Hs256Key {
@@ -119,138 +176,9 @@ impl fmt::Debug for Hs256Key {
     }
 }
 
-/// Up to `N` keys, one of which signs. Verification picks the key by the token's `kid`.
-///
-/// * A token with a `kid` is checked against the key with that id only; an unknown id fails.
-/// * A token without a `kid` is checked against the signing key only.
-///
-/// Rotation: [`KeyRing::rotate`] in a new key (it becomes the signing key); tokens signed by the
-/// old key keep verifying until it is [`KeyRing::remove`]d. A ring of several keys needs a `kid`
-/// on every key.
-#[derive(Clone, Debug)]
-pub struct KeyRing<const N: usize> {
-    signing: Hs256Key,
-    /// Verify-only keys; at most `N - 1` of them.
-    others: heapless::Vec<Hs256Key, N>,
-}
-
-impl<const N: usize> KeyRing<N> {
-    /// A ring holding one key, which signs.
-    ///
-    /// # Errors
-    /// [`KeyError::RingFull`] when `N == 0`.
-    pub fn new(signing: Hs256Key) -> Result<Self, KeyError> {
-        if N == 0 {
-            return Err(KeyError::RingFull);
-        }
-        Ok(KeyRing {
-            signing,
-            others: heapless::Vec::new(),
-        })
-    }
-
-    /// Adds a verify-only key.
-    ///
-    /// # Errors
-    /// [`KeyError::RingFull`], [`KeyError::DuplicateKid`], or [`KeyError::MissingKid`] when the
-    /// new key or a key already in the ring has no id.
-    pub fn add(&mut self, key: Hs256Key) -> Result<(), KeyError> {
-        let kid = key.kid().ok_or(KeyError::MissingKid)?;
-        if self.keys().any(|k| k.kid().is_none()) {
-            return Err(KeyError::MissingKid);
-        }
-        if self.get(kid).is_some() {
-            return Err(KeyError::DuplicateKid);
-        }
-        if self.len() >= N {
-            return Err(KeyError::RingFull);
-        }
-        self.others.push(key).map_err(|_| KeyError::RingFull)
-    }
-
-    /// Adds `key` and makes it the signing key. The previous key stays, verify-only.
-    ///
-    /// # Errors
-    /// As [`KeyRing::add`].
-    pub fn rotate(&mut self, key: Hs256Key) -> Result<(), KeyError> {
-        self.add(key)?;
-        let last = self.others.len().saturating_sub(1);
-        self.swap_signing(last);
-        Ok(())
-    }
-
-    /// Makes the key with id `kid` the signing key.
-    ///
-    /// # Errors
-    /// [`KeyError::NotFound`].
-    pub fn set_signing(&mut self, kid: &str) -> Result<(), KeyError> {
-        if self.signing.kid() == Some(kid) {
-            return Ok(());
-        }
-        let at = self.position(kid).ok_or(KeyError::NotFound)?;
-        self.swap_signing(at);
-        Ok(())
-    }
-
-    fn swap_signing(&mut self, at: usize) {
-        if let Some(k) = self.others.get_mut(at) {
-            core::mem::swap(k, &mut self.signing);
-        }
-    }
-
-    /// Removes the key with id `kid`; tokens it signed stop verifying.
-    ///
-    /// # Errors
-    /// [`KeyError::NotFound`], or [`KeyError::SigningKeyInUse`] for the signing key.
-    pub fn remove(&mut self, kid: &str) -> Result<Hs256Key, KeyError> {
-        if self.signing.kid() == Some(kid) {
-            return Err(KeyError::SigningKeyInUse);
-        }
-        let at = self.position(kid).ok_or(KeyError::NotFound)?;
-        // `at < len`, checked by `position`.
-        Ok(self.others.remove(at))
-    }
-
-    /// The key that signs.
-    pub fn signing_key(&self) -> &Hs256Key {
-        &self.signing
-    }
-
-    /// The key with id `kid`.
-    pub fn get(&self, kid: &str) -> Option<&Hs256Key> {
-        self.keys().find(|k| k.kid() == Some(kid))
-    }
-
-    fn position(&self, kid: &str) -> Option<usize> {
-        self.others.iter().position(|k| k.kid() == Some(kid))
-    }
-
-    /// Number of keys, the signing key included.
-    pub fn len(&self) -> usize {
-        self.others.len().saturating_add(1)
-    }
-
-    /// Always `false`: a ring holds at least its signing key.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// All keys, the signing key first.
-    pub fn keys(&self) -> impl Iterator<Item = &Hs256Key> {
-        core::iter::once(&self.signing).chain(self.others.iter())
-    }
-
-    /// The key that checks a token: by `kid`, or the signing key when the token has none.
-    pub(crate) fn select(&self, kid: Option<&str>) -> Option<&Hs256Key> {
-        match kid {
-            Some(kid) => self.get(kid),
-            None => Some(&self.signing),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::ring::KeyRing;
     use super::*;
 
     const S1: &[u8; 32] = b"0123456789abcdef0123456789abcdef";

@@ -1,7 +1,10 @@
 use hmac::Mac;
 use serde::Serialize;
 
-use super::key::{Hs256Key, KeyRing, MAX_SIGN_HEADER_B64};
+#[cfg(feature = "eddsa")]
+use super::eddsa::Ed25519Key;
+use super::key::{Hs256Key, MAX_SIGN_HEADER_B64};
+use super::ring::{Key, KeyRing};
 use super::write::{ClaimsWriter, WriteClaims};
 use crate::b64;
 use crate::error::EncodeError;
@@ -21,6 +24,139 @@ fn ser_error(e: serde_json_core::ser::Error) -> EncodeError {
     }
 }
 
+/// What signing needs of a key: the header it writes and its signature over `header.payload`.
+/// [`Hs256Key`] and [`Ed25519Key`] sign through the same writer, so their tokens differ only
+/// there.
+trait JwsSigner {
+    /// Length of the signature segment in base64url.
+    const SIGNATURE_B64_LEN: usize;
+
+    /// Writes the base64url header at the front of `out`; `None` when it does not fit.
+    fn header_b64(&self, out: &mut [u8]) -> Option<usize>;
+
+    /// Signs `input` and writes the signature's base64url into `out`.
+    fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize>;
+}
+
+impl JwsSigner for Hs256Key {
+    const SIGNATURE_B64_LEN: usize = SIGNATURE_B64_LEN;
+
+    fn header_b64(&self, out: &mut [u8]) -> Option<usize> {
+        self.write_header_b64(out)
+    }
+
+    fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize> {
+        let mut mac = self.mac();
+        mac.update(input);
+        b64::encode(&mac.finalize().into_bytes(), out)
+    }
+}
+
+#[cfg(feature = "eddsa")]
+impl JwsSigner for Ed25519Key {
+    const SIGNATURE_B64_LEN: usize = super::EDDSA_SIGNATURE_B64_LEN;
+
+    fn header_b64(&self, out: &mut [u8]) -> Option<usize> {
+        self.write_header_b64(out)
+    }
+
+    fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize> {
+        b64::encode(&self.signature(input), out)
+    }
+}
+
+/// [`Hs256Key::sign_claims`] for any key.
+fn sign_claims_with<'b, S: JwsSigner, C: WriteClaims + ?Sized>(
+    key: &S,
+    claims: &C,
+    out: &'b mut [u8],
+) -> Result<&'b str, EncodeError> {
+    let o = put_header(key, out)?;
+    let mut w = ClaimsWriter::new(out, o);
+    claims.write_claims(&mut w)?;
+    let body = w.finish()?;
+    finish_token(key, out, body)
+}
+
+/// Writes `header.` at the front of `out`; returns where the payload starts.
+fn put_header<S: JwsSigner>(key: &S, out: &mut [u8]) -> Result<usize, EncodeError> {
+    // Straight into the token: no copy through a buffer of its own.
+    let n = key.header_b64(out).ok_or(EncodeError::BufferTooSmall)?;
+    *out.get_mut(n).ok_or(EncodeError::BufferTooSmall)? = b'.';
+    Ok(n.saturating_add(1))
+}
+
+/// Signs `out[..body]` and appends `.signature`; returns the token.
+fn finish_token<'b, S: JwsSigner>(
+    key: &S,
+    out: &'b mut [u8],
+    body: usize,
+) -> Result<&'b str, EncodeError> {
+    let total = body
+        .checked_add(1)
+        .and_then(|n| n.checked_add(S::SIGNATURE_B64_LEN))
+        .ok_or(EncodeError::BufferTooSmall)?;
+    if total > out.len() {
+        return Err(EncodeError::BufferTooSmall);
+    }
+    let (input, rest) = out.split_at_mut(body);
+    *rest.first_mut().ok_or(EncodeError::BufferTooSmall)? = b'.';
+    let sig = rest
+        .get_mut(1..=S::SIGNATURE_B64_LEN)
+        .ok_or(EncodeError::BufferTooSmall)?;
+    key.signature_b64(input, sig)
+        .ok_or(EncodeError::BufferTooSmall)?;
+    let token = out.get(..total).ok_or(EncodeError::BufferTooSmall)?;
+    core::str::from_utf8(token).map_err(|_| EncodeError::Serialize)
+}
+
+/// [`Hs256Key::sign`] for any key.
+fn sign_with<'b, S: JwsSigner, C: Serialize + ?Sized>(
+    key: &S,
+    claims: &C,
+    out: &'b mut [u8],
+) -> Result<&'b str, EncodeError> {
+    let o = put_header(key, out)?;
+
+    let tail = out.get_mut(o..).ok_or(EncodeError::BufferTooSmall)?;
+    let n = serde_json_core::to_slice(claims, tail).map_err(ser_error)?;
+    let p = b64::encoded_len(n).ok_or(EncodeError::BufferTooSmall)?;
+    let body = o.checked_add(p).ok_or(EncodeError::BufferTooSmall)?;
+    let total = body
+        .checked_add(1)
+        .and_then(|n| n.checked_add(S::SIGNATURE_B64_LEN))
+        .ok_or(EncodeError::BufferTooSmall)?;
+    if total > out.len() {
+        return Err(EncodeError::BufferTooSmall);
+    }
+
+    // Move the JSON to the very end, then encode it forward into place. While a chunk
+    // remains, the write position trails its read position: `o + 4n/3 + 1 + SIGNATURE_B64_LEN <= len` gives
+    // `o + 4C(k+1)/3 <= (len - n) + C(k+1)` for every chunk `k` (of C bytes) that has a
+    // successor, since then `C(k+1) < n`.
+    let s = out.len().saturating_sub(n);
+    out.copy_within(o..o.saturating_add(n), s);
+    let (mut r, mut w) = (s, o);
+    let mut tmp = [0u8; CHUNK];
+    while r < out.len() {
+        let take = CHUNK.min(out.len().saturating_sub(r));
+        let src = out
+            .get(r..r.saturating_add(take))
+            .ok_or(EncodeError::BufferTooSmall)?;
+        let chunk = tmp.get_mut(..take).ok_or(EncodeError::BufferTooSmall)?;
+        chunk.copy_from_slice(src);
+        let enc = b64::encoded_len(take).ok_or(EncodeError::BufferTooSmall)?;
+        let dst = out
+            .get_mut(w..w.saturating_add(enc))
+            .ok_or(EncodeError::BufferTooSmall)?;
+        b64::encode(chunk, dst).ok_or(EncodeError::BufferTooSmall)?;
+        r = r.saturating_add(take);
+        w = w.saturating_add(enc);
+    }
+
+    finish_token(key, out, body)
+}
+
 impl Hs256Key {
     /// Signs claims that write themselves ([`WriteClaims`]: [`crate::Claims`], the flow's
     /// claims, or your own type) into `out` and returns the token. The fast path, and the one a
@@ -34,38 +170,7 @@ impl Hs256Key {
         claims: &C,
         out: &'b mut [u8],
     ) -> Result<&'b str, EncodeError> {
-        let o = self.put_header(out)?;
-        let mut w = ClaimsWriter::new(out, o);
-        claims.write_claims(&mut w)?;
-        let body = w.finish()?;
-        self.finish_token(out, body)
-    }
-
-    /// Writes `header.` at the front of `out`; returns where the payload starts.
-    fn put_header(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        // Straight into the token: no copy through a buffer of its own.
-        let n = self
-            .write_header_b64(out)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        *out.get_mut(n).ok_or(EncodeError::BufferTooSmall)? = b'.';
-        Ok(n.saturating_add(1))
-    }
-
-    /// MACs `out[..body]` and appends `.signature`; returns the token.
-    fn finish_token<'b>(&self, out: &'b mut [u8], body: usize) -> Result<&'b str, EncodeError> {
-        let total = body
-            .checked_add(1 + SIGNATURE_B64_LEN)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        let mut mac = self.mac();
-        mac.update(out.get(..body).ok_or(EncodeError::BufferTooSmall)?);
-        let tag = mac.finalize().into_bytes();
-        *out.get_mut(body).ok_or(EncodeError::BufferTooSmall)? = b'.';
-        let sig = out
-            .get_mut(body.saturating_add(1)..total)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        b64::encode(&tag, sig).ok_or(EncodeError::BufferTooSmall)?;
-        let token = out.get(..total).ok_or(EncodeError::BufferTooSmall)?;
-        core::str::from_utf8(token).map_err(|_| EncodeError::Serialize)
+        sign_claims_with(self, claims, out)
     }
 
     /// Signs `claims` into `out` and returns the token.
@@ -82,44 +187,7 @@ impl Hs256Key {
         claims: &C,
         out: &'b mut [u8],
     ) -> Result<&'b str, EncodeError> {
-        let o = self.put_header(out)?;
-
-        let tail = out.get_mut(o..).ok_or(EncodeError::BufferTooSmall)?;
-        let n = serde_json_core::to_slice(claims, tail).map_err(ser_error)?;
-        let p = b64::encoded_len(n).ok_or(EncodeError::BufferTooSmall)?;
-        let body = o.checked_add(p).ok_or(EncodeError::BufferTooSmall)?;
-        let total = body
-            .checked_add(1 + SIGNATURE_B64_LEN)
-            .ok_or(EncodeError::BufferTooSmall)?;
-        if total > out.len() {
-            return Err(EncodeError::BufferTooSmall);
-        }
-
-        // Move the JSON to the very end, then encode it forward into place. While a chunk
-        // remains, the write position trails its read position: `o + 4n/3 + 44 <= len` gives
-        // `o + 4C(k+1)/3 <= (len - n) + C(k+1)` for every chunk `k` (of C bytes) that has a
-        // successor, since then `C(k+1) < n`.
-        let s = out.len().saturating_sub(n);
-        out.copy_within(o..o.saturating_add(n), s);
-        let (mut r, mut w) = (s, o);
-        let mut tmp = [0u8; CHUNK];
-        while r < out.len() {
-            let take = CHUNK.min(out.len().saturating_sub(r));
-            let src = out
-                .get(r..r.saturating_add(take))
-                .ok_or(EncodeError::BufferTooSmall)?;
-            let chunk = tmp.get_mut(..take).ok_or(EncodeError::BufferTooSmall)?;
-            chunk.copy_from_slice(src);
-            let enc = b64::encoded_len(take).ok_or(EncodeError::BufferTooSmall)?;
-            let dst = out
-                .get_mut(w..w.saturating_add(enc))
-                .ok_or(EncodeError::BufferTooSmall)?;
-            b64::encode(chunk, dst).ok_or(EncodeError::BufferTooSmall)?;
-            r = r.saturating_add(take);
-            w = w.saturating_add(enc);
-        }
-
-        self.finish_token(out, body)
+        sign_with(self, claims, out)
     }
 
     /// Signs `claims` and streams the token to `w`, using `scratch` for the claims JSON.
@@ -177,20 +245,22 @@ impl Hs256Key {
     }
 }
 
-impl<const N: usize> KeyRing<N> {
-    /// Signs with the ring's signing key; see [`Hs256Key::sign_claims`].
+#[cfg(feature = "eddsa")]
+impl Ed25519Key {
+    /// Signs claims that write themselves ([`WriteClaims`]) into `out` and returns the token,
+    /// as [`Hs256Key::sign_claims`] does, with an `EdDSA` header and an RFC 8032 signature.
     ///
     /// # Errors
-    /// As [`Hs256Key::sign_claims`].
+    /// [`EncodeError::BufferTooSmall`] when the token does not fit.
     pub fn sign_claims<'b, C: WriteClaims + ?Sized>(
         &self,
         claims: &C,
         out: &'b mut [u8],
     ) -> Result<&'b str, EncodeError> {
-        self.signing_key().sign_claims(claims, out)
+        sign_claims_with(self, claims, out)
     }
 
-    /// Signs with the ring's signing key; see [`Hs256Key::sign`].
+    /// Signs `claims` with serde into `out` and returns the token, as [`Hs256Key::sign`] does.
     ///
     /// # Errors
     /// As [`Hs256Key::sign`].
@@ -199,13 +269,123 @@ impl<const N: usize> KeyRing<N> {
         claims: &C,
         out: &'b mut [u8],
     ) -> Result<&'b str, EncodeError> {
-        self.signing_key().sign(claims, out)
+        sign_with(self, claims, out)
     }
 
-    /// Streams a token signed with the ring's signing key; see [`Hs256Key::sign_to`].
+    /// Signs `claims` and writes the token to `w`. Ed25519 hashes the message twice (RFC 8032
+    /// §5.1.6: the nonce, then the challenge), so the whole token is built in `scratch` first:
+    /// `scratch` needs room for the token, not only for the claims JSON as with HS256.
     ///
     /// # Errors
     /// As [`Hs256Key::sign_to`].
+    pub fn sign_to<C, W>(
+        &self,
+        claims: &C,
+        scratch: &mut [u8],
+        w: &mut W,
+    ) -> Result<usize, EncodeError>
+    where
+        C: Serialize + ?Sized,
+        W: embedded_io::Write,
+    {
+        let token = sign_with(self, claims, scratch)?;
+        w.write_all(token.as_bytes())
+            .map_err(|e| EncodeError::Write(embedded_io::Error::kind(&e)))?;
+        Ok(token.len())
+    }
+}
+
+impl Key {
+    /// Signs with this key; see [`Hs256Key::sign_claims`].
+    ///
+    /// # Errors
+    /// As [`Hs256Key::sign_claims`]; [`EncodeError::CannotSign`] for a public key.
+    pub fn sign_claims<'b, C: WriteClaims + ?Sized>(
+        &self,
+        claims: &C,
+        out: &'b mut [u8],
+    ) -> Result<&'b str, EncodeError> {
+        match self {
+            Key::Hs256(k) => k.sign_claims(claims, out),
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519(_) => Err(EncodeError::CannotSign),
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519Signing(k) => k.sign_claims(claims, out),
+        }
+    }
+
+    /// Signs with this key; see [`Hs256Key::sign`].
+    ///
+    /// # Errors
+    /// As [`Hs256Key::sign`]; [`EncodeError::CannotSign`] for a public key.
+    pub fn sign<'b, C: Serialize + ?Sized>(
+        &self,
+        claims: &C,
+        out: &'b mut [u8],
+    ) -> Result<&'b str, EncodeError> {
+        match self {
+            Key::Hs256(k) => k.sign(claims, out),
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519(_) => Err(EncodeError::CannotSign),
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519Signing(k) => k.sign(claims, out),
+        }
+    }
+
+    /// Streams a token signed with this key; see [`Hs256Key::sign_to`] and
+    /// [`Ed25519Key::sign_to`] (whose `scratch` holds the whole token).
+    ///
+    /// # Errors
+    /// As [`Hs256Key::sign_to`]; [`EncodeError::CannotSign`] for a public key.
+    pub fn sign_to<C, W>(
+        &self,
+        claims: &C,
+        scratch: &mut [u8],
+        w: &mut W,
+    ) -> Result<usize, EncodeError>
+    where
+        C: Serialize + ?Sized,
+        W: embedded_io::Write,
+    {
+        match self {
+            Key::Hs256(k) => k.sign_to(claims, scratch, w),
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519(_) => Err(EncodeError::CannotSign),
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519Signing(k) => k.sign_to(claims, scratch, w),
+        }
+    }
+}
+
+impl<const N: usize> KeyRing<N> {
+    /// Signs with the ring's signing key; see [`Key::sign_claims`].
+    ///
+    /// # Errors
+    /// As [`Key::sign_claims`].
+    pub fn sign_claims<'b, C: WriteClaims + ?Sized>(
+        &self,
+        claims: &C,
+        out: &'b mut [u8],
+    ) -> Result<&'b str, EncodeError> {
+        self.signing_key().sign_claims(claims, out)
+    }
+
+    /// Signs with the ring's signing key; see [`Key::sign`].
+    ///
+    /// # Errors
+    /// As [`Key::sign`].
+    pub fn sign<'b, C: Serialize + ?Sized>(
+        &self,
+        claims: &C,
+        out: &'b mut [u8],
+    ) -> Result<&'b str, EncodeError> {
+        self.signing_key().sign(claims, out)
+    }
+
+    /// Streams a token signed with the ring's signing key; see [`Key::sign_to`].
+    ///
+    /// # Errors
+    /// As [`Key::sign_to`].
     pub fn sign_to<C, W>(
         &self,
         claims: &C,

@@ -1,7 +1,8 @@
 use hmac::Mac;
 use serde::Deserialize;
 
-use super::key::{Hs256Key, KeyRing};
+use super::key::{Algorithm, Hs256Key};
+use super::ring::{Key, KeyRing};
 use super::validate::Validation;
 use crate::b64;
 use crate::error::{ClaimsError, DecodeError, ParseError, VerifyError};
@@ -160,41 +161,81 @@ fn map_json_error(e: serde_json_core::de::Error) -> ClaimsError {
     }
 }
 
+impl<'t> VerifiedToken<'t> {
+    /// A token whose signature the caller has just checked.
+    pub(crate) fn checked(token: &UntrustedToken<'t>) -> Self {
+        VerifiedToken {
+            payload: token.payload,
+        }
+    }
+}
+
 impl Hs256Key {
     /// Checks the token's MAC with this key, in constant time. A token whose header names a
-    /// different `kid` is refused without computing the MAC.
+    /// different `kid`, or another `alg` than `HS256`, is refused without computing the MAC.
     ///
     /// # Errors
-    /// [`VerifyError::UnknownKid`] or [`VerifyError::InvalidSignature`].
+    /// [`VerifyError::UnknownKid`], [`VerifyError::WrongAlgorithm`] or
+    /// [`VerifyError::InvalidSignature`].
     pub fn verify<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
-        if let Some(kid) = token.kid()
-            && self.kid() != Some(kid)
-        {
-            return Err(VerifyError::UnknownKid);
-        }
+        token.check_key(self.kid(), Algorithm::Hs256)?;
         self.check_mac(token)
     }
 
+    /// The MAC check alone; the caller has matched the token's `alg` to this key.
     fn check_mac<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
         let mut mac = self.mac();
         mac.update(token.signing_input.as_bytes());
-        mac.verify_slice(&token.signature)
+        let tag = token
+            .signature
+            .get(..32)
+            .ok_or(VerifyError::InvalidSignature)?;
+        mac.verify_slice(tag)
             .map_err(|_| VerifyError::InvalidSignature)?;
-        Ok(VerifiedToken {
-            payload: token.payload,
-        })
+        Ok(VerifiedToken::checked(token))
+    }
+}
+
+impl Key {
+    /// Checks the token's signature with this key. A token whose header names a different
+    /// `kid`, or another algorithm than this key's, is refused before any signature check.
+    ///
+    /// # Errors
+    /// [`VerifyError::UnknownKid`], [`VerifyError::WrongAlgorithm`] or
+    /// [`VerifyError::InvalidSignature`].
+    pub fn verify<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
+        token.check_key(self.kid(), self.algorithm())?;
+        self.check(token)
+    }
+
+    /// The signature check alone; the caller has matched the token's `alg` to this key
+    /// (`KeyRing::select`). Each arm checks its algorithm again, so no key type ever checks a
+    /// token of another.
+    fn check<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
+        match self {
+            Key::Hs256(k) => {
+                if token.alg != Algorithm::Hs256 {
+                    return Err(VerifyError::WrongAlgorithm);
+                }
+                k.check_mac(token)
+            }
+            #[cfg(feature = "eddsa")]
+            Key::Ed25519(k) => k.check_signature(token),
+            #[cfg(all(feature = "eddsa", feature = "sign"))]
+            Key::Ed25519Signing(k) => k.public_key().check_signature(token),
+        }
     }
 }
 
 impl<const N: usize> KeyRing<N> {
-    /// Checks the token's MAC with the key its `kid` names, or with the signing key when it
-    /// names none.
+    /// Checks the token's signature with the key its `kid` names, or with the signing key when
+    /// it names none. That key must be of the token's `alg`.
     ///
     /// # Errors
-    /// [`VerifyError::UnknownKid`] or [`VerifyError::InvalidSignature`].
+    /// [`VerifyError::UnknownKid`], [`VerifyError::WrongAlgorithm`] or
+    /// [`VerifyError::InvalidSignature`].
     pub fn verify<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
-        let key = self.select(token.kid()).ok_or(VerifyError::UnknownKid)?;
-        key.check_mac(token)
+        self.select(token.kid(), token.alg)?.check(token)
     }
 
     /// Parses, verifies, reads the registered claims with the scanner
@@ -296,12 +337,10 @@ impl<const N: usize> KeyRing<N> {
                 ParseError::PayloadEncoding.into()
             }
         };
-        let verified = match self.select(untrusted.kid()) {
-            Some(key) => key
-                .check_mac(&untrusted)
-                .map_err(|e| encoding_first(e.into()))?,
-            None => return Err(encoding_first(VerifyError::UnknownKid.into())),
-        };
+        let verified = self
+            .select(untrusted.kid(), untrusted.alg)
+            .and_then(|key| key.check(&untrusted))
+            .map_err(|e| encoding_first(e.into()))?;
         match verified.scan(buf, target, other) {
             Err(e @ (ClaimsError::Encoding | ClaimsError::BufferTooSmall)) => {
                 return Err(encoding_first(e.into()));

@@ -24,7 +24,7 @@ use auth_core::jwt::{Audience, Claims, UntrustedToken};
 use auth_core::password::{
     MAX_OUTPUT_LEN, MIN_OUTPUT_LEN, MIN_SALT_LEN, Policy, StoredHash, verify_parsed,
 };
-use auth_core::{Hs256Key, KeyRing, Validation};
+use auth_core::{Algorithm, Ed25519Key, Hs256Key, KeyRing, Validation};
 
 use auth_core::fuzzing::{MAX_CHECK_DEPTH, json_syntax_ok};
 
@@ -110,14 +110,20 @@ pub fn token_verify(data: &[u8]) {
                 .map_or(Some(plain.signing_key()), |k| plain.get(k)),
         ),
     ];
-    // The signature as sent (parse checked it is 32 bytes of strict base64url).
-    let mut signature = [0u8; 32];
+    // The signature as sent (parse checked it is strict base64url of the algorithm's length).
     let sig_b64 = s.rsplit('.').next().unwrap();
+    let want = match untrusted.algorithm() {
+        Algorithm::EdDsa => 64,
+        _ => 32,
+    };
+    let mut sent = [0u8; 64];
     assert_eq!(
-        URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut signature),
-        Ok(32),
-        "parse accepted a signature that is not 32 bytes of base64url"
+        URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut sent),
+        Ok(want),
+        "parse accepted a signature of the wrong length for its alg"
     );
+    let mut signature = [0u8; 32];
+    signature.copy_from_slice(&sent[..32]);
     for (verified, key) in candidates {
         let Ok(verified) = verified else { continue };
         let key = key.expect("a verified token has a key");
@@ -151,6 +157,89 @@ pub fn token_verify(data: &[u8]) {
                 "canonical token did not re-sign to the same bytes"
             );
         }
+    }
+}
+
+/// The Ed25519 seed of [`eddsa_ring`]'s key `ed`; RFC 8037 A.1's private key.
+pub const ED_SEED: [u8; 32] = [
+    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+    0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+];
+
+/// A ring holding both kinds: the Ed25519 key `ed` (which signs) and the HS256 key `hs`
+/// ([`SECRET`]); and a kid-less ring holding only `ed`'s public key.
+pub fn eddsa_rings() -> (KeyRing<2>, KeyRing<1>) {
+    let ed = Ed25519Key::from_seed_with_kid(&ED_SEED, "ed").unwrap();
+    let mut ring = KeyRing::new(ed).unwrap();
+    ring.add(Hs256Key::with_kid(SECRET, "hs").unwrap()).unwrap();
+    let public = Ed25519Key::from_seed(&ED_SEED)
+        .unwrap()
+        .public_key()
+        .clone();
+    let plain = KeyRing::new(public).unwrap();
+    (ring, plain)
+}
+
+/// Arbitrary bytes as a token against rings that hold an Ed25519 key beside an HS256 one.
+///
+/// Invariants:
+/// * the fused decode and the step-by-step path agree;
+/// * a token that verifies is of its key's algorithm, and an `EdDSA` one carries exactly the
+///   RFC 8032 signature of its signing input by the ring's only Ed25519 key: the harness holds
+///   no other, so any other accepted signature would be a forgery;
+/// * an HS256 token carries exactly the MAC of `hs`;
+/// * a token naming `ed` with `alg: HS256` (the public key's bytes as a MAC key, or anything
+///   else) and one naming `hs` with `alg: EdDSA` never verify.
+pub fn eddsa_verify(data: &[u8]) {
+    let Ok(s) = core::str::from_utf8(data) else {
+        return;
+    };
+    let (ring, plain) = eddsa_rings();
+    fused_agrees(&ring, s);
+    fused_agrees(&plain, s);
+    let Ok(untrusted) = UntrustedToken::parse(s) else {
+        return;
+    };
+    let sig_b64 = s.rsplit('.').next().unwrap();
+    let mut sent = [0u8; 64];
+    let n = URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut sent).unwrap();
+    let key = Ed25519Key::from_seed(&ED_SEED).unwrap();
+    let input = untrusted.signing_input().as_bytes();
+    for (ring_name, verified) in [
+        ("ring", ring.verify(&untrusted)),
+        ("plain", plain.verify(&untrusted)),
+    ] {
+        let Ok(verified) = verified else { continue };
+        match untrusted.algorithm() {
+            Algorithm::EdDsa => {
+                assert_ne!(
+                    untrusted.kid(),
+                    Some("hs"),
+                    "EdDSA token verified by an HS256 key"
+                );
+                assert_eq!(n, 64);
+                let expected = auth_core::fuzzing::ed25519_signature(&key, input);
+                assert_eq!(
+                    &sent[..],
+                    &expected[..],
+                    "{ring_name}: accepted a signature the key did not make"
+                );
+            }
+            _ => {
+                assert_eq!(
+                    ring_name, "ring",
+                    "the public-key ring verified an HS256 token"
+                );
+                assert_eq!(
+                    untrusted.kid(),
+                    Some("hs"),
+                    "HS256 token verified by the Ed25519 key"
+                );
+                assert_eq!(&sent[..32], &mac_hs256(SECRET, input)[..]);
+            }
+        }
+        let mut buf = vec![0u8; verified.payload_len()];
+        let _ = verified.registered(&mut buf);
     }
 }
 
