@@ -3,7 +3,9 @@
 //! Runs the RFC 7515 A.1 verification, a sign/verify of the server's claim shape, a tampered
 //! token's rejection, the deepest token the verifier accepts and a 237-level header it refuses
 //! (the worst-case stack over any input), a PHC verification at 1,000 rounds, a login -> authorize cycle through
-//! the flow module and a session refresh with rotation and reuse detection (#13); see `harness.rs` for the output and the measurements.
+//! the flow module and a session refresh with rotation and reuse detection (#13); with `eddsa`
+//! (#27), RFC 8037 A.4, an EdDSA token, a tampered one and the deepest EdDSA token accepted. See
+//! `harness.rs` for the output and the measurements.
 #![no_std]
 #![no_main]
 
@@ -366,10 +368,105 @@ fn refresh_reuse(
     e == RefreshError::Reuse && e.revokes_session() && write_oauth_error(&e.oauth(), &mut w).is_ok()
 }
 
+/// RFC 8037 A.1's public key `x` (`11qYAYKx…HURo`), which verifies the EdDSA steps' tokens.
+#[cfg(feature = "eddsa")]
+const ED25519_X: [u8; 32] = [
+    215, 90, 152, 1, 130, 177, 10, 183, 213, 75, 254, 211, 201, 100, 7, 58, 14, 225, 114, 243, 218,
+    166, 35, 37, 175, 2, 26, 104, 247, 7, 81, 26,
+];
+/// RFC 8037 A.4: `{"alg":"EdDSA"}` over "Example of Ed25519 signing", signed with A.1's key.
+#[cfg(feature = "eddsa")]
+const RFC8037_A4: &str = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+/// `{"sub":"alice"}` with a 45-minute lifetime from `NOW`, signed on the host by
+/// `Ed25519Key::from_seed_with_kid(A.1's d, "ed-1")`: the header `{"alg":"EdDSA","kid":"ed-1",
+/// "typ":"JWT"}` takes the fixed-header fast path.
+#[cfg(feature = "eddsa")]
+const EDDSA_TOKEN: &str = "eyJhbGciOiJFZERTQSIsImtpZCI6ImVkLTEiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJhbGljZSIsImV4cCI6MTc2NDMzMzkwMCwiaWF0IjoxNzY0MzMxMjAwfQ.naGChKZIIf3TxQ_tDjsNRYaeWu0NFnjRdH1Sn1rV2VE9XvDRyqvwQ1zPcHhSPPtlYjkealAgTBOIAn3G_P0oDA";
+/// `WORST_CASE_TOKEN`'s header and claims with `"EdDSA"` for `alg`, signed on the host with
+/// A.1's key: the deepest EdDSA token the verifier accepts.
+#[cfg(feature = "eddsa")]
+const EDDSA_WORST_CASE_TOKEN: &str = "eyJcdTAwNjFsZyI6IkVkRFNBIiwidHlwIjoiSldUIiwieCI6W1tbIlx1MDBlOSJdXV19.eyJzdWIiOiJcdTAwNjFsaWNlIiwiZXhwIjoxNzY0MzM0MDAwLCJhdWQiOlsiXHUwMDYxIiwiYiIsImMiLCJkIiwiZSIsImYiLCJnIiwiaCJdLCJ4IjpbW1tbW1tbMV1dXV1dXV19.3hf6J6z-mjk7xFJpSKfTFGMQxLzxQ_4jVhxdHCniOlijWW63GIWs2XOiYJ-oCA22Ng-C3_7xzlDvOO_GZQJ0CQ";
+
+/// RFC 8032 §7.1 TEST 1: the empty message's signature, checked with no token around it (the
+/// signature layer alone: what the Ed25519 crate itself costs on this device).
+#[cfg(feature = "eddsa")]
+fn eddsa_rfc8032_signature() -> bool {
+    const A: [u8; 32] = [
+        0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07,
+        0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07,
+        0x51, 0x1a,
+    ];
+    const SIG: [u8; 64] = [
+        0xe5, 0x56, 0x43, 0x00, 0xc3, 0x60, 0xac, 0x72, 0x90, 0x86, 0xe2, 0xcc, 0x80, 0x6e, 0x82,
+        0x8a, 0x84, 0x87, 0x7f, 0x1e, 0xb8, 0xe5, 0xd9, 0x74, 0xd8, 0x73, 0xe0, 0x65, 0x22, 0x49,
+        0x01, 0x55, 0x5f, 0xb8, 0x82, 0x15, 0x90, 0xa3, 0x3b, 0xac, 0xc6, 0x1e, 0x39, 0x70, 0x1c,
+        0xf9, 0xb4, 0x6b, 0xd2, 0x5b, 0xf5, 0xf0, 0x59, 0x5b, 0xbe, 0x24, 0x65, 0x51, 0x41, 0x43,
+        0x8e, 0x7a, 0x10, 0x0b,
+    ];
+    auth_core::Ed25519PublicKey::new(&A).is_ok_and(|k| {
+        let sig = core::hint::black_box(SIG);
+        k.verify_signature(b"", &sig).is_ok()
+    })
+}
+
+#[cfg(feature = "eddsa")]
+fn eddsa_ring() -> Option<KeyRing<1>> {
+    KeyRing::new(auth_core::Ed25519PublicKey::with_kid(&ED25519_X, "ed-1").ok()?).ok()
+}
+
+/// RFC 8037 A.4 verifies with A.1's public key (its payload is text, not claims).
+#[cfg(feature = "eddsa")]
+fn eddsa_rfc8037() -> bool {
+    let ring = eddsa_ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
+    };
+    UntrustedToken::parse(RFC8037_A4).is_ok_and(|u| ring.verify(&u).is_ok())
+}
+
+/// An EdDSA token through the fused decode, in place, as a device checks a bearer token.
+#[cfg(feature = "eddsa")]
+fn eddsa_verify() -> bool {
+    eddsa_decode(EDDSA_TOKEN, &Validation::new())
+}
+
+#[cfg(feature = "eddsa")]
+fn eddsa_decode(token: &str, validation: &Validation<'_>) -> bool {
+    let ring = eddsa_ring();
+    let Some(ring) = ring.as_ref() else {
+        return false;
+    };
+    let mut buf = [0u8; 256];
+    let mut c = Claims::new();
+    ring.decode_registered_into(token, &mut buf, validation, NOW + 60, &mut c)
+        .is_ok()
+        && c.sub.is_some_and(|s| s == "alice")
+}
+
+/// `EDDSA_TOKEN` with one signature character changed: refused.
+#[cfg(feature = "eddsa")]
+fn eddsa_tampered() -> bool {
+    let len = EDDSA_TOKEN.len();
+    let mut t = [0u8; 256];
+    t[..len].copy_from_slice(EDDSA_TOKEN.as_bytes());
+    t[len - 10] = if t[len - 10] == b'A' { b'B' } else { b'A' };
+    core::str::from_utf8(&t[..len]).is_ok_and(|s| !eddsa_decode(s, &Validation::new()))
+}
+
+/// The deepest EdDSA token the verifier accepts: the checked header path, the signature and the
+/// scanner at their worst.
+#[cfg(feature = "eddsa")]
+fn eddsa_worst_case() -> bool {
+    eddsa_decode(
+        EDDSA_WORST_CASE_TOKEN,
+        &Validation::new().with_audience("a"),
+    )
+}
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     // One harness for every profile: each step runs in the profiles that link what it calls.
-    let mut steps: [harness::Step<'_>; 10] = [("", || false); 10];
+    let mut steps: [harness::Step<'_>; 15] = [("", || false); 15];
     let mut n = 0;
     let mut add = |name, step| {
         steps[n] = (name, step);
@@ -390,5 +487,15 @@ fn main() -> ! {
     add("login_then_authorize", login_authorize);
     #[cfg(feature = "flow")]
     add("refresh_rotate_reuse", refresh_session);
+    #[cfg(feature = "eddsa")]
+    add("eddsa_rfc8032_signature_only", eddsa_rfc8032_signature);
+    #[cfg(feature = "eddsa")]
+    add("eddsa_rfc8037_a4_verify", eddsa_rfc8037);
+    #[cfg(feature = "eddsa")]
+    add("eddsa_verify_token", eddsa_verify);
+    #[cfg(feature = "eddsa")]
+    add("eddsa_tampered_rejected", eddsa_tampered);
+    #[cfg(feature = "eddsa")]
+    add("eddsa_verify_worst_case_token", eddsa_worst_case);
     harness::run(&steps[..n])
 }
