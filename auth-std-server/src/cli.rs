@@ -140,6 +140,41 @@ pub(crate) enum SubjectArg {
     Uid,
 }
 
+/// A token signing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SigningAlg {
+    /// HMAC-SHA-256: every verifier holds the secret.
+    #[value(name = "HS256")]
+    Hs256,
+    /// Ed25519: verifiers hold the public key only.
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+impl SigningAlg {
+    /// auth-core's algorithm.
+    pub(crate) fn algorithm(self) -> auth_core::Algorithm {
+        match self {
+            SigningAlg::Hs256 => auth_core::Algorithm::Hs256,
+            SigningAlg::EdDsa => auth_core::Algorithm::EdDsa,
+        }
+    }
+}
+
+/// An `http` or `https` URL without a query or fragment; a trailing `/` is dropped.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    let host = rest.split('/').next().unwrap_or("");
+    let bad = |c: char| c.is_ascii_control() || c.is_whitespace() || "?#\\\"<>".contains(c);
+    if host.is_empty() || s.chars().any(bad) {
+        return Err("must be a URL with a host and no query, fragment, spaces or quotes".into());
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on.
@@ -153,10 +188,22 @@ pub(crate) struct ServeArgs {
     /// newline is dropped). Not with AUTH_SECRET; the key file is then ignored.
     #[arg(long, env = "AUTH_SECRET_FILE", value_name = "PATH")]
     pub(crate) secret_file: Option<PathBuf>,
-    /// Key file ('<kid> <base64url secret>' per line; the last signs). Ignored when AUTH_SECRET
-    /// or a secret file is set; generated at the default path on first start.
+    /// Key file ('<kid> <alg> <base64url key>' per line, alg HS256 or EdDSA; the last line
+    /// without 'next' signs). Ignored when AUTH_SECRET or a secret file is set; generated at the
+    /// default path on first start.
     #[arg(long, env = "AUTH_KEY_FILE")]
     pub(crate) key_file: Option<PathBuf>,
+    /// Algorithm of the key generated on first start: HS256 (a shared secret) or EdDSA (an
+    /// Ed25519 key whose public half `/.well-known/jwks.json` publishes). When set, the server
+    /// refuses to start if the key that signs is of the other algorithm [default: HS256, and
+    /// whatever the key file holds].
+    #[arg(long, env = "AUTH_SIGNING_ALG", value_enum)]
+    pub(crate) signing_alg: Option<SigningAlg>,
+    /// The URL clients reach this server at (`https://auth.example.com`): the base of the
+    /// endpoints `/.well-known/oauth-authorization-server` names. Without it they are built from
+    /// each request's Host header and the answer is not cached.
+    #[arg(long, env = "AUTH_PUBLIC_URL", value_parser = parse_public_url)]
+    pub(crate) public_url: Option<String>,
     /// Token lifetime in seconds.
     #[arg(long, env = "AUTH_TOKEN_TTL", default_value_t = auth_core::flow::DEFAULT_TTL)]
     pub(crate) token_ttl: u64,

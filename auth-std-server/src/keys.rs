@@ -1,13 +1,17 @@
 //! Signing keys: `AUTH_SECRET`, a key file, or one generated on first start.
 //!
-//! Key file format: one key per line, `<kid> <secret as unpadded base64url>`; `#` starts a
-//! comment. The **last** key signs; every key verifies. Rotate by appending a new line, and
-//! delete old lines once their tokens have expired.
+//! Key file format: one key per line, `<kid> <alg> <key>`, the key as unpadded base64url: for
+//! `HS256` the secret (at least 32 bytes), for `EdDSA` the Ed25519 private key's 32-byte seed.
+//! A line `<kid> <secret>` without an algorithm is HS256, as every key file before EdDSA was.
+//! `#` starts a comment. The **last** line signs; every line verifies. A line ending in `next`
+//! verifies (and its public key is in the JWKS) but does not sign: stage a key that way on
+//! every instance, then drop `next` once clients have fetched the new JWKS. Rotate by
+//! appending a line, and delete old lines once their tokens have expired.
 
 use std::fs;
 use std::path::Path;
 
-use auth_core::{Hs256Key, KeyRing, MIN_KEY_LEN};
+use auth_core::{Algorithm, Ed25519Key, Hs256Key, Key, KeyRing, MIN_KEY_LEN};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -74,6 +78,17 @@ pub enum KeysError {
     },
     /// The system random generator failed.
     Rng(getrandom::Error),
+    /// `--signing-alg` names another algorithm than the key that signs.
+    AlgorithmMismatch {
+        /// What `--signing-alg` asks for.
+        wanted: Algorithm,
+        /// The algorithm of the key that would sign.
+        signing: Algorithm,
+        /// Where that key came from.
+        source: String,
+    },
+    /// Every line of the key file is marked `next`: no key signs.
+    NoSigningKey,
     /// A key file context wrapped around another error.
     InFile {
         /// The key file.
@@ -87,10 +102,14 @@ pub enum KeysError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyLineProblem {
-    /// Not `<kid> <secret>`.
+    /// Not `<kid> [<alg>] <key> [next]`.
     Shape,
+    /// The algorithm is neither `HS256` nor `EdDSA`.
+    UnknownAlgorithm,
     /// The secret is not unpadded base64url.
     Encoding,
+    /// An Ed25519 seed that is not 32 bytes.
+    SeedLength(usize),
     /// The key or its id is refused (too short, bad id, duplicate id).
     Key(auth_core::KeyError),
 }
@@ -103,12 +122,20 @@ impl std::fmt::Display for KeysError {
                 "AUTH_SECRET is {len} bytes; HS256 needs at least {MIN_KEY_LEN} (RFC 7518 §3.2)"
             ),
             KeysError::Line { line, problem } => match problem {
-                KeyLineProblem::Shape => {
-                    write!(f, "line {line}: expected '<kid> <base64url secret>'")
+                KeyLineProblem::Shape => write!(
+                    f,
+                    "line {line}: expected '<kid> <alg> <base64url key>' (alg HS256 or EdDSA), optionally followed by 'next'"
+                ),
+                KeyLineProblem::UnknownAlgorithm => {
+                    write!(f, "line {line}: unknown algorithm; a key is HS256 or EdDSA")
                 }
                 KeyLineProblem::Encoding => {
-                    write!(f, "line {line}: secret is not unpadded base64url")
+                    write!(f, "line {line}: key is not unpadded base64url")
                 }
+                KeyLineProblem::SeedLength(n) => write!(
+                    f,
+                    "line {line}: an EdDSA key is the 32-byte Ed25519 seed, not {n} bytes"
+                ),
                 KeyLineProblem::Key(e) => write!(f, "line {line}: {e}"),
             },
             KeysError::Empty => f.write_str("key file holds no key"),
@@ -122,9 +149,31 @@ impl std::fmt::Display for KeysError {
                 source,
             } => write!(f, "cannot {action} {path}: {source}"),
             KeysError::Rng(e) => write!(f, "random generator failed: {e}"),
+            KeysError::AlgorithmMismatch {
+                wanted,
+                signing,
+                source,
+            } => mismatch(f, *wanted, *signing, source),
+            KeysError::NoSigningKey => {
+                f.write_str("every key is marked 'next': the last line without it signs")
+            }
             KeysError::InFile { path, inner } => write!(f, "key file {path}: {inner}"),
         }
     }
+}
+
+fn mismatch(
+    f: &mut std::fmt::Formatter<'_>,
+    wanted: Algorithm,
+    signing: Algorithm,
+    source: &str,
+) -> std::fmt::Result {
+    let (w, s) = (wanted.as_str(), signing.as_str());
+    write!(
+        f,
+        "--signing-alg is {w} but the signing key ({source}) is {s}; append a '<kid> {w} <key>' \
+         line to the key file, or drop --signing-alg"
+    )
 }
 
 impl std::error::Error for KeysError {
@@ -147,12 +196,49 @@ pub fn from_secret(secret: &str) -> Result<Keys, KeysError> {
     KeyRing::new(key).map_err(KeysError::Ring)
 }
 
-/// Parses a key file.
+/// One key file line: its key, and whether it is marked `next` (verifies, does not sign).
+fn parse_line(line: &str) -> Result<(Key, bool), KeyLineProblem> {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    let next = words.len() > 2 && words.last() == Some(&"next");
+    if next {
+        words.pop();
+    }
+    let (kid, alg, key) = match words[..] {
+        [kid, key] => (kid, Algorithm::Hs256, key),
+        [kid, alg, key] => (
+            kid,
+            Algorithm::from_name(alg).ok_or(KeyLineProblem::UnknownAlgorithm)?,
+            key,
+        ),
+        _ => return Err(KeyLineProblem::Shape),
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(key)
+        .map_err(|_| KeyLineProblem::Encoding)?;
+    let key: Key = match alg {
+        Algorithm::EdDsa => {
+            let seed: &[u8; 32] = bytes[..]
+                .try_into()
+                .map_err(|_| KeyLineProblem::SeedLength(bytes.len()))?;
+            Ed25519Key::from_seed_with_kid(seed, kid)
+                .map_err(KeyLineProblem::Key)?
+                .into()
+        }
+        _ => Hs256Key::with_kid(&bytes, kid)
+            .map_err(KeyLineProblem::Key)?
+            .into(),
+    };
+    Ok((key, next))
+}
+
+/// Parses a key file. Every line is checked before the ring is built: one bad line and no key
+/// is loaded.
 ///
 /// # Errors
 /// The bad line and why.
 pub fn parse_key_file(text: &str) -> Result<Keys, KeysError> {
     let mut ring: Option<Keys> = None;
+    let mut signing: Option<String> = None;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let bad = |problem| KeysError::Line { line: n, problem };
@@ -160,19 +246,39 @@ pub fn parse_key_file(text: &str) -> Result<Keys, KeysError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (kid, secret) = line
-            .split_once(' ')
-            .ok_or_else(|| bad(KeyLineProblem::Shape))?;
-        let secret = URL_SAFE_NO_PAD
-            .decode(secret.trim())
-            .map_err(|_| bad(KeyLineProblem::Encoding))?;
-        let key = Hs256Key::with_kid(&secret, kid).map_err(|e| bad(KeyLineProblem::Key(e)))?;
+        let (key, next) = parse_line(line).map_err(bad)?;
+        if !next {
+            signing = key.kid().map(str::to_owned);
+        }
         match ring.as_mut() {
             None => ring = Some(KeyRing::new(key).map_err(KeysError::Ring)?),
-            Some(r) => r.rotate(key).map_err(|e| bad(KeyLineProblem::Key(e)))?,
+            Some(r) => r.add(key).map_err(|e| bad(KeyLineProblem::Key(e)))?,
         }
     }
-    ring.ok_or(KeysError::Empty)
+    let mut ring = ring.ok_or(KeysError::Empty)?;
+    let signing = signing.ok_or(KeysError::NoSigningKey)?;
+    ring.set_signing(&signing).map_err(KeysError::Ring)?;
+    Ok(ring)
+}
+
+/// Refuses to start when `--signing-alg` asks for another algorithm than the key that signs.
+///
+/// # Errors
+/// [`KeysError::AlgorithmMismatch`].
+pub fn check_signing_alg(
+    keys: &Keys,
+    wanted: Option<Algorithm>,
+    source: &KeySource,
+) -> Result<(), KeysError> {
+    let signing = keys.signing_key().algorithm();
+    match wanted {
+        Some(wanted) if wanted != signing => Err(KeysError::AlgorithmMismatch {
+            wanted,
+            signing,
+            source: source.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Loads a key file.
@@ -191,15 +297,19 @@ pub fn load_key_file(path: &Path) -> Result<Keys, KeysError> {
     })
 }
 
-/// Writes a new key file with one random 32-byte key (mode 0600) and loads it.
+/// Writes a new key file with one random key of `alg` (mode 0600) and loads it: a 32-byte
+/// HS256 secret, or a 32-byte Ed25519 seed.
 ///
 /// # Errors
 /// RNG or I/O failure.
-pub fn generate_key_file(path: &Path, now: u64) -> Result<Keys, KeysError> {
+pub fn generate_key_file(path: &Path, now: u64, alg: Algorithm) -> Result<Keys, KeysError> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(KeysError::Rng)?;
     let text = format!(
-        "# HS256 keys: '<kid> <base64url secret>'. The last line signs; all verify.\nk{now} {}\n",
+        "# Keys: '<kid> <alg> <base64url key>', alg HS256 (the secret) or EdDSA (the Ed25519 seed).\n\
+         # The last line signs; all verify; a line ending in 'next' verifies but does not sign.\n\
+         k{now} {} {}\n",
+        alg.as_str(),
         URL_SAFE_NO_PAD.encode(secret)
     );
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -261,5 +371,70 @@ mod tests {
                 .contains("at least 32")
         );
         assert!(from_secret("0123456789abcdef0123456789abcdef").is_ok());
+    }
+
+    #[test]
+    fn key_file_algorithms_and_next() {
+        let hs = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let seed = URL_SAFE_NO_PAD.encode([2u8; 32]);
+        // Old lines are HS256; `<kid> <alg> <key>`; the last line without `next` signs.
+        let ring =
+            parse_key_file(&format!("old {hs}\nh2 HS256 {hs}\ned EdDSA {seed} next\n")).unwrap();
+        assert_eq!(ring.len(), 3);
+        assert_eq!(ring.signing_key().kid(), Some("h2"));
+        assert_eq!(ring.get("ed").unwrap().algorithm(), Algorithm::EdDsa);
+        assert!(ring.get("ed").unwrap().can_sign());
+        assert_eq!(ring.get("old").unwrap().algorithm(), Algorithm::Hs256);
+        let ring = parse_key_file(&format!("old {hs}\ned EdDSA {seed}\n")).unwrap();
+        assert_eq!(ring.signing_key().kid(), Some("ed"));
+        // `next` on an old-style line too.
+        let ring = parse_key_file(&format!("a {hs}\nb {hs} next\n")).unwrap();
+        assert_eq!(ring.signing_key().kid(), Some("a"));
+
+        let err = |text: String| parse_key_file(&text).unwrap_err().to_string();
+        assert!(err(format!("k RS256 {hs}\n")).contains("line 1: unknown algorithm"));
+        assert!(err(format!("a {hs}\nk EdDSA {hs}x\n")).contains("line 2"));
+        let short_seed = URL_SAFE_NO_PAD.encode([2u8; 31]);
+        assert!(err(format!("k EdDSA {short_seed}\n")).contains("32-byte Ed25519 seed, not 31"));
+        assert!(err(format!("k HS256 {hs} extra\n")).contains("line 1: expected"));
+        assert!(err(format!("a {hs} next\n")).contains("marked 'next'"));
+        assert!(err(format!("bad kid EdDSA {seed}\n")).contains("line 1"));
+        // One bad line anywhere and nothing loads.
+        assert!(parse_key_file(&format!("a {hs}\nb EdDSA {seed}\nc EdDSA nope!\n")).is_err());
+    }
+
+    #[test]
+    fn signing_alg_must_match_the_signing_key() {
+        let hs = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let ring = parse_key_file(&format!("k1 {hs}\n")).unwrap();
+        let source = KeySource::File("jwt.key".into());
+        assert!(check_signing_alg(&ring, None, &source).is_ok());
+        assert!(check_signing_alg(&ring, Some(Algorithm::Hs256), &source).is_ok());
+        let e = check_signing_alg(&ring, Some(Algorithm::EdDsa), &source)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--signing-alg is EdDSA but the signing key (key file jwt.key) is HS256"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn generated_key_files_load_with_their_algorithm() {
+        let dir = tempfile::tempdir().unwrap();
+        for alg in [Algorithm::Hs256, Algorithm::EdDsa] {
+            let path = dir.path().join(alg.as_str());
+            let ring = generate_key_file(&path, 7, alg).unwrap();
+            assert_eq!(ring.signing_key().algorithm(), alg);
+            assert_eq!(ring.signing_key().kid(), Some("k7"));
+            let again = load_key_file(&path).unwrap();
+            assert_eq!(again.signing_key().algorithm(), alg);
+            if let (Some(a), Some(b)) = (
+                ring.signing_key().public_key(),
+                again.signing_key().public_key(),
+            ) {
+                assert_eq!(a.as_bytes(), b.as_bytes());
+            }
+        }
     }
 }

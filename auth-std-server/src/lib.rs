@@ -17,7 +17,7 @@
 //! | commands | `src/command/serve.rs`, `src/command/admin.rs`, `src/command/startup.rs` | `serve`'s wiring; `user`/`session`; first run, keys and the store at start |
 //! | config file | `src/command/config.rs` | `--config` merged under the command line and env; `config example`/`check` |
 //! | HTTP | `src/http/mod.rs` | the router and its layers, from one declaration with the OpenAPI document |
-//! | | `src/http/token.rs`, `src/http/revoke.rs`, `src/http/protected.rs`, `src/http/health.rs`, `src/http/admin.rs` | one file per route group: handlers of a few lines |
+//! | | `src/http/token.rs`, `src/http/revoke.rs`, `src/http/protected.rs`, `src/http/health.rs`, `src/http/discovery.rs`, `src/http/admin.rs` | one file per route group: handlers of a few lines |
 //! | | `src/http/body.rs` | form bodies (urlencoded and multipart) and who is asking |
 //! | | `src/http/error.rs` | [`http::ApiError`]: every 4xx/5xx status, body and header, written in one place |
 //! | | `src/http/layers.rs`, `src/http/openapi.rs` | timing, security headers, JSON error bodies, tracing; the document |

@@ -19,6 +19,8 @@ pub struct Settings {
     pub issuer: Option<String>,
     /// `aud` to write and require.
     pub audience: Option<String>,
+    /// The URL clients reach this server at (`--public-url`), for the discovery document.
+    pub public_url: Option<String>,
     /// PBKDF2 policy for new hashes and rehash decisions.
     pub policy: Policy,
     /// Whole-request timeout.
@@ -90,6 +92,7 @@ impl Default for Settings {
             ttl: auth_core::flow::DEFAULT_TTL,
             issuer: None,
             audience: None,
+            public_url: None,
             policy: Policy::new(),
             request_timeout: Duration::from_secs(30),
             staleness: Duration::from_secs(30),

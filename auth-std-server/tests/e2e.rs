@@ -621,6 +621,104 @@ fn pyjwt_interop() {
     );
 }
 
+/// #27: our EdDSA tokens, verified from the JWKS URL by clients that know nothing of this
+/// server: PyJWT's `PyJWKClient` and joserfc (in a venv the test makes), and each refuses a
+/// tampered copy. Without Python it prints SKIP, which fails under `CI=true`.
+#[test]
+fn eddsa_tokens_verify_from_the_jwks_in_pyjwt_and_joserfc() {
+    let Some(vpy) = venv(
+        "eddsa-venv",
+        "import jwt, cryptography, joserfc",
+        &["PyJWT[crypto]>=2.8,<3", "joserfc>=1,<2"],
+    ) else {
+        return;
+    };
+    let (server, dir, token) = eddsa_server();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/eddsa_check.py");
+    let jwks = format!("http://{}/.well-known/jwks.json", server.addr);
+    let out = Command::new(&vpy)
+        .arg(&script)
+        .args([&jwks, &token])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "admin");
+    drop(dir);
+}
+
+/// #27: Node's `jose` (`createRemoteJWKSet` + `jwtVerify`), from the npm registry into a
+/// directory the test makes, verifies our EdDSA token and refuses a tampered one. Without node
+/// and npm it prints SKIP, which fails under `CI=true`.
+#[test]
+fn eddsa_tokens_verify_from_the_jwks_in_node_jose() {
+    let has = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has("node") || !has("npm") {
+        eprintln!("SKIP: node or npm not found");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "SKIP under CI=true"
+        );
+        return;
+    }
+    let js = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jose-npm");
+    std::fs::create_dir_all(&js).unwrap();
+    if !js.join("node_modules/jose").exists() {
+        std::fs::write(
+            js.join("package.json"),
+            r#"{"private":true,"type":"module"}"#,
+        )
+        .unwrap();
+        let ok = Command::new("npm")
+            .current_dir(&js)
+            .args(["install", "--no-audit", "--no-fund", "--silent", "jose@6"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "npm install jose failed");
+    }
+    let script = js.join("jose_check.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/jose_check.mjs"),
+        &script,
+    )
+    .unwrap();
+    let (server, dir, token) = eddsa_server();
+    let jwks = format!("http://{}/.well-known/jwks.json", server.addr);
+    let out = Command::new("node")
+        .current_dir(&js)
+        .arg(&script)
+        .args([&jwks, &token])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "admin");
+    drop(dir);
+}
+
+/// A server started with `--signing-alg EdDSA` in a fresh directory, and an access token for
+/// its `admin`.
+fn eddsa_server() -> (Running, tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--signing-alg", "EdDSA"], &[]);
+    let pw = admin_password(dir.path());
+    let token = token_of(&login(server.addr, "admin", &pw));
+    assert!(token.starts_with("eyJhbGciOiJFZERTQSIs"), "{token}");
+    (server, dir, token)
+}
+
 /// #13 item 7: the refresh flow with Authlib's and requests-oauthlib's own sessions, unmodified,
 /// in a venv the test makes (pip from PyPI). Without Python it prints SKIP, which fails under
 /// `CI=true`.

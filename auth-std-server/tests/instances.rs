@@ -396,6 +396,20 @@ fn a_known_outage_is_answered_at_once_and_the_probe_recovers() {
     assert_eq!(count("store available again"), 1, "{log}");
 }
 
+/// Writes a key file (mode 0600) in `dir`; its path.
+fn key_file(dir: &Path, name: &str, lines: &[&str]) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+/// An instance keyed by the key file `file` alone (no `AUTH_SECRET`).
+fn keyed_instance(dir: &Path, url: &str, file: &str) -> Instance {
+    instance(dir, url, &["--key-file", file], &[("AUTH_SECRET", "")])
+}
+
 #[test]
 fn rolling_key_rotation_across_two_instances() {
     use base64::Engine;
@@ -406,22 +420,9 @@ fn rolling_key_rotation_across_two_instances() {
     add_user(dir.path(), &url, "gail", "g4il");
     let old = format!("old {}", e.encode([1u8; 32]));
     let new = format!("new {}", e.encode([2u8; 32]));
-    let keys = |name: &str, lines: &[&str]| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        p.to_str().unwrap().to_owned()
-    };
+    let keys = |name: &str, lines: &[&str]| key_file(dir.path(), name, lines);
     // The key file: every line verifies, the last one signs. No AUTH_SECRET here.
-    let start = |file: &str| {
-        instance(
-            dir.path(),
-            &url,
-            &["--key-file", file],
-            &[("AUTH_SECRET", "")],
-        )
-    };
+    let start = |file: &str| keyed_instance(dir.path(), &url, file);
     let k0 = keys("k0", &[&old]);
     let (a, b) = (start(&k0), start(&k0));
     let t_old = token(&login(a.addr, "gail", "g4il"));
@@ -455,6 +456,78 @@ fn rolling_key_rotation_across_two_instances() {
     for inst in [&a, &b] {
         assert_eq!(dashboard(inst.addr, &t_old).status, 401);
         assert_eq!(dashboard(inst.addr, &t_new).status, 200);
+    }
+}
+
+/// #27: HS256 to EdDSA, one instance at a time. The Ed25519 key is staged (`next`) on every
+/// instance first, so every JWKS lists it before anything signs with it; then it signs on one
+/// instance while the other, still staging it, verifies what it signs.
+#[test]
+fn rolling_rotation_to_eddsa_publishes_the_key_before_it_signs() {
+    use base64::Engine;
+    let Some(pg) = common::postgres() else { return };
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    add_user(dir.path(), &url, "gail", "g4il");
+    let hs = format!("hs HS256 {}", e.encode([1u8; 32]));
+    let ed_next = format!("ed EdDSA {} next", e.encode([9u8; 32]));
+    let ed = format!("ed EdDSA {}", e.encode([9u8; 32]));
+    let keys = |name: &str, lines: &[&str]| key_file(dir.path(), name, lines);
+    let start = |file: &str| keyed_instance(dir.path(), &url, file);
+    let kids = |addr: SocketAddr| -> Vec<String> {
+        let r = request(
+            addr,
+            "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let header =
+        |t: &str| String::from_utf8(e.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+    let k0 = keys("k0", &[&hs]);
+    let (a, b) = (start(&k0), start(&k0));
+    assert!(kids(a.addr).is_empty());
+    let t_hs = token(&login(a.addr, "gail", "g4il"));
+
+    // 1. Stage the Ed25519 key everywhere: published, not signing.
+    let k1 = keys("k1", &[&hs, &ed_next]);
+    drop(a);
+    let a = start(&k1);
+    drop(b);
+    let b = start(&k1);
+    for inst in [&a, &b] {
+        assert_eq!(kids(inst.addr), ["ed"]);
+        assert!(header(&token(&login(inst.addr, "gail", "g4il"))).contains("HS256"));
+    }
+    // 2. It signs on A; B, still staging it, verifies A's tokens, and A verifies the old ones.
+    let k2 = keys("k2", &[&hs, &ed]);
+    drop(a);
+    let a = start(&k2);
+    let t_ed = token(&login(a.addr, "gail", "g4il"));
+    assert!(
+        header(&t_ed).contains(r#""alg":"EdDSA","kid":"ed""#),
+        "{}",
+        header(&t_ed)
+    );
+    assert_eq!(dashboard(b.addr, &t_ed).status, 200);
+    assert_eq!(dashboard(a.addr, &t_hs).status, 200);
+    drop(b);
+    let b = start(&k2);
+    // 3. The HS256 key goes once its tokens have expired.
+    let k3 = keys("k3", &[&ed]);
+    drop(a);
+    drop(b);
+    let (a, b) = (start(&k3), start(&k3));
+    for inst in [&a, &b] {
+        assert_eq!(dashboard(inst.addr, &t_hs).status, 401);
+        assert_eq!(dashboard(inst.addr, &t_ed).status, 200);
     }
 }
 

@@ -72,6 +72,8 @@ async fn the_document_and_the_router_agree() {
         ("/dashboard/metrics", "GET"),
         ("/healthz", "GET"),
         ("/readyz", "GET"),
+        ("/.well-known/jwks.json", "GET"),
+        ("/.well-known/oauth-authorization-server", "GET"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_owned(), m.to_owned()))

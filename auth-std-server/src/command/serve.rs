@@ -101,6 +101,7 @@ fn settings(args: &ServeArgs) -> Settings {
         ttl: args.token_ttl,
         issuer: args.issuer.clone(),
         audience: args.audience.clone(),
+        public_url: args.public_url.clone(),
         policy: Policy::new().with_rounds(args.pbkdf2_rounds),
         request_timeout: Duration::from_secs(args.request_timeout),
         staleness: Duration::from_secs(args.store_staleness),
@@ -266,5 +267,6 @@ fn key_files(args: &ServeArgs) -> startup::KeyFiles<'_> {
     startup::KeyFiles {
         secret: args.secret_file.as_deref(),
         ring: args.key_file.as_deref(),
+        signing_alg: args.signing_alg.map(crate::cli::SigningAlg::algorithm),
     }
 }

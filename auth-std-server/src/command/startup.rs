@@ -196,11 +196,24 @@ pub struct KeyFiles<'a> {
     pub secret: Option<&'a Path>,
     /// `--key-file`: a key ring.
     pub ring: Option<&'a Path>,
+    /// `--signing-alg`: the algorithm a generated key has, and the one the signing key must
+    /// have when set.
+    pub signing_alg: Option<auth_core::Algorithm>,
 }
 
 /// The signing keys: `AUTH_SECRET` or the secret file (not both), else the key file named,
 /// else `jwt.key` in the data directory, made on first start.
 fn load_keys(
+    files: KeyFiles<'_>,
+    data_dir: &Path,
+    now: u64,
+) -> Result<(Keys, KeySource), StartupError> {
+    let (keys, source) = find_keys(files, data_dir, now)?;
+    keys::check_signing_alg(&keys, files.signing_alg, &source)?;
+    Ok((keys, source))
+}
+
+fn find_keys(
     files: KeyFiles<'_>,
     data_dir: &Path,
     now: u64,
@@ -222,7 +235,8 @@ fn load_keys(
         let keys = keys::load_key_file(&path)?;
         return Ok((keys, KeySource::File(path.display().to_string())));
     }
-    let keys = keys::generate_key_file(&path, now)?;
+    let alg = files.signing_alg.unwrap_or(auth_core::Algorithm::Hs256);
+    let keys = keys::generate_key_file(&path, now, alg)?;
     Ok((keys, KeySource::Generated(path.display().to_string())))
 }
 

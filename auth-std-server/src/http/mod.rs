@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod body;
+pub mod discovery;
 pub mod error;
 mod health;
 mod layers;
@@ -105,6 +106,8 @@ fn api() -> utoipa_axum::router::OpenApiRouter<RouterState> {
         .routes(routes!(protected::dashboard))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(discovery::jwks_json))
+        .routes(routes!(discovery::server_metadata))
 }
 
 /// The OpenAPI document the server serves at `/openapi.json`.

@@ -1,0 +1,326 @@
+//! EdDSA tokens on the server (#27): a ring holding an Ed25519 key signs EdDSA tokens that the
+//! protected routes accept; `/.well-known/jwks.json` publishes exactly the Ed25519 public keys
+//! (never an HS256 secret: with HS256 only the set is empty), staged `next` keys included; the
+//! RFC 8414 metadata names the endpoints; `--signing-alg EdDSA` generates an Ed25519 key file
+//! on first start and refuses a mismatched one. In process, on SQLite (or PostgreSQL with
+//! `AUTH_TEST_STORE=postgres`), plus the binary for the start-up cases.
+
+mod common;
+
+use std::sync::Arc;
+
+use auth_core::{Ed25519Key, Ed25519PublicKey, Hs256Key, KeyRing, UntrustedToken};
+use auth_std_server::settings::ScopeDef;
+use auth_std_server::{AppState, Settings, app};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{Reply, phc};
+
+const SEED: [u8; 32] = [5; 32];
+
+async fn state(dir: &std::path::Path, keys: auth_std_server::Keys, settings: Settings) -> AppState {
+    let store = common::store_with(dir, &format!("alice\tactive\t{}\n", phc("wonderland"))).await;
+    Arc::new(auth_std_server::State::new(
+        keys,
+        Settings {
+            policy: auth_core::password::Policy::new().with_rounds(1000),
+            ..settings
+        },
+        store,
+        auth_std_server::HashPool::new(2, 8),
+        auth_std_server::throttle::Throttle::default(),
+    ))
+}
+
+async fn get(s: &AppState, path: &str, auth: Option<&str>, host: Option<&str>) -> Reply {
+    let mut b = Request::get(path);
+    if let Some(a) = auth {
+        b = b.header(header::AUTHORIZATION, a);
+    }
+    if let Some(h) = host {
+        b = b.header(header::HOST, h);
+    }
+    common::call(
+        app(Arc::clone(s)),
+        b.body(Body::empty()).unwrap(),
+        [10, 0, 0, 7],
+    )
+    .await
+}
+
+async fn login(s: &AppState) -> String {
+    let req = Request::post("/auth/session")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=alice&password=wonderland"))
+        .unwrap();
+    let r = common::call(app(Arc::clone(s)), req, [10, 0, 0, 7]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+fn mixed_ring(signing_ed: bool) -> auth_std_server::Keys {
+    let mut ring = KeyRing::new(Hs256Key::with_kid(common::SECRET, "hs").unwrap()).unwrap();
+    ring.add(Ed25519Key::from_seed_with_kid(&SEED, "ed").unwrap())
+        .unwrap();
+    if signing_ed {
+        ring.set_signing("ed").unwrap();
+    }
+    ring
+}
+
+#[tokio::test]
+async fn eddsa_tokens_are_issued_and_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), mixed_ring(true), Settings::default()).await;
+    let token = login(&s).await;
+    let t = UntrustedToken::parse(&token).unwrap();
+    assert_eq!(t.algorithm(), auth_core::Algorithm::EdDsa);
+    assert_eq!(t.kid(), Some("ed"));
+    // The key set's public key alone verifies it.
+    let jwks = get(&s, "/.well-known/jwks.json", None, None).await.json();
+    let x = URL_SAFE_NO_PAD
+        .decode(jwks["keys"][0]["x"].as_str().unwrap())
+        .unwrap();
+    let public = Ed25519PublicKey::from_slice(&x, Some("ed")).unwrap();
+    assert!(public.verify(&t).is_ok());
+    let r = get(
+        &s,
+        "/secure-resource",
+        Some(&format!("Bearer {token}")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // An HS256 token MAC'd with the published public key, naming its kid: refused.
+    let forger = Hs256Key::with_kid(&x, "ed").unwrap();
+    let mut out = [0u8; 512];
+    let claims = auth_core::Claims::new()
+        .with_subject("alice")
+        .with_lifetime(auth_std_server::now(), 600);
+    let forged = forger.sign_claims(&claims, &mut out).unwrap();
+    let r = get(
+        &s,
+        "/secure-resource",
+        Some(&format!("Bearer {forged}")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_key_set_never_holds_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    // HS256 only: the set is empty.
+    let hs_only = KeyRing::new(Hs256Key::with_kid(common::SECRET, "hs").unwrap()).unwrap();
+    let s = state(dir.path(), hs_only, Settings::default()).await;
+    let r = get(&s, "/.well-known/jwks.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), serde_json::json!({"keys": []}));
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+
+    // Mixed, with the Ed25519 key not signing yet (staged): it is published all the same,
+    // and the HS256 key is not.
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), mixed_ring(false), Settings::default()).await;
+    let r = get(&s, "/.well-known/jwks.json", None, None).await;
+    let keys = r.json()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 1);
+    let k = &keys[0];
+    let public = Ed25519Key::from_seed(&SEED).unwrap().public_key().clone();
+    assert_eq!(
+        k,
+        &serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public.as_bytes()),
+            "kid": "ed", "alg": "EdDSA", "use": "sig"})
+    );
+    for secret in [
+        URL_SAFE_NO_PAD.encode(common::SECRET),
+        URL_SAFE_NO_PAD.encode(SEED),
+    ] {
+        assert!(!r.body.contains(&secret));
+    }
+    assert!(!r.body.contains("\"d\""));
+    // Tokens are still HS256 while the Ed25519 key is staged.
+    let token = login(&s).await;
+    assert_eq!(
+        UntrustedToken::parse(&token).unwrap().algorithm(),
+        auth_core::Algorithm::Hs256
+    );
+}
+
+#[tokio::test]
+async fn server_metadata_names_the_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        public_url: Some("https://auth.example.com".into()),
+        scopes: vec![ScopeDef {
+            name: "items:read".into(),
+            description: "Read items".into(),
+        }],
+        ..Settings::default()
+    };
+    let s = state(dir.path(), mixed_ring(true), settings).await;
+    let r = get(&s, "/.well-known/oauth-authorization-server", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
+    let m = r.json();
+    assert_eq!(m["issuer"], "https://auth.example.com");
+    assert_eq!(m["token_endpoint"], "https://auth.example.com/auth/session");
+    assert_eq!(
+        m["revocation_endpoint"],
+        "https://auth.example.com/auth/revoke"
+    );
+    assert_eq!(
+        m["jwks_uri"],
+        "https://auth.example.com/.well-known/jwks.json"
+    );
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["password", "refresh_token"])
+    );
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["none"])
+    );
+    assert_eq!(m["scopes_supported"], serde_json::json!(["items:read"]));
+    assert_eq!(m["response_types_supported"], serde_json::json!([]));
+
+    // No --public-url: from the Host header, never cached; a Host that is not a host is 400.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        issuer: Some("https://issuer.example".into()),
+        ..Settings::default()
+    };
+    let s = state(dir.path(), mixed_ring(true), settings).await;
+    let r = get(
+        &s,
+        "/.well-known/oauth-authorization-server",
+        None,
+        Some("127.0.0.1:8000"),
+    )
+    .await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let m = r.json();
+    assert_eq!(m["issuer"], "https://issuer.example");
+    assert_eq!(m["token_endpoint"], "http://127.0.0.1:8000/auth/session");
+    let r = get(
+        &s,
+        "/.well-known/oauth-authorization-server",
+        None,
+        Some("evil.example/path?x"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["detail"].as_str().unwrap().contains("Host"));
+}
+
+fn key_file_mode(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn signing_alg_eddsa_generates_an_ed25519_key_on_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::run_server(dir.path(), &["--signing-alg", "EdDSA"], "warn");
+    let file = std::fs::read_to_string(dir.path().join("auth-data/jwt.key")).unwrap();
+    let line = file.lines().find(|l| !l.starts_with('#')).unwrap();
+    let words: Vec<_> = line.split_whitespace().collect();
+    assert_eq!(words[1], "EdDSA", "{file}");
+    let token = access_token(&common::login_raw(
+        server.addr,
+        "admin",
+        &admin_password(dir.path()),
+    ));
+    assert!(
+        token.starts_with(&URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"EdDSA","kid":"{}","typ":"JWT"}}"#,
+            words[0]
+        ))),
+        "{token}"
+    );
+    drop(server);
+    // A restart keeps the key: the same kid signs and the old token still verifies.
+    let server = common::run_server(dir.path(), &["--signing-alg", "EdDSA"], "warn");
+    let again = access_token(&common::login_raw(
+        server.addr,
+        "admin",
+        &admin_password(dir.path()),
+    ));
+    assert_eq!(again.split('.').next(), token.split('.').next());
+    drop(server);
+    // The same data directory with --signing-alg HS256: refused in one line, nothing changed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+        .current_dir(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--signing-alg", "HS256"])
+        .env_remove("AUTH_SECRET")
+        .envs(common::dir_env(dir.path()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--signing-alg is HS256 but the signing key") && err.contains("is EdDSA"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("auth-data/jwt.key")).unwrap(),
+        file
+    );
+}
+
+#[test]
+fn a_bad_key_file_line_is_named_and_nothing_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys");
+    let hs = URL_SAFE_NO_PAD.encode([1u8; 32]);
+    for (text, want) in [
+        (
+            format!("a {hs}\nb RS256 {hs}\n"),
+            "line 2: unknown algorithm",
+        ),
+        (
+            format!("a EdDSA {hs}!\n"),
+            "line 1: key is not unpadded base64url",
+        ),
+        (
+            format!("a EdDSA {}\n", URL_SAFE_NO_PAD.encode([1u8; 64])),
+            "not 64 bytes",
+        ),
+    ] {
+        std::fs::write(&path, &text).unwrap();
+        key_file_mode(&path);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+            .current_dir(dir.path())
+            .args(["--listen", "127.0.0.1:0", "--key-file"])
+            .arg(&path)
+            .env_remove("AUTH_SECRET")
+            .envs(common::dir_env(dir.path()))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(!err.contains(&hs), "the key leaked into the error: {err}");
+    }
+}
+
+fn admin_password(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("auth-data/admin.password"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn access_token(raw: &str) -> String {
+    let body = raw.split_once("\r\n\r\n").unwrap().1;
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"));
+    v["access_token"].as_str().unwrap().to_owned()
+}
