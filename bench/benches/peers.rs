@@ -85,6 +85,77 @@ fn jwt(c: &mut Criterion) {
     }
 }
 
+/// EdDSA (#27): the same claims signed with RFC 8032 TEST 1's key in every crate; each
+/// verifier holds the public key only (jsonwebtoken's built from our JWK).
+fn eddsa(c: &mut Criterion) {
+    use auth_bench::eddsa::{floor, public};
+    for (name, large) in [("small", false), ("large", true)] {
+        let owned = owned(large);
+        let claims = ours::claims(&owned);
+        let signer = eddsa::ours::signer();
+        let ring = eddsa::ours::ring();
+        let mut out = vec![0u8; 4096];
+        let n = eddsa::ours::sign(&signer, &claims, &mut out);
+        let token = std::str::from_utf8(&out[..n]).unwrap().to_owned();
+        let jk = eddsa::jsonwebtoken_impl::keys();
+        let (sp, sv) = eddsa::jwt_simple_impl::keys();
+        let so = jwt_simple_impl::options();
+        let (ck, cv) = eddsa::jwt_compact_impl::keys();
+        let ct = jwt_compact_impl::time_options();
+        let tokens = [
+            token.clone(),
+            eddsa::jsonwebtoken_impl::sign(&jk, &owned),
+            eddsa::jwt_simple_impl::sign(&sp, &owned),
+            eddsa::jwt_compact_impl::sign(&ck, &owned),
+        ];
+        for t in &tokens {
+            let mut buf = vec![0u8; 4096];
+            assert_eq!(ours::verify(&ring, t, &mut buf), EXP);
+            assert_eq!(eddsa::jsonwebtoken_impl::verify(&jk, t), EXP);
+            assert_eq!(eddsa::jwt_simple_impl::verify(&sv, t, &so), EXP);
+            assert_eq!(eddsa::jwt_compact_impl::verify(&cv, t, &ct), EXP);
+        }
+        let (input, sig) = floor::split(&token);
+        let cpk = ed25519_compact::PublicKey::new(public());
+        let dpk = ed25519_dalek::VerifyingKey::from_bytes(&public()).unwrap();
+        assert!(floor::compact(&cpk, input, &sig) && floor::dalek(&dpk, input, &sig));
+
+        let mut g = c.benchmark_group(format!("eddsa_{name}_{}B", token.len()));
+        g.bench_function("floor_ed25519_compact", |b| {
+            b.iter(|| floor::compact(&cpk, black_box(input), black_box(&sig)))
+        });
+        g.bench_function("floor_ed25519_dalek_strict", |b| {
+            b.iter(|| floor::dalek(&dpk, black_box(input), black_box(&sig)))
+        });
+        g.bench_function("sign/auth-core", |b| {
+            b.iter(|| eddsa::ours::sign(&signer, black_box(&claims), &mut out))
+        });
+        g.bench_function("sign/jsonwebtoken", |b| {
+            b.iter(|| eddsa::jsonwebtoken_impl::sign(&jk, black_box(&owned)))
+        });
+        g.bench_function("sign/jwt-simple", |b| {
+            b.iter(|| eddsa::jwt_simple_impl::sign(&sp, black_box(&owned)))
+        });
+        g.bench_function("sign/jwt-compact", |b| {
+            b.iter(|| eddsa::jwt_compact_impl::sign(&ck, black_box(&owned)))
+        });
+        let mut buf = vec![0u8; 4096];
+        g.bench_function("verify/auth-core", |b| {
+            b.iter(|| ours::verify(&ring, black_box(&token), &mut buf))
+        });
+        g.bench_function("verify/jsonwebtoken", |b| {
+            b.iter(|| eddsa::jsonwebtoken_impl::verify(&jk, black_box(&token)))
+        });
+        g.bench_function("verify/jwt-simple", |b| {
+            b.iter(|| eddsa::jwt_simple_impl::verify(&sv, black_box(&token), &so))
+        });
+        g.bench_function("verify/jwt-compact", |b| {
+            b.iter(|| eddsa::jwt_compact_impl::verify(&cv, black_box(&token), &ct))
+        });
+        g.finish();
+    }
+}
+
 fn sha256(c: &mut Criterion) {
     let mut g = c.benchmark_group("sha256_compress");
     let blocks = [[0x5au8; 64]; 16];
@@ -116,5 +187,5 @@ fn kdf(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, jwt, sha256, kdf);
+criterion_group!(benches, jwt, eddsa, sha256, kdf);
 criterion_main!(benches);

@@ -278,6 +278,186 @@ pub mod jwt_compact_impl {
     }
 }
 
+/// EdDSA (#27): the same claims under Ed25519, in each crate, and the raw verify floors.
+pub mod eddsa {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// RFC 8032 §7.1 TEST 1's secret key: every crate signs with it.
+    pub const SEED: [u8; 32] = [
+        0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c,
+        0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae,
+        0x7f, 0x60,
+    ];
+
+    pub fn public() -> [u8; 32] {
+        ed25519_dalek::SigningKey::from_bytes(&SEED)
+            .verifying_key()
+            .to_bytes()
+    }
+
+    /// The JWK our server publishes for this key (`/.well-known/jwks.json`'s entry).
+    pub fn jwk_json() -> String {
+        format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"{}","alg":"EdDSA","use":"sig"}}"#,
+            URL_SAFE_NO_PAD.encode(public())
+        )
+    }
+
+    pub mod ours {
+        use auth_core::{Ed25519Key, Ed25519PublicKey, KeyRing};
+
+        pub fn signer() -> Ed25519Key {
+            Ed25519Key::from_seed(&super::SEED).unwrap()
+        }
+        /// A verifier holding only the public key.
+        pub fn ring() -> KeyRing<1> {
+            KeyRing::new(Ed25519PublicKey::new(&super::public()).unwrap()).unwrap()
+        }
+        pub fn sign(k: &Ed25519Key, c: &crate::ours::C<'_>, out: &mut [u8]) -> usize {
+            k.sign_claims(c, out).unwrap().len()
+        }
+    }
+
+    pub mod jsonwebtoken_impl {
+        use jsonwebtoken::{
+            Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode,
+        };
+
+        pub struct Keys {
+            pub enc: EncodingKey,
+            pub dec: DecodingKey,
+            pub validation: Validation,
+        }
+
+        pub fn keys() -> Keys {
+            // PKCS #8 (RFC 8410 §7): the fixed Ed25519 prefix, then the seed.
+            let mut der = vec![
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+                0x04, 0x20,
+            ];
+            der.extend_from_slice(&super::SEED);
+            let mut validation = Validation::new(Algorithm::EdDSA);
+            validation.leeway = 0;
+            validation.set_issuer(&[crate::ISS]);
+            validation.set_audience(&[crate::AUD]);
+            // The decoding key is built from our JWK, as a resource server would.
+            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(&super::jwk_json()).unwrap();
+            Keys {
+                enc: EncodingKey::from_ed_der(&der),
+                dec: DecodingKey::from_jwk(&jwk).unwrap(),
+                validation,
+            }
+        }
+
+        pub fn sign(k: &Keys, c: &crate::Owned) -> String {
+            encode(&Header::new(Algorithm::EdDSA), c, &k.enc).unwrap()
+        }
+
+        pub fn verify(k: &Keys, token: &str) -> u64 {
+            decode::<crate::Owned>(token, &k.dec, &k.validation)
+                .unwrap()
+                .claims
+                .exp
+        }
+    }
+
+    pub mod jwt_simple_impl {
+        use jwt_simple::prelude::*;
+
+        pub fn keys() -> (Ed25519KeyPair, Ed25519PublicKey) {
+            let mut raw = super::SEED.to_vec();
+            raw.extend_from_slice(&super::public());
+            let pair = Ed25519KeyPair::from_bytes(&raw).unwrap();
+            let public = pair.public_key();
+            (pair, public)
+        }
+
+        pub fn sign(key: &Ed25519KeyPair, c: &crate::Owned) -> String {
+            let claims = JWTClaims {
+                issued_at: Some(UnixTimeStamp::from_secs(c.iat)),
+                expires_at: Some(UnixTimeStamp::from_secs(c.exp)),
+                invalid_before: None,
+                issuer: Some(c.iss.clone()),
+                subject: Some(c.sub.clone()),
+                audiences: Some(Audiences::AsString(c.aud.clone())),
+                jwt_id: None,
+                nonce: None,
+                custom: crate::jwt_simple_impl::Extra {
+                    data: c.data.clone(),
+                },
+            };
+            key.sign(claims).unwrap()
+        }
+
+        pub fn verify(key: &Ed25519PublicKey, token: &str, options: &VerificationOptions) -> u64 {
+            let c = key
+                .verify_token::<crate::jwt_simple_impl::Extra>(token, Some(options.clone()))
+                .unwrap();
+            c.expires_at.unwrap().as_secs()
+        }
+    }
+
+    pub mod jwt_compact_impl {
+        use chrono::{DateTime, Utc};
+        use jwt_compact::alg::Ed25519;
+        use jwt_compact::prelude::*;
+
+        pub fn keys() -> (ed25519_dalek::SigningKey, ed25519_dalek::VerifyingKey) {
+            let k = ed25519_dalek::SigningKey::from_bytes(&super::SEED);
+            let v = k.verifying_key();
+            (k, v)
+        }
+
+        pub fn sign(key: &ed25519_dalek::SigningKey, c: &crate::Owned) -> String {
+            let mut claims = Claims::new(crate::jwt_compact_impl::Custom {
+                sub: c.sub.clone(),
+                iss: c.iss.clone(),
+                aud: c.aud.clone(),
+                data: c.data.clone(),
+            });
+            claims.expiration = DateTime::from_timestamp(c.exp as i64, 0);
+            claims.issued_at = DateTime::from_timestamp(c.iat as i64, 0);
+            Ed25519.token(&Header::empty(), &claims, key).unwrap()
+        }
+
+        pub fn verify<F: Fn() -> DateTime<Utc>>(
+            key: &ed25519_dalek::VerifyingKey,
+            token: &str,
+            time: &TimeOptions<F>,
+        ) -> u64 {
+            let untrusted = UntrustedToken::new(token).unwrap();
+            let token: Token<crate::jwt_compact_impl::Custom> =
+                Ed25519.validator(key).validate(&untrusted).unwrap();
+            let claims = token.claims();
+            claims.validate_expiration(time).unwrap();
+            assert!(claims.custom.iss == crate::ISS && claims.custom.aud == crate::AUD);
+            claims.expiration.unwrap().timestamp() as u64
+        }
+    }
+
+    /// The raw Ed25519 verify of a signing input: the chosen crate's (strict), and dalek's
+    /// `verify_strict`, for scale.
+    pub mod floor {
+        pub fn split(token: &str) -> (&[u8], [u8; 64]) {
+            use base64::Engine as _;
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(sig)
+                .unwrap();
+            (input.as_bytes(), sig.try_into().unwrap())
+        }
+        pub fn compact(pk: &ed25519_compact::PublicKey, input: &[u8], sig: &[u8; 64]) -> bool {
+            pk.verify(input, &ed25519_compact::Signature::new(*sig))
+                .is_ok()
+        }
+        pub fn dalek(pk: &ed25519_dalek::VerifyingKey, input: &[u8], sig: &[u8; 64]) -> bool {
+            pk.verify_strict(input, &ed25519_dalek::Signature::from_bytes(sig))
+                .is_ok()
+        }
+    }
+}
+
 /// The floor: HMAC-SHA256 with a precomputed key over the signing input.
 pub mod floor {
     use hmac::{Hmac, KeyInit, Mac};
@@ -335,5 +515,49 @@ pub mod kdf {
             block[..4].copy_from_slice(&s[0].to_be_bytes());
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// #27 interop: every crate accepts every other's EdDSA token for the same claims, and
+    /// jsonwebtoken does so with a decoding key built from the JWK our server publishes.
+    #[test]
+    fn every_crate_accepts_every_eddsa_token() {
+        for large in [false, true] {
+            let owned = owned(large);
+            let claims = ours::claims(&owned);
+            let signer = eddsa::ours::signer();
+            let ring = eddsa::ours::ring();
+            let mut out = vec![0u8; 4096];
+            let n = eddsa::ours::sign(&signer, &claims, &mut out);
+            let token = std::str::from_utf8(&out[..n]).unwrap().to_owned();
+            let jk = eddsa::jsonwebtoken_impl::keys();
+            let (sp, sv) = eddsa::jwt_simple_impl::keys();
+            let (ck, cv) = eddsa::jwt_compact_impl::keys();
+            let tokens = [
+                token,
+                eddsa::jsonwebtoken_impl::sign(&jk, &owned),
+                eddsa::jwt_simple_impl::sign(&sp, &owned),
+                eddsa::jwt_compact_impl::sign(&ck, &owned),
+            ];
+            for t in &tokens {
+                let mut buf = vec![0u8; 4096];
+                assert_eq!(ours::verify(&ring, t, &mut buf), EXP, "{t}");
+                assert_eq!(eddsa::jsonwebtoken_impl::verify(&jk, t), EXP, "{t}");
+                assert_eq!(
+                    eddsa::jwt_simple_impl::verify(&sv, t, &jwt_simple_impl::options()),
+                    EXP
+                );
+                assert_eq!(
+                    eddsa::jwt_compact_impl::verify(&cv, t, &jwt_compact_impl::time_options()),
+                    EXP
+                );
+            }
+            // RFC 8032 signatures are deterministic: the crates that follow it sign alike.
+            assert_eq!(tokens[0].rsplit('.').next().map(str::len), Some(86));
+        }
     }
 }
