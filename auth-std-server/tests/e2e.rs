@@ -635,18 +635,9 @@ fn eddsa_tokens_verify_from_the_jwks_in_pyjwt_and_joserfc() {
     };
     let (server, dir, token) = eddsa_server();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/eddsa_check.py");
-    let jwks = format!("http://{}/.well-known/jwks.json", server.addr);
-    let out = Command::new(&vpy)
-        .arg(&script)
-        .args([&jwks, &token])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "admin");
+    let mut client = Command::new(&vpy);
+    client.arg(&script);
+    verifies_admin(client, &server, &token);
     drop(dir);
 }
 
@@ -692,20 +683,22 @@ fn eddsa_tokens_verify_from_the_jwks_in_node_jose() {
     )
     .unwrap();
     let (server, dir, token) = eddsa_server();
+    let mut client = Command::new("node");
+    client.current_dir(&js).arg(&script);
+    verifies_admin(client, &server, &token);
+    drop(dir);
+}
+
+/// Runs `client <jwks url> <token>`, which must succeed and print the token's subject, `admin`.
+fn verifies_admin(mut client: Command, server: &Running, token: &str) {
     let jwks = format!("http://{}/.well-known/jwks.json", server.addr);
-    let out = Command::new("node")
-        .current_dir(&js)
-        .arg(&script)
-        .args([&jwks, &token])
-        .output()
-        .unwrap();
+    let out = client.args([jwks.as_str(), token]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "admin");
-    drop(dir);
 }
 
 /// A server started with `--signing-alg EdDSA` in a fresh directory, and an access token for

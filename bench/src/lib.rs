@@ -304,6 +304,37 @@ pub mod eddsa {
         )
     }
 
+    /// The four crates' tokens for `owned`, auth-core's first: each verifier must accept all.
+    pub fn tokens(owned: &crate::Owned) -> [String; 4] {
+        let claims = crate::ours::claims(owned);
+        let mut out = vec![0u8; 4096];
+        let n = ours::sign(&ours::signer(), &claims, &mut out);
+        [
+            std::str::from_utf8(&out[..n]).unwrap().to_owned(),
+            jsonwebtoken_impl::sign(&jsonwebtoken_impl::keys(), owned),
+            jwt_simple_impl::sign(&jwt_simple_impl::keys().0, owned),
+            jwt_compact_impl::sign(&jwt_compact_impl::keys().0, owned),
+        ]
+    }
+
+    /// Asserts that every crate's verifier accepts `token`.
+    pub fn all_accept(token: &str) {
+        let mut buf = vec![0u8; 4096];
+        assert_eq!(
+            crate::ours::verify(&ours::ring(), token, &mut buf),
+            crate::EXP,
+            "{token}"
+        );
+        let jk = jsonwebtoken_impl::keys();
+        assert_eq!(jsonwebtoken_impl::verify(&jk, token), crate::EXP, "{token}");
+        let sv = jwt_simple_impl::keys().1;
+        let so = crate::jwt_simple_impl::options();
+        assert_eq!(jwt_simple_impl::verify(&sv, token, &so), crate::EXP);
+        let cv = jwt_compact_impl::keys().1;
+        let ct = crate::jwt_compact_impl::time_options();
+        assert_eq!(jwt_compact_impl::verify(&cv, token, &ct), crate::EXP);
+    }
+
     pub mod ours {
         use auth_core::{Ed25519Key, Ed25519PublicKey, KeyRing};
 
@@ -527,36 +558,9 @@ mod tests {
     #[test]
     fn every_crate_accepts_every_eddsa_token() {
         for large in [false, true] {
-            let owned = owned(large);
-            let claims = ours::claims(&owned);
-            let signer = eddsa::ours::signer();
-            let ring = eddsa::ours::ring();
-            let mut out = vec![0u8; 4096];
-            let n = eddsa::ours::sign(&signer, &claims, &mut out);
-            let token = std::str::from_utf8(&out[..n]).unwrap().to_owned();
-            let jk = eddsa::jsonwebtoken_impl::keys();
-            let (sp, sv) = eddsa::jwt_simple_impl::keys();
-            let (ck, cv) = eddsa::jwt_compact_impl::keys();
-            let tokens = [
-                token,
-                eddsa::jsonwebtoken_impl::sign(&jk, &owned),
-                eddsa::jwt_simple_impl::sign(&sp, &owned),
-                eddsa::jwt_compact_impl::sign(&ck, &owned),
-            ];
-            for t in &tokens {
-                let mut buf = vec![0u8; 4096];
-                assert_eq!(ours::verify(&ring, t, &mut buf), EXP, "{t}");
-                assert_eq!(eddsa::jsonwebtoken_impl::verify(&jk, t), EXP, "{t}");
-                assert_eq!(
-                    eddsa::jwt_simple_impl::verify(&sv, t, &jwt_simple_impl::options()),
-                    EXP
-                );
-                assert_eq!(
-                    eddsa::jwt_compact_impl::verify(&cv, t, &jwt_compact_impl::time_options()),
-                    EXP
-                );
-            }
-            // RFC 8032 signatures are deterministic: the crates that follow it sign alike.
+            let tokens = eddsa::tokens(&owned(large));
+            tokens.iter().for_each(|t| eddsa::all_accept(t));
+            // auth-core's signature segment: 64 bytes, 86 characters.
             assert_eq!(tokens[0].rsplit('.').next().map(str::len), Some(86));
         }
     }

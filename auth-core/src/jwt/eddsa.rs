@@ -118,12 +118,6 @@ impl Ed25519PublicKey {
         self.verify_signature(token.signing_input.as_bytes(), sig)?;
         Ok(VerifiedToken::checked(token))
     }
-
-    /// Writes the base64url header this key's tokens carry: the constant one without a `kid`.
-    #[cfg(feature = "sign")]
-    pub(crate) fn write_header_b64(&self, out: &mut [u8]) -> Option<usize> {
-        super::key::write_header_b64(Algorithm::EdDsa, self.kid(), out)
-    }
 }
 
 impl fmt::Debug for Ed25519PublicKey {
@@ -195,11 +189,6 @@ impl Ed25519Key {
     /// The RFC 8032 signature of `message`.
     pub(crate) fn signature(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
         *self.secret.sign(message, None)
-    }
-
-    /// Writes the base64url header this key signs with.
-    pub(crate) fn write_header_b64(&self, out: &mut [u8]) -> Option<usize> {
-        self.public.write_header_b64(out)
     }
 }
 

@@ -57,7 +57,7 @@ impl JwsSigner for Ed25519Key {
     const SIGNATURE_B64_LEN: usize = super::EDDSA_SIGNATURE_B64_LEN;
 
     fn header_b64(&self, out: &mut [u8]) -> Option<usize> {
-        self.write_header_b64(out)
+        super::key::write_header_b64(super::key::Algorithm::EdDsa, self.kid(), out)
     }
 
     fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize> {
