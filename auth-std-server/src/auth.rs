@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::http::error::ApiError;
+use crate::jwks::{JwksError, RemoteJwks};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::revoked::{RevokedSessions, Verdict};
@@ -96,9 +97,17 @@ where
     }
 }
 
+/// Where the keys that verify come from.
+enum KeySet {
+    /// A ring of its own: a key file, a secret, or a key set read once.
+    Fixed(Arc<Keys>),
+    /// An issuer's key set, followed ([`RemoteJwks`]).
+    Remote(Arc<RemoteJwks>),
+}
+
 /// The keys, the token rules and the accounts: built once, shared by every request.
 pub struct BearerAuth {
-    keys: Keys,
+    keys: KeySet,
     subject_claim: SubjectClaim,
     ttl: u64,
     issuer: Option<String>,
@@ -111,7 +120,7 @@ pub struct BearerAuth {
 impl fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuth")
-            .field("keys", &self.keys)
+            .field("keys", &self.keys())
             .field("subject_claim", &self.subject_claim)
             .field("ttl", &self.ttl)
             .field("issuer", &self.issuer)
@@ -129,6 +138,24 @@ impl BearerAuth {
 
     /// As [`BearerAuth::new`], with accounts already behind an `Arc`.
     pub fn with_accounts(keys: Keys, accounts: Arc<dyn Accounts>) -> Self {
+        Self::over(KeySet::Fixed(Arc::new(keys)), accounts)
+    }
+
+    /// Verifies with the public keys of a key set document (what this server serves at
+    /// `/.well-known/jwks.json`), read once: an app that checks tokens and cannot mint them.
+    ///
+    /// # Errors
+    /// [`JwksError`], naming the key: nothing is loaded from a set with one bad key.
+    pub fn from_jwks(json: &[u8], accounts: impl Accounts) -> Result<Self, JwksError> {
+        Ok(Self::new(crate::jwks::parse_jwks(json)?, accounts))
+    }
+
+    /// Verifies with an issuer's key set, followed at its URL (see [`RemoteJwks`]).
+    pub fn remote(jwks: Arc<RemoteJwks>, accounts: impl Accounts) -> Self {
+        Self::over(KeySet::Remote(jwks), Arc::new(accounts))
+    }
+
+    fn over(keys: KeySet, accounts: Arc<dyn Accounts>) -> Self {
         BearerAuth {
             keys,
             subject_claim: SubjectClaim::Sub,
@@ -184,9 +211,23 @@ impl BearerAuth {
         self
     }
 
-    /// The key ring.
-    pub fn keys(&self) -> &Keys {
-        &self.keys
+    /// The key ring in use now (a followed key set's latest).
+    pub fn keys(&self) -> Arc<Keys> {
+        match &self.keys {
+            KeySet::Fixed(keys) => Arc::clone(keys),
+            KeySet::Remote(remote) => remote.keys(),
+        }
+    }
+
+    /// The ring to check `authorization` against; a followed set may refresh first.
+    async fn keys_for(&self, authorization: Option<&[u8]>) -> Arc<Keys> {
+        match &self.keys {
+            KeySet::Fixed(keys) => Arc::clone(keys),
+            KeySet::Remote(remote) => {
+                let token = auth_core::bearer::parse_bearer(authorization).ok();
+                remote.keys_for(token).await
+            }
+        }
     }
 
     /// The core's view of these rules (with the default password policy; logins set theirs).
@@ -217,7 +258,7 @@ impl BearerAuth {
     pub fn issue_grant(&self, grant: &Grant<'_>, now: u64) -> Result<String, EncodeError> {
         let len = grant.subject.len() + grant.scope.map_or(0, str::len);
         let mut out = vec![0u8; len.saturating_mul(6).saturating_add(1024)];
-        match flow::issue(grant, &self.keys, &self.flow_config(), now, &mut out) {
+        match flow::issue(grant, &*self.keys(), &self.flow_config(), now, &mut out) {
             Ok(issued) => Ok(issued.token.to_owned()),
             Err(LoginError::Encode(e)) => Err(e),
             // `issue` fails only to encode.
@@ -258,14 +299,15 @@ impl BearerAuth {
         let header = authorization.map(HeaderValue::as_bytes);
         let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
         let config = self.flow_config();
+        let keys = self.keys_for(header).await;
         let ok =
-            flow::authorize(header, &self.keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
+            flow::authorize(header, &*keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
         let scope: String = ok.scope.map(|s| s.chars().collect()).unwrap_or_default();
         let issued_at = ok.issued_at;
         let revocation = self.revocation(ok.sid, &subject, issued_at);
-        let claims = self.claims::<C>(ok.token)?;
+        let claims = Self::claims::<C>(&keys, ok.token)?;
         // The token is the header's suffix (RFC 6750 b64token): keep the header value, a
         // reference-counted handle on the request's bytes, and where the token starts.
         let token_start = header.map_or(0, <[u8]>::len).saturating_sub(ok.token.len());
@@ -320,14 +362,13 @@ impl BearerAuth {
     }
 
     /// The extra claims `C` asks for, read again from the verified token.
-    fn claims<C: FromVerified>(&self, token: &str) -> Result<C, Rejection> {
+    fn claims<C: FromVerified>(keys: &Keys, token: &str) -> Result<C, Rejection> {
         let invalid = |_| Rejection::Auth(AuthError::InvalidToken);
         if !C::NEEDS_CLAIMS {
             return C::from_verified(None).map_err(invalid);
         }
         let untrusted = UntrustedToken::parse(token).map_err(|_| invalid(ClaimsError::Shape))?;
-        let verified = self
-            .keys
+        let verified = keys
             .verify(&untrusted)
             .map_err(|_| invalid(ClaimsError::Shape))?;
         C::from_verified(Some(&verified)).map_err(invalid)

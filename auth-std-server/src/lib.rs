@@ -24,6 +24,7 @@
 //! | | `src/http/server.rs`, `src/http/proxy.rs`, `src/http/tls.rs` | the accept loop and its bounds, trusted proxies, TLS |
 //! | services | `src/service/login.rs`, `src/service/refresh.rs`, `src/service/revoke.rs`, `src/service/mod.rs` | one function each that returns a typed outcome; one place settles the throttle and counts the metric |
 //! | protection | `src/auth.rs` | the [`auth::Authenticated`] extractor apps use |
+//! | | `src/jwks/mod.rs`, `src/jwks/remote.rs` | verify-only keys from a key set document or file; an issuer's set followed at its URL |
 //! | shared state | `src/state.rs`, `src/settings.rs`, `src/clock.rs` | [`AppState`]; [`Settings`]; the one clock reading a request passes down |
 //! | in memory | `src/account_cache.rs`, `src/revoked.rs`, `src/throttle.rs`, `src/hash_pool.rs`, `src/metrics.rs` | account statuses, revoked session ids, failure counters and rates, bounded PBKDF2 work, counters |
 //! | store | `src/store/mod.rs` | [`Store`] over SQLite or PostgreSQL: one SQL text for both |
@@ -40,6 +41,7 @@ pub mod command;
 pub mod fs;
 pub mod hash_pool;
 pub mod http;
+pub mod jwks;
 pub mod keys;
 pub mod metrics;
 pub mod password;

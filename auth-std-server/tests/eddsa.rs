@@ -234,10 +234,10 @@ fn signing_alg_eddsa_generates_an_ed25519_key_on_first_start() {
     let line = file.lines().find(|l| !l.starts_with('#')).unwrap();
     let words: Vec<_> = line.split_whitespace().collect();
     assert_eq!(words[1], "EdDSA", "{file}");
-    let token = access_token(&common::login_raw(
+    let token = common::access_token(&common::login_raw(
         server.addr,
         "admin",
-        &admin_password(dir.path()),
+        &common::admin_password(dir.path()),
     ));
     assert!(
         token.starts_with(&URL_SAFE_NO_PAD.encode(format!(
@@ -249,10 +249,10 @@ fn signing_alg_eddsa_generates_an_ed25519_key_on_first_start() {
     drop(server);
     // A restart keeps the key: the same kid signs and the old token still verifies.
     let server = common::run_server(dir.path(), &["--signing-alg", "EdDSA"], "warn");
-    let again = access_token(&common::login_raw(
+    let again = common::access_token(&common::login_raw(
         server.addr,
         "admin",
-        &admin_password(dir.path()),
+        &common::admin_password(dir.path()),
     ));
     assert_eq!(again.split('.').next(), token.split('.').next());
     drop(server);
@@ -310,17 +310,4 @@ fn a_bad_key_file_line_is_named_and_nothing_loads() {
         assert!(err.contains(want), "{text}: {err}");
         assert!(!err.contains(&hs), "the key leaked into the error: {err}");
     }
-}
-
-fn admin_password(dir: &std::path::Path) -> String {
-    std::fs::read_to_string(dir.join("auth-data/admin.password"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-fn access_token(raw: &str) -> String {
-    let body = raw.split_once("\r\n\r\n").unwrap().1;
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"));
-    v["access_token"].as_str().unwrap().to_owned()
 }

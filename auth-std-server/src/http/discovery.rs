@@ -116,7 +116,7 @@ fn json_with_cache<T: Serialize>(value: &T, cache: &str) -> Response {
 )]
 pub async fn jwks_json(State(state): State<AppState>) -> Response {
     json_with_cache(
-        &jwks(state.auth.keys()),
+        &jwks(&state.auth.keys()),
         &format!("public, max-age={JWKS_MAX_AGE}"),
     )
 }

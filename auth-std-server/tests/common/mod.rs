@@ -646,3 +646,18 @@ pub async fn hold_a_hash_worker(
     started.await.unwrap();
     (release, holder)
 }
+
+/// The first-run admin password the server wrote into `dir`.
+pub fn admin_password(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("auth-data/admin.password"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The `access_token` of a raw login response.
+pub fn access_token(raw: &str) -> String {
+    let body = raw.split_once("\r\n\r\n").unwrap().1;
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"));
+    v["access_token"].as_str().unwrap().to_owned()
+}
