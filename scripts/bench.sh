@@ -11,7 +11,7 @@ REPEATS=${REPEATS:-3}
 # only when every run shows it (#15 item 4: one noisy run once gave 3.8x where 2.2x held).
 rm -rf /tmp/crit-runs; mkdir -p /tmp/crit-runs
 for r in $(seq "$REPEATS"); do
-  cargo bench --locked --manifest-path bench/Cargo.toml --bench peers -- --warm-up-time 1 --measurement-time "$MEASURE" 'jwt_|sha256' 2>&1 | grep -E "^[a-z0-9_]+/|time:" > /tmp/criterion-$r.txt || true
+  cargo bench --locked --manifest-path bench/Cargo.toml --bench peers -- --warm-up-time 1 --measurement-time "$MEASURE" 'jwt_|eddsa_|sha256' 2>&1 | grep -E "^[a-z0-9_]+/|time:" > /tmp/criterion-$r.txt || true
   cp -r bench/target/criterion /tmp/crit-runs/$r
 done
 cargo bench --locked --manifest-path bench/Cargo.toml --bench peers -- --warm-up-time 1 --measurement-time "$MEASURE" 'pbkdf2' 2>&1 | grep -E "^[a-z0-9_]+/|time:" > /tmp/criterion-pbkdf2.txt || true

@@ -11,7 +11,7 @@ def runs_ns(group, func):
     """Criterion's median of `func` in every repeated run (or the one run there is)."""
     rel = os.path.join(group, func.replace("/", "_"), "new", "estimates.json")
     # Only the repeated groups come from the copies; the rest ran once, after them.
-    repeated = group.startswith(("jwt_", "sha256"))
+    repeated = group.startswith(("jwt_", "eddsa_", "sha256"))
     paths = [os.path.join(r, rel) for r in RUNS if repeated and os.path.exists(os.path.join(r, rel))]
     paths = paths or [os.path.join(CRIT, rel)]
     return [json.load(open(p))["median"]["point_estimate"] for p in paths]
@@ -79,6 +79,25 @@ for g in groups("jwt_"):
             p(f"| {op} | {imp} | {fmt(med(ts))} ({fmt(min(ts))}–{fmt(max(ts))}) | {rm:.2f} ({rlo:.2f}–{rhi:.2f}) | {fm:.2f} ({flo:.2f}–{fhi:.2f}) | {'?' if a is None else f'{a:g}'} |")
     p("")
     TARGETS.append((kind, size, g))
+p("## EdDSA JWT (#27)\n")
+p("The same claims, one Ed25519 key (RFC 8032 deterministic signatures, so every crate writes the same token; every crate accepts every other's, asserted in the setup). auth-core verifies with `eddsa-fast` (ed25519-dalek's equation, the public key's point decoded once; firmware links ed25519-compact instead); jsonwebtoken with a decoding key built from our JWK; jwt-compact with ed25519-dalek; jwt-simple with its own Ed25519. The floors are the raw signature check over the signing input: ed25519-compact's `verify` and ed25519-dalek's `verify_strict`. The goal is verify within 5% of the fastest of the four, on every run.\n")
+ED_TARGETS = []
+for g in groups("eddsa_"):
+    size = g.split("_")[-1]
+    kind = g.split("_")[1]
+    floors = ", ".join(f"{n} {fmt(median_ns(g, f))}" for n, f in [("ed25519-compact", "floor_ed25519_compact"), ("ed25519-dalek strict", "floor_ed25519_dalek_strict")])
+    p(f"### {kind} payload, {size} token (floors: {floors})\n")
+    p("| operation | implementation | median (runs) | × auth-core (runs) | allocations/op |")
+    p("|---|---|---|---|---|")
+    for op in ("sign", "verify"):
+        for imp in ("auth-core", "jsonwebtoken", "jwt-simple", "jwt-compact"):
+            ts = runs_ns(g, f"{op}/{imp}")
+            rm, rlo, rhi = ratios(g, f"{op}/{imp}", f"{op}/auth-core")
+            a = allocs.get((f"ed_{op}_{kind}", imp))
+            p(f"| {op} | {imp} | {fmt(med(ts))} ({fmt(min(ts))}–{fmt(max(ts))}) | {rm:.2f} ({rlo:.2f}–{rhi:.2f}) | {'?' if a is None else f'{a:g}'} |")
+    p("")
+    ED_TARGETS.append((kind, size, g))
+
 sha = median_ns("sha256_compress", "16_blocks")
 p(f"SHA-256 compression rate (`sha2::compress256`, 16 blocks of 64 bytes): {fmt(sha/16)} per block, **{1024/sha*1e3:.0f} MB/s**.\n")
 
@@ -143,6 +162,12 @@ for kind, size, g in TARGETS:
     want = 3 if kind == "small" else 2
     m, lo, hi = ratios(g, "verify/jsonwebtoken", "verify/auth-core")
     p(f"| verify ≥ {want}× faster than jsonwebtoken | {size} | {m:.2f}× ({lo:.2f}–{hi:.2f}) | {'met' if lo >= want else 'missed'} |")
+for kind, size, g in ED_TARGETS:
+    for op in ("verify", "sign"):
+        ours_runs = runs_ns(g, f"{op}/auth-core")
+        peers = [runs_ns(g, f"{op}/{imp}") for imp in ("jsonwebtoken", "jwt-simple", "jwt-compact")]
+        r = [o / min(ps) for o, ps in zip(ours_runs, zip(*peers))]
+        p(f"| EdDSA {op} fastest of four or within 5% (× the fastest peer) | {size} | {med(r):.2f}× ({min(r):.2f}–{max(r):.2f}) | {'met' if max(r) <= 1.05 else 'missed'} |")
 p("")
 p(open(os.path.join(ROOT, "scripts", "bench_notes.md")).read())
 p(open(os.path.join(ROOT, "scripts", "bench_history.md")).read())

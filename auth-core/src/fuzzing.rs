@@ -186,3 +186,18 @@ mod reference {
 pub fn ed25519_signature(key: &crate::Ed25519Key, message: &[u8]) -> [u8; 64] {
     key.signature(message)
 }
+
+/// Both Ed25519 backends' answers on one signature, `(compact, dalek)`: the differential test's
+/// and the `eddsa_verify` target's cross-check. `None` when `public` is not a key either takes.
+#[cfg(feature = "eddsa-fast")]
+pub fn ed25519_backends(
+    public: &[u8; 32],
+    message: &[u8],
+    signature: &[u8],
+) -> Option<(bool, bool)> {
+    let key = crate::Ed25519PublicKey::new(public).ok()?;
+    Some((
+        key.verify_compact(message, signature).is_ok(),
+        key.verify_dalek(message, signature).is_ok(),
+    ))
+}

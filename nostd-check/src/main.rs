@@ -63,6 +63,32 @@ fn run() -> Result<(), i32> {
     flow()?;
     #[cfg(feature = "flow")]
     refresh_session()?;
+    #[cfg(feature = "eddsa")]
+    eddsa()?;
+    Ok(())
+}
+
+/// EdDSA (#27): RFC 8037 A.4's token verifies with A.1's public key, through compact or
+/// (`eddsa-fast`) dalek; a changed payload does not.
+#[cfg(feature = "eddsa")]
+fn eddsa() -> Result<(), i32> {
+    const A1_X: [u8; 32] = [
+        0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07,
+        0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07,
+        0x51, 0x1a,
+    ];
+    const A4_JWS: &str = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+    const TAMPERED: &str = "eyJhbGciOiJFZERTQSJ9.SXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+    let key = auth_core::Ed25519PublicKey::new(&A1_X).map_err(|_| 90)?;
+    let token = UntrustedToken::parse(A4_JWS).map_err(|_| 91)?;
+    key.verify(&token).map_err(|_| 92)?;
+    let tampered = UntrustedToken::parse(TAMPERED).map_err(|_| 93)?;
+    if key.verify(&tampered).is_ok() {
+        return Err(94);
+    }
+    if auth_core::Ed25519PublicKey::new(&[0; 32]).is_ok() {
+        return Err(95);
+    }
     Ok(())
 }
 

@@ -1,14 +1,22 @@
 //! Ed25519 keys for `alg: EdDSA` tokens (RFC 8037): a public key verifies; a private key
-//! (with `sign`) signs too. The curve arithmetic is `ed25519-compact`'s.
+//! (with `sign`) signs too. The curve arithmetic is `ed25519-compact`'s, or with the
+//! `eddsa-fast` feature (for hosts) `ed25519-dalek`'s for verification.
 //!
 //! Verification is strict, as `ed25519-compact` makes it: `S` must be canonical (below the group
 //! order), `A` and `R` must be canonical encodings of points (`y` below the field prime) and
 //! neither may have small order. A public key is checked when it is built, so a key that could
 //! never verify is refused up front with [`KeyError::InvalidPublicKey`].
+//!
+//! With `eddsa-fast`, `A` is decoded once, when the key is built, and the equation is dalek's
+//! cofactorless one, `R == [S]B - [k]A` byte for byte (so `R` is canonical), after refusing the
+//! eight small-order `R` encodings. The one signature the two backends answer differently is
+//! one whose `R` is off by a small-order point from `[S]B - [k]A`: compact accepts it, dalek
+//! refuses it. Only the private key's holder can make one (`k` hashes `R`); the differential
+//! test builds one to pin the difference down, and agrees on everything else.
 
 use core::fmt;
 
-use ed25519_compact::{PublicKey, Signature};
+use ed25519_compact::PublicKey;
 
 use super::key::{Algorithm, Kid, make_kid};
 use super::{UntrustedToken, VerifiedToken};
@@ -29,7 +37,43 @@ pub(crate) const SIGNATURE_LEN: usize = 64;
 pub struct Ed25519PublicKey {
     key: [u8; PUBLIC_KEY_LEN],
     kid: Option<Kid>,
+    /// The decoded point, for dalek's verify.
+    #[cfg(feature = "eddsa-fast")]
+    fast: ed25519_dalek::VerifyingKey,
 }
+
+/// The canonical encodings of the eight points of small order (`curve25519_dalek`'s
+/// `EIGHT_TORSION`, compressed; a unit test recomputes them). With `R == [S]B - [k]A` checked
+/// byte for byte, an `R` of small order is one of these.
+#[cfg(feature = "eddsa-fast")]
+const SMALL_ORDER_R: [[u8; 32]; 8] = {
+    let mut t = [[0u8; 32]; 8];
+    t[0][0] = 0x01;
+    t[1] = ORDER_8;
+    t[2][31] = 0x80;
+    t[3] = ORDER_8_NEG;
+    t[4] = [0xff; 32];
+    t[4][0] = 0xec;
+    t[4][31] = 0x7f;
+    t[5] = ORDER_8_NEG;
+    t[5][31] = 0x85;
+    // t[6]: all zero.
+    t[7] = ORDER_8;
+    t[7][31] = 0xfa;
+    t
+};
+
+#[cfg(feature = "eddsa-fast")]
+const ORDER_8: [u8; 32] = [
+    0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+    0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+];
+
+#[cfg(feature = "eddsa-fast")]
+const ORDER_8_NEG: [u8; 32] = [
+    0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+    0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+];
 
 impl Ed25519PublicKey {
     /// A public key from its 32 bytes (a JWK's decoded `x`).
@@ -67,7 +111,13 @@ impl Ed25519PublicKey {
         PublicKey::new(*bytes)
             .validate()
             .map_err(|_| KeyError::InvalidPublicKey)?;
-        Ok(Ed25519PublicKey { key: *bytes, kid })
+        Ok(Ed25519PublicKey {
+            key: *bytes,
+            kid,
+            #[cfg(feature = "eddsa-fast")]
+            fast: ed25519_dalek::VerifyingKey::from_bytes(bytes)
+                .map_err(|_| KeyError::InvalidPublicKey)?,
+        })
     }
 
     /// The key id, if any.
@@ -97,7 +147,37 @@ impl Ed25519PublicKey {
     /// # Errors
     /// [`VerifyError::InvalidSignature`].
     pub fn verify_signature(&self, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
-        let sig = Signature::from_slice(signature).map_err(|_| VerifyError::InvalidSignature)?;
+        #[cfg(feature = "eddsa-fast")]
+        return self.verify_dalek(message, signature);
+        #[cfg(not(feature = "eddsa-fast"))]
+        self.verify_compact(message, signature)
+    }
+
+    /// [`Ed25519PublicKey::verify_signature`] through ed25519-dalek (see the module docs).
+    #[cfg(feature = "eddsa-fast")]
+    pub(crate) fn verify_dalek(&self, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        use ed25519_dalek::Verifier as _;
+        let sig: &[u8; SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| VerifyError::InvalidSignature)?;
+        if SMALL_ORDER_R.iter().any(|t| sig[..32] == t[..]) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        self.fast
+            .verify(message, &ed25519_dalek::Signature::from_bytes(sig))
+            .map_err(|_| VerifyError::InvalidSignature)
+    }
+
+    /// [`Ed25519PublicKey::verify_signature`] through ed25519-compact (with `eddsa-fast`, kept
+    /// for the differential test's `fuzzing` accessor only).
+    #[cfg(any(not(feature = "eddsa-fast"), feature = "fuzzing"))]
+    pub(crate) fn verify_compact(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), VerifyError> {
+        let sig = ed25519_compact::Signature::from_slice(signature)
+            .map_err(|_| VerifyError::InvalidSignature)?;
         PublicKey::new(self.key)
             .verify(message, &sig)
             .map_err(|_| VerifyError::InvalidSignature)
@@ -161,7 +241,8 @@ impl Ed25519Key {
 
     fn build(seed: &[u8; SEED_LEN], kid: Option<Kid>) -> Result<Self, KeyError> {
         let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
-        let public = Ed25519PublicKey { key: *pair.pk, kid };
+        // A derived public key is always a valid one; built the one way, checks and all.
+        let public = Ed25519PublicKey::build(&pair.pk, kid)?;
         Ok(Ed25519Key {
             secret: pair.sk,
             public,
@@ -217,6 +298,22 @@ mod tests {
         let b = s.as_bytes();
         assert_eq!(b.len(), 2 * N);
         core::array::from_fn(|i| nibble(b[2 * i]) << 4 | nibble(b[2 * i + 1]))
+    }
+
+    /// The table is all eight small-order points: eight distinct encodings, each of which
+    /// compact decodes (canonical) and calls weak (small order). There are exactly eight such
+    /// points, each with one canonical encoding.
+    #[cfg(feature = "eddsa-fast")]
+    #[test]
+    fn small_order_table_is_every_small_order_point() {
+        for (i, t) in SMALL_ORDER_R.iter().enumerate() {
+            assert!(SMALL_ORDER_R[..i].iter().all(|u| u != t), "{i} repeats");
+            assert_eq!(
+                PublicKey::new(*t).validate(),
+                Err(ed25519_compact::Error::WeakPublicKey),
+                "{i}"
+            );
+        }
     }
 
     /// RFC 8032 §7.1, TEST 1 to TEST 3: secret key, public key, message, signature.

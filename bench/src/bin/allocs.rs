@@ -89,6 +89,9 @@ fn main() {
             jwt_compact_impl::verify(&ck, &token, &ct);
         });
     }
+    for (size, large) in [("small", false), ("large", true)] {
+        eddsa_allocs(size, &owned(large));
+    }
     per_op("pbkdf2", "auth-core", || {
         std::hint::black_box(kdf::ours());
     });
@@ -97,5 +100,47 @@ fn main() {
     });
     per_op("pbkdf2", "ring", || {
         std::hint::black_box(kdf::ring());
+    });
+}
+
+/// EdDSA (#27): the same four, on one token.
+fn eddsa_allocs(size: &str, owned: &Owned) {
+    let claims = ours::claims(owned);
+    let signer = eddsa::ours::signer();
+    let ring = eddsa::ours::ring();
+    let mut out = [0u8; 4096];
+    let n = eddsa::ours::sign(&signer, &claims, &mut out);
+    let token = std::str::from_utf8(&out[..n]).unwrap().to_owned();
+    let jk = eddsa::jsonwebtoken_impl::keys();
+    let (sp, sv) = eddsa::jwt_simple_impl::keys();
+    let so = jwt_simple_impl::options();
+    let (ck, cv) = eddsa::jwt_compact_impl::keys();
+    let ct = jwt_compact_impl::time_options();
+    let mut o2 = [0u8; 4096];
+    let mut buf = [0u8; 4096];
+    let (sign, verify) = (format!("ed_sign_{size}"), format!("ed_verify_{size}"));
+    per_op(&sign, "auth-core", || {
+        eddsa::ours::sign(&signer, &claims, &mut o2);
+    });
+    per_op(&sign, "jsonwebtoken", || {
+        drop(eddsa::jsonwebtoken_impl::sign(&jk, owned))
+    });
+    per_op(&sign, "jwt-simple", || {
+        drop(eddsa::jwt_simple_impl::sign(&sp, owned))
+    });
+    per_op(&sign, "jwt-compact", || {
+        drop(eddsa::jwt_compact_impl::sign(&ck, owned))
+    });
+    per_op(&verify, "auth-core", || {
+        ours::verify(&ring, &token, &mut buf);
+    });
+    per_op(&verify, "jsonwebtoken", || {
+        eddsa::jsonwebtoken_impl::verify(&jk, &token);
+    });
+    per_op(&verify, "jwt-simple", || {
+        eddsa::jwt_simple_impl::verify(&sv, &token, &so);
+    });
+    per_op(&verify, "jwt-compact", || {
+        eddsa::jwt_compact_impl::verify(&cv, &token, &ct);
     });
 }

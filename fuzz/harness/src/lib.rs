@@ -220,6 +220,17 @@ pub fn eddsa_rings() -> (KeyRing<2>, KeyRing<1>) {
 /// * a token naming `ed` with `alg: HS256` (the public key's bytes as a MAC key, or anything
 ///   else) and one naming `hs` with `alg: EdDSA` never verify.
 pub fn eddsa_verify(data: &[u8]) {
+    // The raw layer too: any 32-byte key either backend takes, a 64-byte signature, a message;
+    // compact and dalek (`eddsa-fast`) must give the one answer.
+    if let (Some(pk), Some(sig)) = (data.get(..32), data.get(32..96)) {
+        let pk: &[u8; 32] = pk.try_into().unwrap();
+        if let Some((compact, dalek)) = auth_core::fuzzing::ed25519_backends(pk, &data[96..], sig) {
+            assert_eq!(
+                compact, dalek,
+                "the Ed25519 backends disagree on a raw signature"
+            );
+        }
+    }
     let Ok(s) = core::str::from_utf8(data) else {
         return;
     };
@@ -234,6 +245,13 @@ pub fn eddsa_verify(data: &[u8]) {
     let n = URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut sent).unwrap();
     let key = Ed25519Key::from_seed(&ED_SEED).unwrap();
     let input = untrusted.signing_input().as_bytes();
+    let backends =
+        auth_core::fuzzing::ed25519_backends(key.public_key().as_bytes(), input, &sent[..n]);
+    assert_eq!(
+        backends.map(|(c, d)| c == d),
+        Some(true),
+        "the Ed25519 backends disagree on a token's signature"
+    );
     for (ring_name, verified) in [
         ("ring", ring.verify(&untrusted)),
         ("plain", plain.verify(&untrusted)),
