@@ -151,7 +151,7 @@ p("Can a client tell from the response time (or from `X-Duration-MS`) whether an
 p(open("/tmp/login_timing.md").read())
 p("## Targets, and what stands in the way\n")
 p("Computed from the runs above: **met** only when the worst run meets it.\n")
-p("| target (#26) | token | median (runs) | |")
+p("| target (#26, #27) | token | median (runs) | |")
 p("|---|---|---|---|")
 goals = {("verify", "small"): 2.0, ("verify", "large"): 2.5, ("sign", "small"): 1.5, ("sign", "large"): 2.0}
 for kind, size, g in TARGETS:
@@ -167,7 +167,8 @@ for kind, size, g in ED_TARGETS:
         ours_runs = runs_ns(g, f"{op}/auth-core")
         peers = [runs_ns(g, f"{op}/{imp}") for imp in ("jsonwebtoken", "jwt-simple", "jwt-compact")]
         r = [o / min(ps) for o, ps in zip(ours_runs, zip(*peers))]
-        p(f"| EdDSA {op} fastest of four or within 5% (× the fastest peer) | {size} | {med(r):.2f}× ({min(r):.2f}–{max(r):.2f}) | {'met' if max(r) <= 1.05 else 'missed'} |")
+        verdict = ('met' if max(r) <= 1.05 else 'missed') if op == "verify" else "reported (no goal)"
+        p(f"| EdDSA {op} fastest of four or within 5% (× the fastest peer) | {size} | {med(r):.2f}× ({min(r):.2f}–{max(r):.2f}) | {verdict} |")
 p("")
 p(open(os.path.join(ROOT, "scripts", "bench_notes.md")).read())
 p(open(os.path.join(ROOT, "scripts", "bench_history.md")).read())
