@@ -80,7 +80,7 @@ for g in groups("jwt_"):
     p("")
     TARGETS.append((kind, size, g))
 p("## EdDSA JWT (#27)\n")
-p("The same claims, one Ed25519 key (RFC 8032 deterministic signatures, so every crate writes the same token; every crate accepts every other's, asserted in the setup). auth-core verifies with `eddsa-fast` (ed25519-dalek's equation, the public key's point decoded once; firmware links ed25519-compact instead); jsonwebtoken with a decoding key built from our JWK; jwt-compact with ed25519-dalek; jwt-simple with its own Ed25519. The floors are the raw signature check over the signing input: ed25519-compact's `verify` and ed25519-dalek's `verify_strict`. The goal is verify within 5% of the fastest of the four, on every run.\n")
+p("The same claims, one Ed25519 key (RFC 8032 deterministic signatures, so every crate writes the same token; every crate accepts every other's, asserted in the setup). auth-core verifies and signs with `eddsa-fast` (ed25519-dalek: its equation with the public key's point decoded once, its basepoint tables; firmware links ed25519-compact instead); jsonwebtoken with a decoding key built from our JWK; jwt-compact with ed25519-dalek; jwt-simple with its own Ed25519. The floors are the raw signature check over the signing input: ed25519-compact's `verify` and ed25519-dalek's `verify_strict`. The goal is verify within 5% of the fastest of the four, on every run.\n")
 ED_TARGETS = []
 for g in groups("eddsa_"):
     size = g.split("_")[-1]

@@ -201,3 +201,16 @@ pub fn ed25519_backends(
         key.verify_dalek(message, signature).is_ok(),
     ))
 }
+
+/// Both backends' RFC 8032 signatures from one seed, `(compact, dalek)`: the differential
+/// test's check that `eddsa-fast` signs the same bytes.
+#[cfg(all(feature = "eddsa-fast", feature = "sign"))]
+pub fn ed25519_signatures(seed: &[u8; 32], message: &[u8]) -> ([u8; 64], [u8; 64]) {
+    use ed25519_dalek::Signer as _;
+    let compact = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+    let dalek = ed25519_dalek::SigningKey::from_bytes(seed);
+    (
+        *compact.sk.sign(message, None),
+        dalek.sign(message).to_bytes(),
+    )
+}

@@ -6,7 +6,7 @@
 //! a small-order point from `[S]B - [k]A`, which only the private key's holder can build, and
 //! which compact accepts and dalek refuses.
 
-use auth_core::fuzzing::ed25519_backends;
+use auth_core::fuzzing::{ed25519_backends, ed25519_signatures};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::scalar::Scalar;
 use sha2::{Digest, Sha512};
@@ -157,5 +157,17 @@ fn mutated_signatures_get_one_answer() {
                 Some((false, false))
             );
         }
+    }
+}
+
+/// `eddsa-fast` signs through dalek: the same RFC 8032 bytes as compact, for any seed and
+/// message (deterministic signatures leave no room for a difference).
+#[test]
+fn both_backends_sign_the_same_bytes() {
+    for round in 0..128u32 {
+        let seed: [u8; 32] = core::array::from_fn(|i| (round.wrapping_mul(31) as u8) ^ i as u8);
+        let msg: Vec<u8> = (0..round * 7).map(|i| (i * 13 + round) as u8).collect();
+        let (compact, dalek) = ed25519_signatures(&seed, &msg);
+        assert_eq!(compact, dalek, "round {round}");
     }
 }

@@ -1,6 +1,6 @@
 //! Ed25519 keys for `alg: EdDSA` tokens (RFC 8037): a public key verifies; a private key
 //! (with `sign`) signs too. The curve arithmetic is `ed25519-compact`'s, or with the
-//! `eddsa-fast` feature (for hosts) `ed25519-dalek`'s for verification.
+//! `eddsa-fast` feature (for hosts) `ed25519-dalek`'s, for verifying and signing.
 //!
 //! Verification is strict, as `ed25519-compact` makes it: `S` must be canonical (below the group
 //! order), `A` and `R` must be canonical encodings of points (`y` below the field prime) and
@@ -216,7 +216,11 @@ impl fmt::Debug for Ed25519PublicKey {
 #[cfg(feature = "sign")]
 #[derive(Clone)]
 pub struct Ed25519Key {
+    #[cfg(not(feature = "eddsa-fast"))]
     secret: ed25519_compact::SecretKey,
+    /// With `eddsa-fast`, dalek signs (its basepoint tables); the same RFC 8032 bytes.
+    #[cfg(feature = "eddsa-fast")]
+    secret: ed25519_dalek::SigningKey,
     public: Ed25519PublicKey,
 }
 
@@ -240,13 +244,20 @@ impl Ed25519Key {
     }
 
     fn build(seed: &[u8; SEED_LEN], kid: Option<Kid>) -> Result<Self, KeyError> {
-        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+        #[cfg(not(feature = "eddsa-fast"))]
+        let (secret, public) = {
+            let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+            (pair.sk, *pair.pk)
+        };
+        #[cfg(feature = "eddsa-fast")]
+        let (secret, public) = {
+            let secret = ed25519_dalek::SigningKey::from_bytes(seed);
+            let public = secret.verifying_key().to_bytes();
+            (secret, public)
+        };
         // A derived public key is always a valid one; built the one way, checks and all.
-        let public = Ed25519PublicKey::build(&pair.pk, kid)?;
-        Ok(Ed25519Key {
-            secret: pair.sk,
-            public,
-        })
+        let public = Ed25519PublicKey::build(&public, kid)?;
+        Ok(Ed25519Key { secret, public })
     }
 
     /// The key id, if any.
@@ -269,7 +280,13 @@ impl Ed25519Key {
 
     /// The RFC 8032 signature of `message`.
     pub(crate) fn signature(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
-        *self.secret.sign(message, None)
+        #[cfg(not(feature = "eddsa-fast"))]
+        return *self.secret.sign(message, None);
+        #[cfg(feature = "eddsa-fast")]
+        {
+            use ed25519_dalek::Signer as _;
+            self.secret.sign(message).to_bytes()
+        }
     }
 }
 
