@@ -36,6 +36,23 @@ pub(crate) enum Command {
     /// The config file: a reference with every key, or a check of one.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The signing keys' public halves.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Print the key set `/.well-known/jwks.json` serves, read from the key file: the Ed25519
+    /// public keys, never a secret (with HS256 keys only, the set is empty). Save it for an
+    /// app's `BearerAuth::from_jwks` or a device's provisioning.
+    Jwks {
+        /// The key file [default: jwt.key in the store's data directory].
+        #[arg(long, env = "AUTH_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

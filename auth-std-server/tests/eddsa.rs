@@ -311,3 +311,87 @@ fn a_bad_key_file_line_is_named_and_nothing_loads() {
         assert!(!err.contains(&hs), "the key leaked into the error: {err}");
     }
 }
+
+/// `keys jwks` prints the key file's public set, as the server serves it: the Ed25519 keys
+/// (staged `next` ones included), never a secret; an app verifies the server's tokens with it.
+#[test]
+fn keys_jwks_prints_the_public_set_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwt.key");
+    let hs = URL_SAFE_NO_PAD.encode([1u8; 32]);
+    let seed = URL_SAFE_NO_PAD.encode(SEED);
+    std::fs::write(
+        &path,
+        format!(
+            "hs HS256 {hs}\ned EdDSA {seed}\nnew EdDSA {} next\n",
+            URL_SAFE_NO_PAD.encode([6u8; 32])
+        ),
+    )
+    .unwrap();
+    key_file_mode(&path);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("AUTH_KEY_FILE")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["keys", "jwks", "--key-file", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(&hs) && !text.contains(&seed), "{text}");
+    let set: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let kids: Vec<&str> = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, ["ed", "new"]);
+    let ed = Ed25519Key::from_seed_with_kid(&SEED, "ed").unwrap();
+    assert_eq!(
+        set["keys"][0]["x"],
+        URL_SAFE_NO_PAD.encode(ed.public_key().as_bytes())
+    );
+    // What it prints is what a verify-only app reads.
+    let auth = auth_std_server::BearerAuth::from_jwks(text.as_bytes(), |_: &str| {
+        auth_std_server::auth::AccountStatus::Active
+    })
+    .unwrap();
+    let signer = auth_std_server::BearerAuth::new(KeyRing::new(ed).unwrap(), |_: &str| {
+        auth_std_server::auth::AccountStatus::Active
+    });
+    let token = signer.issue("alice", auth_std_server::now()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let header = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let ok = rt.block_on(auth.authenticate::<()>(Some(&header), auth_std_server::now()));
+    assert_eq!(ok.unwrap().subject(), "alice");
+
+    // The default path is jwt.key in the store's data directory; a bad file names its line.
+    std::fs::create_dir_all(dir.path().join("auth-data")).unwrap();
+    std::fs::write(
+        dir.path().join("auth-data/jwt.key"),
+        format!("hs {hs}\nx RS256 {hs}\n"),
+    )
+    .unwrap();
+    let out = run(&["keys", "jwks"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("auth-data/jwt.key") && err.contains("line 2: unknown algorithm"),
+        "{err}"
+    );
+    // HS256 only: an empty set, and a note on stderr.
+    std::fs::write(dir.path().join("auth-data/jwt.key"), format!("hs {hs}\n")).unwrap();
+    let out = run(&["keys", "jwks"]);
+    assert!(out.status.success());
+    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(set["keys"].as_array().unwrap().len(), 0);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&hs));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no EdDSA key"));
+}
