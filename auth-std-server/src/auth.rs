@@ -219,15 +219,23 @@ impl BearerAuth {
         }
     }
 
-    /// The ring to check `authorization` against; a followed set may refresh first.
-    async fn keys_for(&self, authorization: Option<&[u8]>) -> Arc<Keys> {
+    /// The ring to check a request against now (a followed set's, which may start a
+    /// background refresh).
+    fn current_keys(&self) -> Arc<Keys> {
         match &self.keys {
             KeySet::Fixed(keys) => Arc::clone(keys),
-            KeySet::Remote(remote) => {
-                let token = auth_core::bearer::parse_bearer(authorization).ok();
-                remote.keys_for(token).await
-            }
+            KeySet::Remote(remote) => remote.current(),
         }
+    }
+
+    /// A newer ring to check a refused token against again: a followed set, refreshed because
+    /// the token names a key it lacked. `None` for a fixed ring, or when a refresh cannot help.
+    async fn newer_keys(&self, keys: &Keys, authorization: Option<&[u8]>) -> Option<Arc<Keys>> {
+        let KeySet::Remote(remote) = &self.keys else {
+            return None;
+        };
+        let token = auth_core::bearer::parse_bearer(authorization).ok()?;
+        remote.after_refusal(keys, token).await
     }
 
     /// The core's view of these rules (with the default password policy; logins set theirs).
@@ -299,9 +307,17 @@ impl BearerAuth {
         let header = authorization.map(HeaderValue::as_bytes);
         let mut buf = vec![0u8; header.map_or(0, <[u8]>::len).saturating_mul(2)];
         let config = self.flow_config();
-        let keys = self.keys_for(header).await;
-        let ok =
-            flow::authorize(header, &*keys, &config, now, &mut buf).map_err(Rejection::Auth)?;
+        let mut keys = self.current_keys();
+        // A second buffer for the one retry, so the first answer's borrow can stand.
+        let mut retry_buf = Vec::new();
+        let ok = match flow::authorize(header, &*keys, &config, now, &mut buf) {
+            Err(AuthError::InvalidToken) => {
+                self.retry(header, &mut keys, &config, now, &mut retry_buf, buf.len())
+                    .await
+            }
+            other => other,
+        }
+        .map_err(Rejection::Auth)?;
         // Decoded once; a subject with escapes is copied out decoded.
         let subject: String = ok.subject.chars().collect();
         let scope: String = ok.scope.map(|s| s.chars().collect()).unwrap_or_default();
@@ -317,13 +333,7 @@ impl BearerAuth {
             None => self.accounts.load_since(&subject).await,
         };
         Self::account_verdict(status, created, issued_at)?;
-        let revoked = match (&self.revoked, revocation) {
-            (_, Revocation::Live) => false,
-            (_, Revocation::Revoked) => true,
-            (Some(set), Revocation::AskStore(sid)) => set.ask_store(&sid).await,
-            (None, Revocation::AskStore(_)) => true,
-        };
-        if revoked {
+        if self.is_revoked(revocation).await {
             return Err(Rejection::Revoked);
         }
         Ok(Authenticated {
@@ -335,6 +345,36 @@ impl BearerAuth {
             token_start,
             claims,
         })
+    }
+
+    /// The revoked-session verdict, asking the store when memory could not say.
+    async fn is_revoked(&self, revocation: Revocation) -> bool {
+        match (&self.revoked, revocation) {
+            (_, Revocation::Live) => false,
+            (_, Revocation::Revoked) => true,
+            (Some(set), Revocation::AskStore(sid)) => set.ask_store(&sid).await,
+            (None, Revocation::AskStore(_)) => true,
+        }
+    }
+
+    /// A refused token, checked once more when a followed set had to refresh for its `kid`
+    /// (`keys` becomes the newer ring); else the same refusal.
+    async fn retry<'h, 'b>(
+        &self,
+        header: Option<&'h [u8]>,
+        keys: &mut Arc<Keys>,
+        config: &FlowConfig<'_>,
+        now: u64,
+        buf: &'b mut Vec<u8>,
+        len: usize,
+    ) -> Result<flow::Authorized<'h, 'b>, AuthError> {
+        let newer = self
+            .newer_keys(keys, header)
+            .await
+            .ok_or(AuthError::InvalidToken)?;
+        *keys = newer;
+        buf.resize(len, 0);
+        flow::authorize(header, &**keys, config, now, buf)
     }
 
     /// What the revoked set says of the token's session, decided here, in memory, while the

@@ -225,13 +225,14 @@ impl std::error::Error for JwksFileError {}
 /// # Errors
 /// [`JwksFileError`], naming the file (and the key).
 pub fn load_jwks_file(path: &Path) -> Result<Keys, JwksFileError> {
+    use std::io::Read as _;
     let shown = path.display().to_string();
-    let len = std::fs::metadata(path).map_err(|e| JwksFileError::Io(shown.clone(), e))?;
-    if len.len() > MAX_JWKS_LEN as u64 {
-        let n = usize::try_from(len.len()).unwrap_or(usize::MAX);
-        return Err(JwksFileError::Jwks(shown, JwksError::TooLong(n)));
-    }
-    let bytes = std::fs::read(path).map_err(|e| JwksFileError::Io(shown.clone(), e))?;
+    let io = |e| JwksFileError::Io(path.display().to_string(), e);
+    // One read, of at most one byte past the bound: `parse_jwks` then refuses a longer file.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_JWKS_LEN as u64 + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
     parse_jwks(&bytes).map_err(|e| JwksFileError::Jwks(shown, e))
 }
 

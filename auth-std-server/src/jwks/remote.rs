@@ -5,8 +5,8 @@
 //! their own, and at most once per [`RemoteJwksOptions::min_refresh_interval`], whatever asks:
 //! - a request after the set's lifetime is served from the set it has while one refresh runs
 //!   in the background (stale while revalidating);
-//! - a token naming a `kid` the set lacks (the issuer rotated in a new key) waits for one
-//!   refresh, then is checked against the new set. Concurrent ones wait on that same fetch,
+//! - a token refused for naming a `kid` the set lacks (the issuer rotated in a new key) waits
+//!   for one refresh, then is checked against the new set. Concurrent ones wait on that same fetch,
 //!   and an attacker's random `kid`s cannot make it fetch more often than the interval.
 //!
 //! A failed refresh (the issuer down, a timeout, a status other than 200, a body over
@@ -169,15 +169,22 @@ impl RemoteJwks {
         self.failures.load(Ordering::Relaxed)
     }
 
-    /// The set to check `token` (the bearer token, when the request has one) against: a stale
-    /// set starts a background refresh; an unknown `kid` waits for one.
-    pub async fn keys_for(self: &Arc<Self>, token: Option<&str>) -> Arc<Keys> {
-        let keys = self.keys_refreshing_if_stale();
-        if token.is_some_and(|t| names_unknown_kid(&keys, t)) {
-            self.refresh().await;
-            return self.keys();
+    /// The set to check a token against now. A stale set starts one background refresh and is
+    /// still returned: nothing waits.
+    pub fn current(self: &Arc<Self>) -> Arc<Keys> {
+        self.keys_refreshing_if_stale()
+    }
+
+    /// After `token` was refused by `keys`: when it names a `kid` that `keys` lacks, waits for
+    /// one refresh (or the one running) and returns the set in use then, to check it again.
+    /// `None` when a refresh cannot help. Only refused tokens come here, so a known key costs a
+    /// request nothing.
+    pub async fn after_refusal(&self, keys: &Keys, token: &str) -> Option<Arc<Keys>> {
+        if !names_unknown_kid(keys, token) {
+            return None;
         }
-        keys
+        self.refresh().await;
+        Some(self.keys())
     }
 
     fn keys_refreshing_if_stale(self: &Arc<Self>) -> Arc<Keys> {
