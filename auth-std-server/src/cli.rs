@@ -1,6 +1,6 @@
 //! The command line's schema, and nothing else: `serve` (the default),
 //! `user add|passwd|disable|enable|remove|list|import|export`, `session list|revoke` and
-//! `config example|check`.
+//! `config example|check` and `keys jwks|list|add|promote|retire`.
 //! [`crate::command`] runs them.
 
 use std::net::SocketAddr;
@@ -36,7 +36,7 @@ pub(crate) enum Command {
     /// The config file: a reference with every key, or a check of one.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// The signing keys' public halves.
+    /// The key file: list, add, promote and retire keys; print the public key set.
     #[command(subcommand)]
     Keys(KeysCommand),
 }
@@ -46,13 +46,50 @@ pub(crate) enum KeysCommand {
     /// Print the key set `/.well-known/jwks.json` serves, read from the key file: the Ed25519
     /// public keys, never a secret (with HS256 keys only, the set is empty). Save it for an
     /// app's `BearerAuth::from_jwks` or a device's provisioning.
-    Jwks {
-        /// The key file [default: jwt.key in the store's data directory].
-        #[arg(long, env = "AUTH_KEY_FILE")]
-        key_file: Option<PathBuf>,
+    Jwks(KeyFileArgs),
+    /// List the key file's keys: kid, algorithm, and whether it signs, verifies, or is staged
+    /// (`next`). Never a key.
+    List(KeyFileArgs),
+    /// Append a new random key (32 bytes from the system generator) to the key file. Stage it
+    /// with `--next` on every instance first, then `keys promote` it: see docs/operations.md.
+    /// Prints the kid, never the key.
+    Add {
+        /// The algorithm [default: the signing key's; HS256 in a new file].
+        #[arg(long, value_enum)]
+        alg: Option<SigningAlg>,
+        /// The kid [default: k<unix time>].
+        #[arg(long)]
+        kid: Option<String>,
+        /// Verify with it (and publish an Ed25519 key) but do not sign with it yet.
+        #[arg(long)]
+        next: bool,
         #[command(flatten)]
-        store: StoreArgs,
+        file: KeyFileArgs,
     },
+    /// Make a key the one that signs: its line loses `next` and moves to the end.
+    Promote {
+        /// The key's kid.
+        kid: String,
+        #[command(flatten)]
+        file: KeyFileArgs,
+    },
+    /// Remove a key that no longer signs, once its tokens have expired (`--token-ttl`).
+    Retire {
+        /// The key's kid.
+        kid: String,
+        #[command(flatten)]
+        file: KeyFileArgs,
+    },
+}
+
+/// Which key file a `keys` command reads.
+#[derive(Debug, Args)]
+pub(crate) struct KeyFileArgs {
+    /// The key file [default: jwt.key in the store's data directory].
+    #[arg(long, env = "AUTH_KEY_FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]

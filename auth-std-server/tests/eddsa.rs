@@ -395,3 +395,81 @@ fn keys_jwks_prints_the_public_set_offline() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&hs));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no EdDSA key"));
 }
+
+/// The rotation in docs/operations.md with the `keys` commands instead of an editor: add an
+/// Ed25519 key staged `next` (published, not signing), promote it, retire the old HS256 key.
+/// Each step leaves a file the server loads; no command prints a key; the signing key cannot
+/// be retired; errors exit 2 with the file named.
+#[test]
+fn keys_commands_run_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/jwt.key");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+            .current_dir(dir.path())
+            .args(["keys"])
+            .args(args)
+            .arg("--key-file")
+            .arg(&path)
+            .env_remove("AUTH_KEY_FILE")
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            said,
+        )
+    };
+    let mut said = String::new();
+    let mut ok = |args: &[&str]| {
+        let (code, stdout, all) = run(args);
+        assert_eq!(code, Some(0), "{args:?}: {all}");
+        said.push_str(&all);
+        stdout
+    };
+    ok(&["add", "--kid", "h1"]);
+    let key_of = |kid: &str| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{kid} ")))
+            .unwrap();
+        line.split_whitespace().nth(2).unwrap().to_owned()
+    };
+    let h1 = key_of("h1");
+    let signer = |p: &std::path::Path| {
+        let ring = auth_std_server::keys::load_key_file(p).unwrap();
+        let k = ring.signing_key();
+        (k.kid().unwrap().to_owned(), k.algorithm())
+    };
+    assert_eq!(signer(&path), ("h1".into(), auth_core::Algorithm::Hs256));
+    ok(&["add", "--alg", "EdDSA", "--kid", "e1", "--next"]);
+    assert_eq!(signer(&path).0, "h1", "a staged key does not sign");
+    let set: serde_json::Value = serde_json::from_str(&ok(&["jwks"])).unwrap();
+    assert_eq!(set["keys"][0]["kid"], "e1", "a staged key is published");
+    assert_eq!(ok(&["list"]), "h1\tHS256\tsigns\ne1\tEdDSA\tnext\n");
+    ok(&["promote", "e1"]);
+    assert_eq!(signer(&path), ("e1".into(), auth_core::Algorithm::EdDsa));
+    let (code, _, err) = run(&["retire", "e1"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("jwt.key") && err.contains("the key that signs"),
+        "{err}"
+    );
+    ok(&["retire", "h1"]);
+    assert_eq!(ok(&["list"]), "e1\tEdDSA\tsigns\n");
+    let (code, _, err) = run(&["promote", "h1"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no key with kid 'h1'"), "{err}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the key file stays private");
+    // No key, present or retired, was ever printed.
+    let e1 = key_of("e1");
+    assert!(!said.contains(&h1) && !said.contains(&e1), "{said}");
+}

@@ -1,10 +1,11 @@
 //! Runs one command of [`crate::cli`]: `serve` ([`serve`]), `user …` and `session …`
-//! ([`admin`]), `config …` and `keys jwks`. Every error is one line on stderr and exit status 2, as for a bad option:
+//! ([`admin`]), `config …` and `keys …` ([`keys`]). Every error is one line on stderr and exit status 2, as for a bad option:
 //! nothing was done.
 
 pub mod admin;
 pub mod config;
 pub mod console;
+pub mod keys;
 pub mod serve;
 pub mod startup;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory as _, Parser as _};
 
-use crate::cli::{Cli, Command, ConfigCommand, KeysCommand, StoreArgs};
+use crate::cli::{Cli, Command, ConfigCommand, StoreArgs};
 use crate::store::{DEFAULT_STORE, PoolLimits, StoreError, StoreUrl};
 
 /// Entry point of the binary.
@@ -29,7 +30,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(&merged.argv);
     let result = match cli.command {
         Some(Command::Config(cmd)) => run_config(cmd, &merged),
-        Some(Command::Keys(cmd)) => run_keys(cmd),
+        Some(Command::Keys(cmd)) => keys::run(cmd),
         Some(Command::User(cmd)) => admin::run(cmd).map_err(|e| e.to_string()),
         Some(Command::Session(cmd)) => admin::run_session(cmd).map_err(|e| e.to_string()),
         Some(Command::Serve(args)) => serve::serve(*args).map_err(|e| e.to_string()),
@@ -62,30 +63,6 @@ fn with_password(url: &str, password: &str) -> Result<String, StoreError> {
         .set_password(Some(password))
         .map_err(|()| bad("the store URL has no host to set a password for"))?;
     Ok(parsed.into())
-}
-
-/// `keys jwks` prints the public key set of the key file, as `/.well-known/jwks.json` would.
-fn run_keys(cmd: KeysCommand) -> Result<(), String> {
-    let KeysCommand::Jwks { key_file, store } = cmd;
-    let path = match key_file {
-        Some(path) => path,
-        None => store
-            .url()
-            .map_err(|e| e.to_string())?
-            .data_dir()
-            .join("jwt.key"),
-    };
-    let keys = crate::keys::load_key_file(&path).map_err(|e| e.to_string())?;
-    let set = crate::http::discovery::jwks(&keys);
-    if set.keys.is_empty() {
-        eprintln!(
-            "note: {} holds no EdDSA key; the set is empty",
-            path.display()
-        );
-    }
-    let json = serde_json::to_string_pretty(&set).map_err(|e| e.to_string())?;
-    console::say(&json);
-    Ok(())
 }
 
 /// `config example` prints the reference file; `config check` the effective configuration,

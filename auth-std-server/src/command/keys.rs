@@ -1,0 +1,128 @@
+//! `keys jwks|list|add|promote|retire`: the key file, offline. Edits go through
+//! [`crate::keys::edit_key_file`] (locked, atomic, mode 0600, checked as the server loads it);
+//! nothing here prints a secret or a seed.
+
+use std::path::PathBuf;
+
+use super::console;
+use crate::cli::{KeyFileArgs, KeysCommand};
+use crate::keys::{self, KeyRole, NewKey};
+
+/// Runs one `keys` command.
+pub(crate) fn run(cmd: KeysCommand) -> Result<(), String> {
+    match cmd {
+        KeysCommand::Jwks(file) => jwks(&path(file)?),
+        KeysCommand::List(file) => list(&path(file)?),
+        KeysCommand::Add {
+            alg,
+            kid,
+            next,
+            file,
+        } => {
+            let new = NewKey {
+                alg: alg.map(|a| a.algorithm()),
+                kid,
+                next,
+            };
+            add(&path(file)?, &new)
+        }
+        KeysCommand::Promote { kid, file } => promote(&path(file)?, &kid),
+        KeysCommand::Retire { kid, file } => retire(&path(file)?, &kid),
+    }
+}
+
+/// `--key-file`, or `jwt.key` in the store's data directory.
+fn path(file: KeyFileArgs) -> Result<PathBuf, String> {
+    match file.key_file {
+        Some(path) => Ok(path),
+        None => Ok(file
+            .store
+            .url()
+            .map_err(|e| e.to_string())?
+            .data_dir()
+            .join("jwt.key")),
+    }
+}
+
+/// The public key set, as `/.well-known/jwks.json` serves it.
+fn jwks(path: &std::path::Path) -> Result<(), String> {
+    let keys = keys::load_key_file(path).map_err(|e| e.to_string())?;
+    let set = crate::http::discovery::jwks(&keys);
+    if set.keys.is_empty() {
+        eprintln!(
+            "note: {} holds no EdDSA key; the set is empty",
+            path.display()
+        );
+    }
+    let json = serde_json::to_string_pretty(&set).map_err(|e| e.to_string())?;
+    console::say(&json);
+    Ok(())
+}
+
+fn list(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+    let entries =
+        keys::list_keys(&text).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    for e in entries {
+        console::say(&format!(
+            "{}\t{}\t{}",
+            e.kid,
+            e.alg.as_str(),
+            e.role.as_str()
+        ));
+    }
+    Ok(())
+}
+
+fn add(path: &std::path::Path, new: &NewKey) -> Result<(), String> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| format!("random generator failed: {e}"))?;
+    let now = crate::clock::now();
+    let kid = keys::edit_key_file(path, |text| keys::add_key(text, new, now, &secret))
+        .map_err(|e| e.to_string())?;
+    let role = role_of(path, &kid)?;
+    let what = match role {
+        KeyRole::Next => {
+            "staged (next): it verifies, and an Ed25519 key is published in the \
+                          key set, but it does not sign until `keys promote`"
+        }
+        _ => "it signs new tokens",
+    };
+    console::say(&format!(
+        "added key {kid} to {}: {what}. Restart each instance to load it.",
+        path.display()
+    ));
+    Ok(())
+}
+
+fn promote(path: &std::path::Path, kid: &str) -> Result<(), String> {
+    keys::edit_key_file(path, |text| Ok((keys::promote_key(text, kid)?, ())))
+        .map_err(|e| e.to_string())?;
+    console::say(&format!(
+        "{kid} signs now in {}. Restart each instance to load it.",
+        path.display()
+    ));
+    Ok(())
+}
+
+fn retire(path: &std::path::Path, kid: &str) -> Result<(), String> {
+    keys::edit_key_file(path, |text| Ok((keys::retire_key(text, kid)?, ())))
+        .map_err(|e| e.to_string())?;
+    console::say(&format!(
+        "retired {kid} from {}: tokens it signed stop verifying once each instance restarts.",
+        path.display()
+    ));
+    Ok(())
+}
+
+/// What the key `kid` does in the file as written.
+fn role_of(path: &std::path::Path, kid: &str) -> Result<KeyRole, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let entries = keys::list_keys(&text).map_err(|e| e.to_string())?;
+    entries
+        .into_iter()
+        .find(|e| e.kid == kid)
+        .map(|e| e.role)
+        .ok_or_else(|| format!("{kid} is not in {}", path.display()))
+}
