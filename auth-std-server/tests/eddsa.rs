@@ -379,6 +379,7 @@ fn keys_jwks_prints_the_public_set_offline() {
         format!("hs {hs}\nx RS256 {hs}\n"),
     )
     .unwrap();
+    key_file_mode(&dir.path().join("auth-data/jwt.key"));
     let out = run(&["keys", "jwks"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -466,7 +467,15 @@ fn keys_commands_run_a_rotation() {
     let (code, _, err) = run(&["promote", "h1"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no key with kid 'h1'"), "{err}");
+    // A key file others may read is refused, as the server refuses it, and left as it is.
     use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let (code, _, err) = run(&["add"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("key file") && err.contains("644"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the key file stays private");
     // No key, present or retired, was ever printed.

@@ -10,6 +10,16 @@ use crate::keys::{self, KeyRole, NewKey};
 
 /// Runs one `keys` command.
 pub(crate) fn run(cmd: KeysCommand) -> Result<(), String> {
+    if !matches!(cmd, KeysCommand::Jwks(_) | KeysCommand::List(_)) {
+        for var in ["AUTH_SECRET", "AUTH_SECRET_FILE"] {
+            if std::env::var_os(var).is_some() {
+                eprintln!(
+                    "note: {var} is set: a server started with it signs and verifies with \
+                     that secret alone and ignores the key file"
+                );
+            }
+        }
+    }
     match cmd {
         KeysCommand::Jwks(file) => jwks(&path(file)?),
         KeysCommand::List(file) => list(&path(file)?),
@@ -31,17 +41,23 @@ pub(crate) fn run(cmd: KeysCommand) -> Result<(), String> {
     }
 }
 
-/// `--key-file`, or `jwt.key` in the store's data directory.
+/// `--key-file`, or `jwt.key` in the store's data directory. An existing file that group or
+/// others may read or write is refused, as the server refuses it at start: an edit would
+/// otherwise replace it with a private file and hide that it was exposed.
 fn path(file: KeyFileArgs) -> Result<PathBuf, String> {
-    match file.key_file {
-        Some(path) => Ok(path),
-        None => Ok(file
+    let path = match file.key_file {
+        Some(path) => path,
+        None => file
             .store
             .url()
             .map_err(|e| e.to_string())?
             .data_dir()
-            .join("jwt.key")),
+            .join("jwt.key"),
+    };
+    if path.exists() {
+        crate::fs::check_secret_file(&path, "key file").map_err(|e| e.to_string())?;
     }
+    Ok(path)
 }
 
 /// The public key set, as `/.well-known/jwks.json` serves it.
