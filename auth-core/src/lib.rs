@@ -31,6 +31,8 @@ mod b64;
 pub mod bearer;
 #[cfg(feature = "flow")]
 pub mod contract;
+#[cfg(feature = "sign")]
+mod divide;
 pub mod error;
 #[cfg(feature = "flow")]
 pub mod flow;

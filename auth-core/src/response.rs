@@ -122,11 +122,12 @@ fn write_u64<W: Write>(mut v: u64, w: &mut W) -> Result<(), EncodeError> {
     let mut i = digits.len();
     loop {
         i = i.saturating_sub(1);
+        let (q, r) = crate::divide::div_rem(v, 10);
         if let Some(d) = digits.get_mut(i) {
-            // `v % 10 < 10`: the cast cannot truncate.
-            *d = b'0'.saturating_add((v % 10) as u8);
+            // `r < 10`: the cast cannot truncate.
+            *d = b'0'.saturating_add(r as u8);
         }
-        v /= 10;
+        v = q;
         if v == 0 {
             break;
         }

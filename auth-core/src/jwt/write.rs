@@ -109,10 +109,11 @@ impl<'o> ClaimsWriter<'o> {
         let mut start = digits.len();
         while n >= 100 {
             start = start.saturating_sub(2);
+            let (q, r) = crate::divide::div_rem(n, 100);
             if let Some(d) = digits.get_mut(start..start.saturating_add(2)) {
-                d.copy_from_slice(&pair(n % 100));
+                d.copy_from_slice(&pair(u64::from(r)));
             }
-            n /= 100;
+            n = q;
         }
         if n >= 10 {
             start = start.saturating_sub(2);
