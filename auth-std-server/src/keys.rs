@@ -223,13 +223,20 @@ pub fn from_secret(secret: &str) -> Result<Keys, KeysError> {
     KeyRing::new(key).map_err(KeysError::Ring)
 }
 
-/// One key file line: its key, and whether it is marked `next` (verifies, does not sign).
-fn parse_line(line: &str) -> Result<(Key, bool), KeyLineProblem> {
+/// A key file line's words without its `next` mark, and whether it had one (`next` after at
+/// least two words: `<kid> next` is an HS256 line whose secret reads "next").
+fn line_words(line: &str) -> (Vec<&str>, bool) {
     let mut words: Vec<&str> = line.split_whitespace().collect();
     let next = words.len() > 2 && words.last() == Some(&"next");
     if next {
         words.pop();
     }
+    (words, next)
+}
+
+/// One key file line: its key, and whether it is marked `next` (verifies, does not sign).
+fn parse_line(line: &str) -> Result<(Key, bool), KeyLineProblem> {
+    let (words, next) = line_words(line);
     let (kid, alg, key) = match words[..] {
         [kid, key] => (kid, Algorithm::Hs256, key),
         [kid, alg, key] => (
@@ -313,12 +320,28 @@ pub fn check_signing_alg(
 /// # Errors
 /// Unreadable or invalid file.
 pub fn load_key_file(path: &Path) -> Result<Keys, KeysError> {
+    in_key_file(path, parse_key_file)
+}
+
+/// The keys of the key file at `path`, as [`list_keys`] reads them.
+///
+/// # Errors
+/// Unreadable or invalid file.
+pub fn list_key_file(path: &Path) -> Result<Vec<KeyEntry>, KeysError> {
+    in_key_file(path, list_keys)
+}
+
+/// Reads the key file at `path` and hands its text to `read`; its error names the file.
+fn in_key_file<T>(
+    path: &Path,
+    read: impl FnOnce(&str) -> Result<T, KeysError>,
+) -> Result<T, KeysError> {
     let text = fs::read_to_string(path).map_err(|source| KeysError::Io {
         action: "read key file",
         path: path.display().to_string(),
         source,
     })?;
-    parse_key_file(&text).map_err(|e| KeysError::InFile {
+    read(&text).map_err(|e| KeysError::InFile {
         path: path.display().to_string(),
         inner: Box::new(e),
     })
@@ -395,12 +418,9 @@ fn key_lines(text: &str) -> Vec<(usize, &str, bool)> {
     text.lines()
         .enumerate()
         .filter_map(|(i, line)| {
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let (words, next) = line_words(line);
             let first = *words.first()?;
-            if first.starts_with('#') {
-                return None;
-            }
-            Some((i, first, words.len() > 2 && words.last() == Some(&"next")))
+            (!first.starts_with('#')).then_some((i, first, next))
         })
         .collect()
 }
@@ -502,13 +522,9 @@ pub fn add_key(
 /// [`KeysError::UnknownKid`], or the file's own error.
 pub fn promote_key(text: &str, kid: &str) -> Result<String, KeysError> {
     parse_key_file(text)?;
-    let (at, _, next) = find_line(text, kid)?;
+    let (at, _, _) = find_line(text, kid)?;
     let mut lines: Vec<&str> = text.lines().collect();
-    let line = lines.remove(at);
-    let mut words: Vec<&str> = line.split_whitespace().collect();
-    if next {
-        words.pop();
-    }
+    let (words, _) = line_words(lines.remove(at));
     let mut out: String = lines.iter().map(|l| format!("{l}\n")).collect();
     out.push_str(&words.join(" "));
     out.push('\n');

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::console;
 use crate::cli::{KeyFileArgs, KeysCommand};
-use crate::keys::{self, KeyRole, NewKey};
+use crate::keys::{self, NewKey};
 
 /// Runs one `keys` command.
 pub(crate) fn run(cmd: KeysCommand) -> Result<(), String> {
@@ -76,11 +76,7 @@ fn jwks(path: &std::path::Path) -> Result<(), String> {
 }
 
 fn list(path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
-    let entries =
-        keys::list_keys(&text).map_err(|e| format!("key file {}: {e}", path.display()))?;
-    for e in entries {
+    for e in keys::list_key_file(path).map_err(|e| e.to_string())? {
         console::say(&format!(
             "{}\t{}\t{}",
             e.kid,
@@ -97,13 +93,12 @@ fn add(path: &std::path::Path, new: &NewKey) -> Result<(), String> {
     let now = crate::clock::now();
     let kid = keys::edit_key_file(path, |text| keys::add_key(text, new, now, &secret))
         .map_err(|e| e.to_string())?;
-    let role = role_of(path, &kid)?;
-    let what = match role {
-        KeyRole::Next => {
-            "staged (next): it verifies, and an Ed25519 key is published in the \
-                          key set, but it does not sign until `keys promote`"
-        }
-        _ => "it signs new tokens",
+    // The new line is last: without `next` it is the one that signs.
+    let what = if new.next {
+        "staged (next): it verifies, and an Ed25519 key is published in the key set, but it \
+         does not sign until `keys promote`"
+    } else {
+        "it signs new tokens"
     };
     console::say(&format!(
         "added key {kid} to {}: {what}. Restart each instance to load it.",
@@ -113,8 +108,7 @@ fn add(path: &std::path::Path, new: &NewKey) -> Result<(), String> {
 }
 
 fn promote(path: &std::path::Path, kid: &str) -> Result<(), String> {
-    keys::edit_key_file(path, |text| Ok((keys::promote_key(text, kid)?, ())))
-        .map_err(|e| e.to_string())?;
+    edit(path, |text| keys::promote_key(text, kid))?;
     console::say(&format!(
         "{kid} signs now in {}. Restart each instance to load it.",
         path.display()
@@ -123,8 +117,7 @@ fn promote(path: &std::path::Path, kid: &str) -> Result<(), String> {
 }
 
 fn retire(path: &std::path::Path, kid: &str) -> Result<(), String> {
-    keys::edit_key_file(path, |text| Ok((keys::retire_key(text, kid)?, ())))
-        .map_err(|e| e.to_string())?;
+    edit(path, |text| keys::retire_key(text, kid))?;
     console::say(&format!(
         "retired {kid} from {}: tokens it signed stop verifying once each instance restarts.",
         path.display()
@@ -132,13 +125,10 @@ fn retire(path: &std::path::Path, kid: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// What the key `kid` does in the file as written.
-fn role_of(path: &std::path::Path, kid: &str) -> Result<KeyRole, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let entries = keys::list_keys(&text).map_err(|e| e.to_string())?;
-    entries
-        .into_iter()
-        .find(|e| e.kid == kid)
-        .map(|e| e.role)
-        .ok_or_else(|| format!("{kid} is not in {}", path.display()))
+/// Replaces the key file with what `change` makes of its text.
+fn edit(
+    path: &std::path::Path,
+    change: impl FnOnce(&str) -> Result<String, keys::KeysError>,
+) -> Result<(), String> {
+    keys::edit_key_file(path, |text| Ok((change(text)?, ()))).map_err(|e| e.to_string())
 }
