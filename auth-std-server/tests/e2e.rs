@@ -372,17 +372,17 @@ fn cli_drives_a_running_server() {
     }
     token_of(&login(server.addr, "pl", "wonderland-42"));
 
-    // Disable: a valid token gets 403 within a second; enable: its session stays revoked
+    // Disable: a valid token gets 403 through the feed; enable: its session stays revoked
     // (disabling ends every session, #13), so it gets 401, and a new login works.
     assert!(cli(dir.path(), &["user", "disable", "carol"], None).0);
-    let r = within_a_second(|| dashboard(server.addr, &token), 403);
+    let r = through_the_feed(|| dashboard(server.addr, &token), 403);
     assert_eq!(
         (r.status, r.body.as_str()),
         (403, r#"{"detail":"Access restricted"}"#)
     );
     assert_eq!(login(server.addr, "carol", "c4rol+pass").status, 403);
     assert!(cli(dir.path(), &["user", "enable", "carol"], None).0);
-    let r = within_a_second(|| dashboard(server.addr, &token), 401);
+    let r = through_the_feed(|| dashboard(server.addr, &token), 401);
     assert!(
         r.body.contains("Invalid or malformed signature"),
         "{}",
@@ -392,7 +392,7 @@ fn cli_drives_a_running_server() {
     assert_eq!(dashboard(server.addr, &token).status, 200);
     assert!(cli(dir.path(), &["user", "remove", "carol"], None).0);
     assert_eq!(
-        within_a_second(|| dashboard(server.addr, &token), 403).status,
+        through_the_feed(|| dashboard(server.addr, &token), 403).status,
         403
     );
     let (ok, _, err) = cli(dir.path(), &["user", "remove", "carol"], None);
@@ -454,12 +454,14 @@ fn key_file_rotation() {
     assert_eq!(dashboard(s3.addr, &new_token).status, 200);
 }
 
-/// Calls `f` until its status is `want`, for at most a second; the last reply.
-fn within_a_second(f: impl Fn() -> Http, want: u16) -> Http {
+/// Calls `f` until its status is `want`, for at most 5 s; the last reply. The account and
+/// revocation feeds poll every 250 ms: the rest is room for a loaded machine (how soon is a
+/// benchmark's question, not a test's).
+fn through_the_feed(f: impl Fn() -> Http, want: u16) -> Http {
     let t0 = Instant::now();
     loop {
         let r = f();
-        if r.status == want || t0.elapsed() > Duration::from_secs(1) {
+        if r.status == want || t0.elapsed() > Duration::from_secs(5) {
             return r;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -1016,7 +1018,10 @@ fn session_cli_lists_and_revokes() {
     let id = lines[0].split('\t').next().unwrap();
     let (ok, out, err) = cli(dir.path(), &["session", "revoke", "admin", id], None);
     assert!(ok && out.contains("revoked session"), "{out}{err}");
-    within_a_second(|| dashboard(server.addr, &t1), 401);
+    assert_eq!(
+        through_the_feed(|| dashboard(server.addr, &t1), 401).status,
+        401
+    );
     assert_eq!(dashboard(server.addr, &t2).status, 200);
     let (ok, _, err) = cli(dir.path(), &["session", "revoke", "admin", id], None);
     assert!(!ok && err.contains("no live session"), "{err}");
@@ -1026,7 +1031,10 @@ fn session_cli_lists_and_revokes() {
     assert!(!ok && err.contains("<ID>"), "{err}");
     let (ok, out, _) = cli(dir.path(), &["session", "revoke", "admin", "--all"], None);
     assert!(ok && out.contains("revoked 1 sessions"), "{out}");
-    within_a_second(|| dashboard(server.addr, &t2), 401);
+    assert_eq!(
+        through_the_feed(|| dashboard(server.addr, &t2), 401).status,
+        401
+    );
 }
 
 /// #10 item 9: `username=ghost%0A… INFO login succeeded user=admin` used to write a forged log

