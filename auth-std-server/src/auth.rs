@@ -18,7 +18,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use auth_core::flow::{self, AuthError, FlowConfig, Grant, LoginError, SubjectClaim};
 use auth_core::{ClaimsError, EncodeError, UntrustedToken, VerifiedToken};
@@ -99,8 +99,9 @@ where
 
 /// Where the keys that verify come from.
 enum KeySet {
-    /// A ring of its own: a key file, a secret, or a key set read once.
-    Fixed(Arc<Keys>),
+    /// A ring of its own: a key file, a secret, or a key set read once; replaced whole by
+    /// [`BearerAuth::replace_keys`].
+    Local(RwLock<Arc<Keys>>),
     /// An issuer's key set, followed ([`RemoteJwks`]).
     Remote(Arc<RemoteJwks>),
 }
@@ -138,7 +139,7 @@ impl BearerAuth {
 
     /// As [`BearerAuth::new`], with accounts already behind an `Arc`.
     pub fn with_accounts(keys: Keys, accounts: Arc<dyn Accounts>) -> Self {
-        Self::over(KeySet::Fixed(Arc::new(keys)), accounts)
+        Self::over(KeySet::Local(RwLock::new(Arc::new(keys))), accounts)
     }
 
     /// Verifies with the public keys of a key set document (what this server serves at
@@ -214,8 +215,23 @@ impl BearerAuth {
     /// The key ring in use now (a followed key set's latest).
     pub fn keys(&self) -> Arc<Keys> {
         match &self.keys {
-            KeySet::Fixed(keys) => Arc::clone(keys),
+            KeySet::Local(keys) => Arc::clone(&keys.read().unwrap_or_else(|p| p.into_inner())),
             KeySet::Remote(remote) => remote.keys(),
+        }
+    }
+
+    /// Replaces a ring of its own with `keys`, whole: what the server does when SIGHUP has it
+    /// read its key file again. A request that already holds the old ring finishes with it;
+    /// every later one verifies and signs with `keys`. Returns `false`, and changes nothing,
+    /// for a followed key set, which refreshes itself.
+    #[must_use]
+    pub fn replace_keys(&self, keys: Keys) -> bool {
+        match &self.keys {
+            KeySet::Local(ring) => {
+                *ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+                true
+            }
+            KeySet::Remote(_) => false,
         }
     }
 
@@ -223,7 +239,7 @@ impl BearerAuth {
     /// background refresh).
     fn current_keys(&self) -> Arc<Keys> {
         match &self.keys {
-            KeySet::Fixed(keys) => Arc::clone(keys),
+            KeySet::Local(_) => self.keys(),
             KeySet::Remote(remote) => remote.current(),
         }
     }

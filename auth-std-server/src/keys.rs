@@ -9,7 +9,7 @@
 //! appending a line, and delete old lines once their tokens have expired.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use auth_core::{Algorithm, Ed25519Key, Hs256Key, Key, KeyRing, MIN_KEY_LEN};
 use base64::Engine as _;
@@ -27,20 +27,20 @@ pub enum KeySource {
     /// The `AUTH_SECRET` environment variable.
     Env,
     /// A secret file (`--secret-file`, `AUTH_SECRET_FILE`).
-    SecretFile(String),
+    SecretFile(PathBuf),
     /// A key file.
-    File(String),
+    File(PathBuf),
     /// Generated on this start into a key file.
-    Generated(String),
+    Generated(PathBuf),
 }
 
 impl std::fmt::Display for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeySource::Env => f.write_str("AUTH_SECRET"),
-            KeySource::SecretFile(p) => write!(f, "secret file {p}"),
-            KeySource::File(p) => write!(f, "key file {p}"),
-            KeySource::Generated(p) => write!(f, "new key file {p}"),
+            KeySource::SecretFile(p) => write!(f, "secret file {}", p.display()),
+            KeySource::File(p) => write!(f, "key file {}", p.display()),
+            KeySource::Generated(p) => write!(f, "new key file {}", p.display()),
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Metrics {
     /// `reuse`, `invalid_scope`, `invalid_request`, `internal`,
     /// `throttled`, `unavailable`.
     pub refreshes: Family<Outcome, Counter>,
+    /// Key reloads on SIGHUP: `ok`, `refused` (the file did not load; the keys in use stay),
+    /// `unchanged` (the keys come from `AUTH_SECRET`).
+    pub key_reloads: Family<Outcome, Counter>,
     /// Sessions started by a login.
     pub sessions_started: Counter,
     /// Sessions revoked by this instance (revocation, reuse, the per-user limit, an account
@@ -80,6 +83,7 @@ impl Metrics {
             logins: Family::default(),
             token_checks: Family::default(),
             refreshes: Family::default(),
+            key_reloads: Family::default(),
             sessions_started: Counter::default(),
             sessions_revoked: Counter::default(),
             pool_rejections: Counter::default(),
@@ -102,6 +106,8 @@ impl Metrics {
             "Refresh grants by outcome",
             self.refreshes.clone(),
         );
+        let reloads = self.key_reloads.clone();
+        r.register("key_reloads", "Key reloads on SIGHUP by outcome", reloads);
         let started = self.sessions_started.clone();
         r.register("sessions_started", "Sessions started by a login", started);
         let revoked = self.sessions_revoked.clone();

@@ -482,3 +482,135 @@ fn keys_commands_run_a_rotation() {
     let e1 = key_of("e1");
     assert!(!said.contains(&h1) && !said.contains(&e1), "{said}");
 }
+
+/// A GET on a running server: the status and the body.
+fn get_raw(addr: std::net::SocketAddr, path: &str, bearer: Option<&str>) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// SIGHUP reads the key file again: each step of a rotation takes effect without a restart,
+/// and a file that does not load (a bad line, or readable by others) is logged by name while
+/// the keys in use stay. Every outcome is counted in `auth_key_reloads_total`.
+#[test]
+fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::run_server(dir.path(), &["--admin-listen", "127.0.0.1:0"], "info");
+    let path = dir.path().join("auth-data/jwt.key");
+    let mut said = Vec::new();
+    let mut hangup = |want: &str| {
+        let pid = server.child.id().to_string();
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = server
+                .stdout
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {want:?} line: {said:?}"));
+            said.push(line.clone());
+            if line.contains("keys reloaded") || line.contains("keys not reloaded") {
+                assert!(line.contains(want), "{line}");
+                return line;
+            }
+        }
+    };
+    let keys = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
+            .arg("keys")
+            .args(args)
+            .arg("--key-file")
+            .arg(&path)
+            .env_remove("AUTH_SECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    let password = common::admin_password(dir.path());
+    let login = || common::access_token(&common::login_raw(server.addr, "admin", &password));
+    let header = |token: &str| {
+        let h = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&h).unwrap()
+    };
+    let secure = |token: &str| get_raw(server.addr, "/secure-resource", Some(token)).0;
+    let first = login();
+    let h1 = header(&first)["kid"].as_str().unwrap().to_owned();
+
+    // Stage an Ed25519 key: published at once, not yet signing.
+    keys(&["add", "--alg", "EdDSA", "--kid", "e1", "--next"]);
+    let line = hangup("keys reloaded");
+    assert!(
+        line.contains("key file auth-data/jwt.key")
+            && !line.contains("new key file")
+            && line.contains("count=2")
+            && line.contains(&format!("signing_kid={h1}")),
+        "{line}"
+    );
+    let (_, set) = get_raw(server.addr, "/.well-known/jwks.json", None);
+    assert!(set.contains(r#""kid":"e1""#), "{set}");
+    assert_eq!(header(&login())["kid"], h1.as_str());
+
+    // Promote it: new tokens are EdDSA, the old HS256 token still verifies.
+    keys(&["promote", "e1"]);
+    hangup("signing_kid=e1");
+    let second = login();
+    assert_eq!(header(&second)["alg"], "EdDSA");
+    assert_eq!((secure(&first), secure(&second)), (200, 200));
+
+    // A bad line: named in the log, nothing changes.
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{good}x9 HS256 tooshort\n")).unwrap();
+    let line = hangup("keys not reloaded");
+    assert!(line.contains("jwt.key") && line.contains("line"), "{line}");
+    assert_eq!((secure(&first), secure(&second)), (200, 200));
+    assert_eq!(header(&login())["kid"], "e1");
+
+    // A key file others may read: refused as at start.
+    std::fs::write(&path, &good).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let line = hangup("keys not reloaded");
+    assert!(line.contains("644"), "{line}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // Retire the HS256 key: its token is refused from the next request on.
+    keys(&["retire", &h1]);
+    hangup("count=1");
+    assert_eq!((secure(&first), secure(&second)), (401, 200));
+    let (_, set) = get_raw(server.addr, "/.well-known/jwks.json", None);
+    assert!(set.contains(r#""kid":"e1""#), "{set}");
+
+    let (_, metrics) = get_raw(server.admin.unwrap(), "/metrics", None);
+    for (outcome, n) in [("ok", 3), ("refused", 2)] {
+        let want = format!("auth_key_reloads_total{{outcome=\"{outcome}\"}} {n}");
+        assert!(metrics.contains(&want), "{want}: {metrics}");
+    }
+    // No key was ever logged.
+    let all = said.join("\n");
+    for word in good
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().last())
+    {
+        assert!(!all.contains(word), "a key in the log");
+    }
+}

@@ -6,6 +6,8 @@ pub mod admin;
 pub mod config;
 pub mod console;
 pub mod keys;
+#[cfg(unix)]
+mod reload;
 pub mod serve;
 pub mod startup;
 

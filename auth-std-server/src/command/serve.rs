@@ -1,5 +1,6 @@
 //! `serve`: the options made into settings, the store and keys opened, the listeners bound,
-//! then the accept loop until SIGINT/SIGTERM.
+//! then the accept loop until SIGINT/SIGTERM; SIGHUP reads the keys again
+//! (`reload.rs`).
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -56,6 +57,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), StartupError> {
         let user_count = store.count().await.map_err(StartupError::Store)?;
         let hashing = HashPool::new(workers, args.login_queue);
         let state = Arc::new(State::new(keys, settings(&args), store, hashing, throttle(&args)));
+        #[cfg(unix)]
+        super::reload::on_hangup(Arc::clone(&state), source.clone(), key_files(&args).signing_alg)?;
         let listener = bind(args.listen).await?;
         let addr = listener.local_addr().map_err(StartupError::Io)?;
         if let Some(admin) = args.admin_listen {

@@ -213,6 +213,31 @@ fn load_keys(
     Ok((keys, source))
 }
 
+/// The keys read again from where they came from at start, checked as at start (the file's
+/// permissions, every line, `--signing-alg`): what SIGHUP does. A key file made at start is
+/// read as a key file now; nothing is generated. `None` for `AUTH_SECRET`, which cannot
+/// change while the process runs.
+///
+/// # Errors
+/// [`StartupError`]: the file is missing, exposed or invalid. Nothing is half-read.
+pub fn reload_keys(
+    source: &KeySource,
+    signing_alg: Option<auth_core::Algorithm>,
+) -> Result<Option<Keys>, StartupError> {
+    let keys = match source {
+        KeySource::Env => return Ok(None),
+        KeySource::SecretFile(path) => {
+            keys::from_secret(&crate::fs::read_secret(path, "secret file")?)?
+        }
+        KeySource::File(path) | KeySource::Generated(path) => {
+            crate::fs::check_secret_file(path, "key file")?;
+            keys::load_key_file(path)?
+        }
+    };
+    keys::check_signing_alg(&keys, signing_alg, source)?;
+    Ok(Some(keys))
+}
+
 fn find_keys(
     files: KeyFiles<'_>,
     data_dir: &Path,
@@ -225,7 +250,7 @@ fn find_keys(
         (Err(_), Some(path)) => {
             let secret = crate::fs::read_secret(path, "secret file")?;
             let keys = keys::from_secret(&secret)?;
-            return Ok((keys, KeySource::SecretFile(path.display().to_string())));
+            return Ok((keys, KeySource::SecretFile(path.to_owned())));
         }
         (Err(_), None) => {}
     }
@@ -233,11 +258,11 @@ fn find_keys(
     if key_file.is_some() || path.exists() {
         crate::fs::check_secret_file(&path, "key file")?;
         let keys = keys::load_key_file(&path)?;
-        return Ok((keys, KeySource::File(path.display().to_string())));
+        return Ok((keys, KeySource::File(path.clone())));
     }
     let alg = files.signing_alg.unwrap_or(auth_core::Algorithm::Hs256);
     let keys = keys::generate_key_file(&path, now, alg)?;
-    Ok((keys, KeySource::Generated(path.display().to_string())))
+    Ok((keys, KeySource::Generated(path)))
 }
 
 /// Imports the 0.1 users file once, then renames it `users.imported`. A crash between the two
@@ -335,4 +360,56 @@ fn store_file_check(path: &Path) -> Result<(), StartupError> {
         Ok(()) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
+    /// What SIGHUP reads: the file as it is now, checked as at start; nothing for
+    /// `AUTH_SECRET`; never a generated key.
+    #[test]
+    fn reload_reads_the_source_again() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(reload_keys(&KeySource::Env, None).unwrap().is_none());
+
+        let secret = dir.path().join("secret");
+        private(&secret, &"a".repeat(32));
+        let source = KeySource::SecretFile(secret.clone());
+        let before = reload_keys(&source, None).unwrap().unwrap();
+        private(&secret, &"b".repeat(32));
+        let after = reload_keys(&source, None).unwrap().unwrap();
+        let token = |k: &Keys| {
+            let mut out = [0u8; 256];
+            let claims = auth_core::Claims {
+                sub: Some(auth_core::JsonStr::new("x")),
+                ..auth_core::Claims::default()
+            };
+            k.sign(&claims, &mut out).unwrap().to_owned()
+        };
+        assert_ne!(token(&before), token(&after), "the new secret signs");
+        private(&secret, "short");
+        assert!(reload_keys(&source, None).is_err());
+
+        let file = dir.path().join("jwt.key");
+        let generated = KeySource::Generated(file.clone());
+        assert!(
+            reload_keys(&generated, None).is_err(),
+            "a missing file is not made"
+        );
+        assert!(!file.exists());
+        private(&file, &format!("k1 {}\n", "c".repeat(43)));
+        assert!(reload_keys(&generated, None).unwrap().is_some());
+        let e = reload_keys(&generated, Some(auth_core::Algorithm::EdDsa)).unwrap_err();
+        assert!(e.to_string().contains("--signing-alg is EdDSA"), "{e}");
+    }
 }
