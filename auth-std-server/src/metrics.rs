@@ -54,6 +54,9 @@ pub struct Metrics {
     /// Key reloads on SIGHUP: `ok`, `refused` (the file did not load; the keys in use stay),
     /// `unchanged` (the keys come from `AUTH_SECRET`).
     pub key_reloads: Family<Outcome, Counter>,
+    /// TLS certificate reloads on SIGHUP (with `--tls-cert`): `ok`, `refused` (the pair did not
+    /// load; the one in use stays).
+    pub certificate_reloads: Family<Outcome, Counter>,
     /// Sessions started by a login.
     pub sessions_started: Counter,
     /// Sessions revoked by this instance (revocation, reuse, the per-user limit, an account
@@ -84,6 +87,7 @@ impl Metrics {
             token_checks: Family::default(),
             refreshes: Family::default(),
             key_reloads: Family::default(),
+            certificate_reloads: Family::default(),
             sessions_started: Counter::default(),
             sessions_revoked: Counter::default(),
             pool_rejections: Counter::default(),
@@ -98,52 +102,79 @@ impl Metrics {
 
     fn register(&mut self) {
         let r = &mut self.registry;
-        r.register("logins", "Logins by outcome", self.logins.clone());
-        let checks = self.token_checks.clone();
-        r.register("token_checks", "Bearer-token checks by outcome", checks);
-        r.register(
-            "refreshes",
-            "Refresh grants by outcome",
-            self.refreshes.clone(),
-        );
-        let reloads = self.key_reloads.clone();
-        r.register("key_reloads", "Key reloads on SIGHUP by outcome", reloads);
-        let started = self.sessions_started.clone();
-        r.register("sessions_started", "Sessions started by a login", started);
-        let revoked = self.sessions_revoked.clone();
-        r.register(
-            "sessions_revoked",
-            "Sessions revoked by this instance",
-            revoked,
-        );
-        r.register(
-            "pbkdf2_rejections",
-            "Logins refused at once because every PBKDF2 worker and queue place was taken",
-            self.pool_rejections.clone(),
-        );
-        r.register(
-            "store_errors",
-            "Store calls that failed",
-            self.store_errors.clone(),
-        );
+        let by_outcome = [
+            ("logins", "Logins by outcome", &self.logins),
+            (
+                "token_checks",
+                "Bearer-token checks by outcome",
+                &self.token_checks,
+            ),
+            ("refreshes", "Refresh grants by outcome", &self.refreshes),
+            (
+                "key_reloads",
+                "Key reloads on SIGHUP by outcome",
+                &self.key_reloads,
+            ),
+            (
+                "tls_certificate_reloads",
+                "TLS certificate reloads on SIGHUP by outcome",
+                &self.certificate_reloads,
+            ),
+        ];
+        for (name, help, family) in by_outcome {
+            r.register(name, help, family.clone());
+        }
+        self.register_counts();
+    }
+
+    fn register_counts(&mut self) {
+        let r = &mut self.registry;
+        let counters = [
+            (
+                "sessions_started",
+                "Sessions started by a login",
+                &self.sessions_started,
+            ),
+            (
+                "sessions_revoked",
+                "Sessions revoked by this instance",
+                &self.sessions_revoked,
+            ),
+            (
+                "pbkdf2_rejections",
+                "Logins refused at once because every PBKDF2 worker and queue place was taken",
+                &self.pool_rejections,
+            ),
+            (
+                "store_errors",
+                "Store calls that failed",
+                &self.store_errors,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
         let latency = self.latency.clone();
         r.register(
             "request_duration_seconds",
             "Request latency by route",
             latency,
         );
-        let queue = self.pool_queue.clone();
-        r.register(
-            "pbkdf2_queue_depth",
-            "Logins hashing or waiting to hash now",
-            queue,
-        );
-        let held = self.revoked_ids.clone();
-        r.register(
-            "revoked_sessions_held",
-            "Revoked session ids held in memory",
-            held,
-        );
+        let gauges = [
+            (
+                "pbkdf2_queue_depth",
+                "Logins hashing or waiting to hash now",
+                &self.pool_queue,
+            ),
+            (
+                "revoked_sessions_held",
+                "Revoked session ids held in memory",
+                &self.revoked_ids,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            r.register(name, help, gauge.clone());
+        }
     }
 
     /// Counts one `outcome` in `family`.

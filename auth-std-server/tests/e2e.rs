@@ -853,6 +853,90 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// SIGHUP reads the certificate and key again: a renewed certificate is served to the next
+/// handshake without a restart, and a pair that does not load (a key that does not match the
+/// certificate, a file that is not PEM) is logged while the one in use stays.
+#[test]
+fn sighup_serves_a_renewed_certificate_and_keeps_the_old_one_when_the_new_does_not_load() {
+    let (certs, old_ca) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (cert, key) = self_signed(certs.path());
+    std::fs::copy(&cert, old_ca.path().join("ca.pem")).unwrap();
+    let old_ca = old_ca.path().join("ca.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--admin-listen",
+        "127.0.0.1:0",
+    ];
+    let server = common::run_server(dir.path(), &args, "info");
+    let url = format!("https://localhost:{}/healthz", server.addr.port());
+    let trusting = |ca: &Path| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(ca)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut said = Vec::new();
+    let outcomes = ["TLS certificate reloaded", "TLS certificate not reloaded"];
+    assert_eq!(trusting(&old_ca), "200");
+
+    // Renewed: a new pair in the same files.
+    self_signed(certs.path());
+    let line = common::hangup(&server, &mut said, &outcomes);
+    assert!(line.contains(outcomes[0]), "{line}");
+    assert_eq!(
+        (trusting(&cert), trusting(&old_ca)),
+        ("200".into(), "000".into())
+    );
+
+    // A key that is not the certificate's: refused, the renewed pair stays.
+    let renewed = std::fs::read(&cert).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let (other_cert, _) = self_signed(other.path());
+    std::fs::copy(&other_cert, &cert).unwrap();
+    let line = common::hangup(&server, &mut said, &outcomes);
+    assert!(
+        line.contains(outcomes[1]) && line.contains("--tls-cert"),
+        "{line}"
+    );
+    std::fs::write(&cert, &renewed).unwrap();
+    assert_eq!(trusting(&cert), "200");
+
+    // A key file that is not PEM: refused, named.
+    let good_key = std::fs::read(&key).unwrap();
+    std::fs::write(&key, "not a key").unwrap();
+    let line = common::hangup(&server, &mut said, &outcomes);
+    assert!(
+        line.contains(outcomes[1]) && line.contains("--tls-key"),
+        "{line}"
+    );
+    assert_eq!(trusting(&cert), "200");
+    let key_text = String::from_utf8(good_key).unwrap();
+    let body: String = key_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(!said.join("\n").contains(&body), "the key in the log");
+
+    let mut scrape = std::net::TcpStream::connect(server.admin.unwrap()).unwrap();
+    use std::io::{Read as _, Write as _};
+    scrape
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut metrics = String::new();
+    scrape.read_to_string(&mut metrics).unwrap();
+    for (outcome, n) in [("ok", 1), ("refused", 2)] {
+        let want = format!("auth_tls_certificate_reloads_total{{outcome=\"{outcome}\"}} {n}");
+        assert!(metrics.contains(&want), "{want}: {metrics}");
+    }
+}
+
 /// #14 item 4: HTTPS on the listener. curl trusting the test's CA gets 200; plain HTTP to the
 /// port gets no HTTP answer; requests-oauthlib's LegacyApplicationClient logs in without
 /// `OAUTHLIB_INSECURE_TRANSPORT`.

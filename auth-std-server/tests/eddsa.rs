@@ -511,26 +511,10 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
     let server = common::run_server(dir.path(), &["--admin-listen", "127.0.0.1:0"], "info");
     let path = dir.path().join("auth-data/jwt.key");
     let mut said = Vec::new();
-    let mut hangup = |want: &str| {
-        let pid = server.child.id().to_string();
-        let ok = std::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let line = server
-                .stdout
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no {want:?} line: {said:?}"));
-            said.push(line.clone());
-            if line.contains("keys reloaded") || line.contains("keys not reloaded") {
-                assert!(line.contains(want), "{line}");
-                return line;
-            }
-        }
+    let hangup = |said: &mut Vec<String>, want: &str| {
+        let line = common::hangup(&server, said, &["keys reloaded", "keys not reloaded"]);
+        assert!(line.contains(want), "{line}");
+        line
     };
     let keys = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-std-server"))
@@ -557,7 +541,7 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
 
     // Stage an Ed25519 key: published at once, not yet signing.
     keys(&["add", "--alg", "EdDSA", "--kid", "e1", "--next"]);
-    let line = hangup("keys reloaded");
+    let line = hangup(&mut said, "keys reloaded");
     assert!(
         line.contains("key file auth-data/jwt.key")
             && !line.contains("new key file")
@@ -571,7 +555,7 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
 
     // Promote it: new tokens are EdDSA, the old HS256 token still verifies.
     keys(&["promote", "e1"]);
-    hangup("signing_kid=e1");
+    hangup(&mut said, "signing_kid=e1");
     let second = login();
     assert_eq!(header(&second)["alg"], "EdDSA");
     assert_eq!((secure(&first), secure(&second)), (200, 200));
@@ -579,7 +563,7 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
     // A bad line: named in the log, nothing changes.
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("{good}x9 HS256 tooshort\n")).unwrap();
-    let line = hangup("keys not reloaded");
+    let line = hangup(&mut said, "keys not reloaded");
     assert!(line.contains("jwt.key") && line.contains("line"), "{line}");
     assert_eq!((secure(&first), secure(&second)), (200, 200));
     assert_eq!(header(&login())["kid"], "e1");
@@ -588,13 +572,13 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
     std::fs::write(&path, &good).unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let line = hangup("keys not reloaded");
+    let line = hangup(&mut said, "keys not reloaded");
     assert!(line.contains("644"), "{line}");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     // Retire the HS256 key: its token is refused from the next request on.
     keys(&["retire", &h1]);
-    hangup("count=1");
+    hangup(&mut said, "count=1");
     assert_eq!((secure(&first), secure(&second)), (401, 200));
     let (_, set) = get_raw(server.addr, "/.well-known/jwks.json", None);
     assert!(set.contains(r#""kid":"e1""#), "{set}");

@@ -1,6 +1,6 @@
 //! `serve`: the options made into settings, the store and keys opened, the listeners bound,
-//! then the accept loop until SIGINT/SIGTERM; SIGHUP reads the keys again
-//! (`reload.rs`).
+//! then the accept loop until SIGINT/SIGTERM; SIGHUP reads the keys and the TLS certificate
+//! again (`reload.rs`).
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use auth_core::flow::SubjectClaim;
 use auth_core::password::Policy;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use super::console;
 use super::startup::{self, StartupError};
@@ -17,6 +18,7 @@ use crate::cli::{LogFormat, ProxyHeadersArg, ServeArgs, SubjectArg};
 use crate::hash_pool::HashPool;
 use crate::http::proxy::{ForwardedHeader, TrustedProxies};
 use crate::http::server::{self, Front, Limits};
+use crate::http::tls::{Certificate, TlsError};
 use crate::settings::{SessionSettings, Settings};
 use crate::state::{AppState, State};
 use crate::throttle::{RateLimit, Rates, Throttle, ThrottleLimits};
@@ -39,12 +41,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), StartupError> {
         .build()
         .map_err(StartupError::Io)?;
     // Checked before anything is created or opened: a bad certificate is one line, exit 2.
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(crate::http::tls::acceptor(cert, key).map_err(StartupError::Tls)?)
-        }
-        _ => None,
-    };
+    let (certificate, tls) = tls(&args).map_err(StartupError::Tls)?;
     rt.block_on(async move {
         let (keys, source, store) = startup::prepare(
             &url,
@@ -58,7 +55,12 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), StartupError> {
         let hashing = HashPool::new(workers, args.login_queue);
         let state = Arc::new(State::new(keys, settings(&args), store, hashing, throttle(&args)));
         #[cfg(unix)]
-        super::reload::on_hangup(Arc::clone(&state), source.clone(), key_files(&args).signing_alg)?;
+        super::reload::on_hangup(super::reload::Reload {
+            state: Arc::clone(&state),
+            source: source.clone(),
+            signing_alg: key_files(&args).signing_alg,
+            certificate,
+        })?;
         let listener = bind(args.listen).await?;
         let addr = listener.local_addr().map_err(StartupError::Io)?;
         if let Some(admin) = args.admin_listen {
@@ -74,6 +76,16 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), StartupError> {
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The listener's certificate (kept for SIGHUP to reload) and its acceptor, with `--tls-cert`.
+fn tls(args: &ServeArgs) -> Result<(Option<Arc<Certificate>>, Option<TlsAcceptor>), TlsError> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok((None, None));
+    };
+    let certificate = Certificate::load(cert, key)?;
+    let acceptor = Arc::clone(&certificate).acceptor()?;
+    Ok((Some(certificate), Some(acceptor)))
 }
 
 /// Logs to stdout through a non-blocking writer: a slow or blocked stdout drops log lines

@@ -596,7 +596,10 @@ pub fn run_server_with_nofile(
         if let Some(a) = line.strip_prefix("Metrics on http://") {
             admin = Some(a.trim_end_matches("/metrics").parse().unwrap());
         }
-        if let Some(a) = line.strip_prefix("Listening on http://") {
+        let listening = line
+            .strip_prefix("Listening on http://")
+            .or_else(|| line.strip_prefix("Listening on https://"));
+        if let Some(a) = listening {
             return Running {
                 addr: a.parse().unwrap(),
                 child,
@@ -604,6 +607,25 @@ pub fn run_server_with_nofile(
                 stdout,
                 stderr,
             };
+        }
+    }
+}
+
+/// Sends SIGHUP to `server`, then reads its standard output until a line containing one of
+/// `outcomes` (every line read is kept in `said`): that line.
+pub fn hangup(server: &Running, said: &mut Vec<String>, outcomes: &[&str]) -> String {
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = server.stdout.recv_timeout(left) else {
+            panic!("none of {outcomes:?} within 20 s: {said:?}");
+        };
+        said.push(line.clone());
+        if outcomes.iter().any(|o| line.contains(o)) {
+            return line;
         }
     }
 }
