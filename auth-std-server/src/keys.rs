@@ -163,7 +163,7 @@ impl std::fmt::Display for KeysError {
             ),
             KeysError::RetireSigning(kid) => write!(
                 f,
-                "'{kid}' is the key that signs; promote another key (and restart every \
+                "'{kid}' is the key that signs; promote another key (and reload every \
                  instance) before retiring it"
             ),
             KeysError::InFile { path, inner } => write!(f, "key file {path}: {inner}"),

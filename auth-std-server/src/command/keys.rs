@@ -75,6 +75,10 @@ fn jwks(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What every edit ends with: running servers read the key file again on SIGHUP.
+const RELOAD: &str = "Send each running instance SIGHUP (`systemctl reload auth-std-server`, \
+                      `kill -HUP <pid>`) to load the change.";
+
 fn list(path: &std::path::Path) -> Result<(), String> {
     for e in keys::list_key_file(path).map_err(|e| e.to_string())? {
         console::say(&format!(
@@ -101,7 +105,7 @@ fn add(path: &std::path::Path, new: &NewKey) -> Result<(), String> {
         "it signs new tokens"
     };
     console::say(&format!(
-        "added key {kid} to {}: {what}. Restart each instance to load it.",
+        "added key {kid} to {}: {what}. {RELOAD}",
         path.display()
     ));
     Ok(())
@@ -109,17 +113,15 @@ fn add(path: &std::path::Path, new: &NewKey) -> Result<(), String> {
 
 fn promote(path: &std::path::Path, kid: &str) -> Result<(), String> {
     edit(path, |text| keys::promote_key(text, kid))?;
-    console::say(&format!(
-        "{kid} signs now in {}. Restart each instance to load it.",
-        path.display()
-    ));
+    console::say(&format!("{kid} signs now in {}. {RELOAD}", path.display()));
     Ok(())
 }
 
 fn retire(path: &std::path::Path, kid: &str) -> Result<(), String> {
     edit(path, |text| keys::retire_key(text, kid))?;
     console::say(&format!(
-        "retired {kid} from {}: tokens it signed stop verifying once each instance restarts.",
+        "retired {kid} from {}: tokens it signed stop verifying once each instance reloads. \
+         {RELOAD}",
         path.display()
     ));
     Ok(())
