@@ -81,7 +81,7 @@ fn apply_keys(reload: &Reload, read: Result<Option<Keys>, StartupError>) {
             tracing::warn!(
                 keys = %source,
                 "SIGHUP: the keys come from AUTH_SECRET, which cannot change while the server \
-                 runs; nothing reloaded"
+                 runs; keys not reloaded"
             );
         }
         Err(e) => {
