@@ -538,6 +538,21 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
     let secure = |token: &str| get_raw(server.addr, "/secure-resource", Some(token)).0;
     let first = login();
     let h1 = header(&first)["kid"].as_str().unwrap().to_owned();
+    // Requests with the first token run throughout the add and promote reloads: none fails.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (started, running) = std::sync::mpsc::channel();
+    let during = {
+        let (stop, addr, token) = (std::sync::Arc::clone(&stop), server.addr, first.clone());
+        std::thread::spawn(move || {
+            let mut statuses = vec![get_raw(addr, "/secure-resource", Some(&token)).0];
+            let _ = started.send(());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(get_raw(addr, "/secure-resource", Some(&token)).0);
+            }
+            statuses
+        })
+    };
+    running.recv().unwrap();
 
     // Stage an Ed25519 key: published at once, not yet signing.
     keys(&["add", "--alg", "EdDSA", "--kid", "e1", "--next"]);
@@ -559,6 +574,9 @@ fn sighup_reloads_the_key_file_and_keeps_the_old_ring_when_it_does_not_load() {
     let second = login();
     assert_eq!(header(&second)["alg"], "EdDSA");
     assert_eq!((secure(&first), secure(&second)), (200, 200));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = during.join().unwrap();
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
 
     // A bad line: named in the log, nothing changes.
     let good = std::fs::read_to_string(&path).unwrap();
