@@ -16,7 +16,12 @@ use serde_json_core::str::EscapedStr;
 #[derive(Clone, Copy)]
 pub struct JsonStr<'a> {
     raw: &'a str,
-    escaped: bool,
+    /// 1 when `raw` has escapes, else 0. A word, not a `bool`: a `bool` would lend its spare
+    /// values to `Option<JsonStr>` and `Result<Option<JsonStr>, _>` as their tags, which puts
+    /// those tags in a byte the 8-byte copies of a scanned value read back just after it was
+    /// written byte by byte (a store-forwarding stall on every claim, #26). With no spare
+    /// values here, `Option` uses the pointer's null instead.
+    escaped: usize,
 }
 
 impl<'a> JsonStr<'a> {
@@ -24,7 +29,7 @@ impl<'a> JsonStr<'a> {
     pub const fn new(text: &'a str) -> Self {
         JsonStr {
             raw: text,
-            escaped: false,
+            escaped: 0,
         }
     }
 
@@ -35,10 +40,7 @@ impl<'a> JsonStr<'a> {
     /// holds a raw control character or quote.
     pub fn from_raw_json(raw: &'a str) -> Option<Self> {
         if needs_no_escaping(raw) {
-            return Some(JsonStr {
-                raw,
-                escaped: false,
-            });
+            return Some(JsonStr { raw, escaped: 0 });
         }
         let it = Chars {
             rest: raw.as_bytes(),
@@ -47,12 +49,16 @@ impl<'a> JsonStr<'a> {
         for c in it {
             c.ok()?;
         }
-        Some(JsonStr { raw, escaped: true })
+        Some(JsonStr { raw, escaped: 1 })
     }
 
     /// The text, when it needed no decoding (the common case). `None` when it has escapes.
     pub(crate) fn as_plain(&self) -> Option<&'a str> {
-        if self.escaped { None } else { Some(self.raw) }
+        if self.escaped != 0 {
+            None
+        } else {
+            Some(self.raw)
+        }
     }
 
     /// The text as stored: raw JSON string content when it was read with escapes, else plain.
@@ -65,18 +71,18 @@ impl<'a> JsonStr<'a> {
     /// that needs none. `None` when plain text must be escaped first.
     #[cfg(feature = "sign")]
     pub(crate) fn raw_if_writable(&self) -> Option<&'a str> {
-        (self.escaped || needs_no_escaping(self.raw)).then_some(self.raw)
+        (self.escaped != 0 || needs_no_escaping(self.raw)).then_some(self.raw)
     }
 
     /// Whether the JSON text had escape sequences.
     #[cfg(test)]
     pub(crate) fn is_escaped(&self) -> bool {
-        self.escaped
+        self.escaped != 0
     }
 
     /// The decoded characters.
     pub fn chars(&self) -> impl Iterator<Item = char> + 'a {
-        let escaped = self.escaped;
+        let escaped = self.escaped != 0;
         let mut it = Chars {
             rest: self.raw.as_bytes(),
             raw: self.raw,
@@ -93,7 +99,7 @@ impl<'a> JsonStr<'a> {
 
     /// Decoded length in bytes of UTF-8.
     pub fn decoded_len(&self) -> usize {
-        if self.escaped {
+        if self.escaped != 0 {
             self.chars().map(char::len_utf8).sum()
         } else {
             self.raw.len()
@@ -108,7 +114,7 @@ impl<'a> JsonStr<'a> {
     where
         'a: 'b,
     {
-        if !self.escaped {
+        if self.escaped == 0 {
             return Some(self.raw);
         }
         let mut at = 0usize;
@@ -193,7 +199,7 @@ impl Serialize for JsonStr<'_> {
         // is (no per-character escaping, the slow part of signing), and any other serializer
         // serializes the inner `&str` normally. So it is the right call both for raw JSON
         // text that already has its escapes and for plain text that needs none.
-        if self.escaped || needs_no_escaping(self.raw) {
+        if self.escaped != 0 || needs_no_escaping(self.raw) {
             EscapedStr(self.raw).serialize(s)
         } else {
             s.serialize_str(self.raw)
