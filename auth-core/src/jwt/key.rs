@@ -3,11 +3,6 @@
 
 use core::fmt;
 
-use hmac::KeyInit;
-use hmac::block_api::HmacCore;
-use sha2::Sha256;
-use sha2::digest::block_api::{Buffer, CoreProxy};
-
 #[cfg(feature = "sign")]
 use crate::b64;
 use crate::error::KeyError;
@@ -67,7 +62,9 @@ impl Algorithm {
 #[cfg(feature = "sign")]
 pub(crate) const MAX_SIGN_HEADER_B64: usize = 140;
 
-use crate::mac::HmacSha256;
+#[cfg(feature = "sign")]
+use crate::mac::Mac;
+use crate::mac::Pads;
 
 /// Checks a key id and copies it into a [`Kid`].
 pub(crate) fn make_kid(kid: &str) -> Option<Kid> {
@@ -90,12 +87,12 @@ pub(crate) fn kid_from_chars(chars: impl Iterator<Item = char>) -> Option<Kid> {
 /// An HS256 secret with its HMAC state precomputed.
 ///
 /// The inner and outer padded key blocks are hashed once, when the key is built; signing and
-/// verifying clone that state instead of re-hashing the key. Only the two hash states are kept
-/// (80 bytes on a 32-bit device; the HMAC's block buffer is made fresh for each use), so a key
-/// ring is small on a device's stack. `Debug` never shows the secret and there is no `Display`.
+/// verifying start from those states instead of re-hashing the key. Only the two hash states
+/// are kept (64 bytes), so a key ring is small on a device's stack. `Debug` never shows the
+/// secret and there is no `Display`.
 #[derive(Clone)]
 pub struct Hs256Key {
-    core: HmacCore<Sha256>,
+    pads: Pads,
     kid: Option<Kid>,
 }
 
@@ -121,8 +118,10 @@ impl Hs256Key {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyError::TooShort);
         }
-        let core = HmacCore::<Sha256>::new_from_slice(secret).map_err(|_| KeyError::TooShort)?;
-        Ok(Hs256Key { core, kid })
+        Ok(Hs256Key {
+            pads: Pads::new(secret),
+            kid,
+        })
     }
 
     /// The key id, if any.
@@ -130,9 +129,15 @@ impl Hs256Key {
         self.kid.as_deref()
     }
 
-    /// A fresh HMAC from the precomputed state.
-    pub(crate) fn mac(&self) -> HmacSha256 {
-        HmacSha256::compose(self.core.clone(), Buffer::<HmacCore<Sha256>>::default())
+    /// A fresh HMAC from the precomputed state, to feed piece by piece.
+    #[cfg(feature = "sign")]
+    pub(crate) fn mac(&self) -> Mac<'_> {
+        self.pads.begin()
+    }
+
+    /// The precomputed HMAC states.
+    pub(crate) fn pads(&self) -> &Pads {
+        &self.pads
     }
 
     /// Writes the base64url header this key signs with at the front of `out` (the constant one

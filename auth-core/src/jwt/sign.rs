@@ -1,13 +1,13 @@
-use hmac::Mac;
 use serde::Serialize;
 
 #[cfg(feature = "eddsa")]
 use super::eddsa::Ed25519Key;
 use super::key::{Hs256Key, MAX_SIGN_HEADER_B64};
 use super::ring::{Key, KeyRing};
-use super::write::{ClaimsWriter, WriteClaims};
+use super::write::{Absorbed, ClaimsWriter, WriteClaims};
 use crate::b64;
 use crate::error::EncodeError;
+use crate::mac::Partial;
 
 use super::SIGNATURE_B64_LEN;
 
@@ -34,8 +34,19 @@ trait JwsSigner {
     /// Writes the base64url header at the front of `out`; `None` when it does not fit.
     fn header_b64(&self, out: &mut [u8]) -> Option<usize>;
 
-    /// Signs `input` and writes the signature's base64url into `out`.
-    fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize>;
+    /// Signs `input` and writes the signature's base64url into `out`. `absorbed` is what a
+    /// [`ClaimsWriter`] already hashed of `input` as it wrote it (HS256 only).
+    fn signature_b64(
+        &self,
+        input: &[u8],
+        absorbed: Option<Absorbed>,
+        out: &mut [u8],
+    ) -> Option<usize>;
+
+    /// The MAC a [`ClaimsWriter`] feeds whole blocks to as it writes (HS256), or `None`.
+    fn partial(&self) -> Option<Partial> {
+        None
+    }
 }
 
 impl JwsSigner for Hs256Key {
@@ -45,10 +56,24 @@ impl JwsSigner for Hs256Key {
         self.write_header_b64(out)
     }
 
-    fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize> {
-        let mut mac = self.mac();
-        mac.update(input);
-        b64::encode(&mac.finalize().into_bytes(), out)
+    fn signature_b64(
+        &self,
+        input: &[u8],
+        absorbed: Option<Absorbed>,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let tag = match absorbed {
+            Some((p, done)) => self.pads().finish(p, input.get(done..)?),
+            None => self.pads().mac(input),
+        };
+        b64::encode(&tag, out)
+    }
+
+    // On a 64-bit host the writer feeds the MAC as it goes, so the SHA-256 rounds overlap the
+    // writing; an in-order device gains nothing from that and keeps the smaller code.
+    #[cfg(target_pointer_width = "64")]
+    fn partial(&self) -> Option<Partial> {
+        Some(self.pads().partial())
     }
 }
 
@@ -60,7 +85,7 @@ impl JwsSigner for Ed25519Key {
         super::key::write_header_b64(super::key::Algorithm::EdDsa, self.kid(), out)
     }
 
-    fn signature_b64(&self, input: &[u8], out: &mut [u8]) -> Option<usize> {
+    fn signature_b64(&self, input: &[u8], _: Option<Absorbed>, out: &mut [u8]) -> Option<usize> {
         b64::encode(&self.signature(input), out)
     }
 }
@@ -72,10 +97,10 @@ fn sign_claims_with<'b, S: JwsSigner, C: WriteClaims + ?Sized>(
     out: &'b mut [u8],
 ) -> Result<&'b str, EncodeError> {
     let o = put_header(key, out)?;
-    let mut w = ClaimsWriter::new(out, o);
+    let mut w = ClaimsWriter::new(out, o, key.partial());
     claims.write_claims(&mut w)?;
-    let body = w.finish()?;
-    finish_token(key, out, body)
+    let (body, absorbed) = w.finish()?;
+    finish_token(key, out, body, absorbed)
 }
 
 /// Writes `header.` at the front of `out`; returns where the payload starts.
@@ -91,6 +116,7 @@ fn finish_token<'b, S: JwsSigner>(
     key: &S,
     out: &'b mut [u8],
     body: usize,
+    absorbed: Option<Absorbed>,
 ) -> Result<&'b str, EncodeError> {
     let total = body
         .checked_add(1)
@@ -104,7 +130,7 @@ fn finish_token<'b, S: JwsSigner>(
     let sig = rest
         .get_mut(1..=S::SIGNATURE_B64_LEN)
         .ok_or(EncodeError::BufferTooSmall)?;
-    key.signature_b64(input, sig)
+    key.signature_b64(input, absorbed, sig)
         .ok_or(EncodeError::BufferTooSmall)?;
     let token = out.get(..total).ok_or(EncodeError::BufferTooSmall)?;
     core::str::from_utf8(token).map_err(|_| EncodeError::Serialize)
@@ -154,7 +180,7 @@ fn sign_with<'b, S: JwsSigner, C: Serialize + ?Sized>(
         w = w.saturating_add(enc);
     }
 
-    finish_token(key, out, body)
+    finish_token(key, out, body, None)
 }
 
 impl Hs256Key {
@@ -210,7 +236,7 @@ impl Hs256Key {
         let n = serde_json_core::to_slice(claims, scratch).map_err(ser_error)?;
         let json = scratch.get(..n).ok_or(EncodeError::BufferTooSmall)?;
         let mut mac = self.mac();
-        let mut put = |bytes: &[u8], mac: Option<&mut crate::mac::HmacSha256>| {
+        let mut put = |bytes: &[u8], mac: Option<&mut crate::mac::Mac<'_>>| {
             if let Some(mac) = mac {
                 mac.update(bytes);
             }
@@ -232,7 +258,7 @@ impl Hs256Key {
                 Some(&mut mac),
             )?;
         }
-        let tag = mac.finalize().into_bytes();
+        let tag = mac.finalize();
         let len = b64::encode(&tag, &mut enc).ok_or(EncodeError::BufferTooSmall)?;
         put(b".", None)?;
         put(enc.get(..len).ok_or(EncodeError::BufferTooSmall)?, None)?;

@@ -1,4 +1,3 @@
-use hmac::Mac;
 use serde::Deserialize;
 
 use super::key::{Algorithm, Hs256Key};
@@ -80,11 +79,7 @@ impl<'t> VerifiedToken<'t> {
     }
 
     fn decode_payload<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], ClaimsError> {
-        if buf.len() < self.payload_len() {
-            return Err(ClaimsError::BufferTooSmall);
-        }
-        let n = b64::decode(self.payload.as_bytes(), buf).ok_or(ClaimsError::Encoding)?;
-        buf.get_mut(..n).ok_or(ClaimsError::Encoding)
+        decode_payload(self.payload, buf)
     }
 
     /// Decodes the payload into the front of `buf` and deserializes `C` from it with serde. The
@@ -107,6 +102,15 @@ impl<'t> VerifiedToken<'t> {
         let (json, scratch) = buf.split_at_mut(n);
         serde_claims(json, scratch)
     }
+}
+
+/// Decodes a payload segment into the front of `buf` (base64url only: nothing is parsed).
+fn decode_payload<'b>(payload: &str, buf: &'b mut [u8]) -> Result<&'b mut [u8], ClaimsError> {
+    if buf.len() < b64::decoded_len_max(payload.len()) {
+        return Err(ClaimsError::BufferTooSmall);
+    }
+    let n = b64::decode(payload.as_bytes(), buf).ok_or(ClaimsError::Encoding)?;
+    buf.get_mut(..n).ok_or(ClaimsError::Encoding)
 }
 
 /// The serde path over decoded payload JSON: [`VerifiedToken::claims`] after base64url.
@@ -184,14 +188,26 @@ impl Hs256Key {
 
     /// The MAC check alone; the caller has matched the token's `alg` to this key.
     fn check_mac<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
-        let mut mac = self.mac();
-        mac.update(token.signing_input.as_bytes());
+        self.check_mac_while(token, || {})
+    }
+
+    /// [`Hs256Key::check_mac`], running `meanwhile` between the signing input's whole blocks
+    /// and the MAC's last ones (see `Key::check_while`).
+    fn check_mac_while<'t>(
+        &self,
+        token: &UntrustedToken<'t>,
+        meanwhile: impl FnOnce(),
+    ) -> Result<VerifiedToken<'t>, VerifyError> {
         let tag = token
             .signature
-            .get(..32)
+            .first_chunk::<32>()
             .ok_or(VerifyError::InvalidSignature)?;
-        mac.verify_slice(tag)
-            .map_err(|_| VerifyError::InvalidSignature)?;
+        if !self
+            .pads()
+            .verify_while(token.signing_input.as_bytes(), tag, meanwhile)
+        {
+            return Err(VerifyError::InvalidSignature);
+        }
         Ok(VerifiedToken::checked(token))
     }
 }
@@ -212,17 +228,34 @@ impl Key {
     /// (`KeyRing::select`). Each arm checks its algorithm again, so no key type ever checks a
     /// token of another.
     fn check<'t>(&self, token: &UntrustedToken<'t>) -> Result<VerifiedToken<'t>, VerifyError> {
+        self.check_while(token, || {})
+    }
+
+    /// [`Key::check`], running `meanwhile` (work on public data that does not depend on the
+    /// verdict) while the MAC's blocks are still being compressed: SHA-256 is a chain of
+    /// dependent rounds, and the processor runs `meanwhile` beside it.
+    fn check_while<'t>(
+        &self,
+        token: &UntrustedToken<'t>,
+        meanwhile: impl FnOnce(),
+    ) -> Result<VerifiedToken<'t>, VerifyError> {
         match self {
             Key::Hs256(k) => {
                 if token.alg != Algorithm::Hs256 {
                     return Err(VerifyError::WrongAlgorithm);
                 }
-                k.check_mac(token)
+                k.check_mac_while(token, meanwhile)
             }
             #[cfg(feature = "eddsa")]
-            Key::Ed25519(k) => k.check_signature(token),
+            Key::Ed25519(k) => {
+                meanwhile();
+                k.check_signature(token)
+            }
             #[cfg(all(feature = "eddsa", feature = "sign"))]
-            Key::Ed25519Signing(k) => k.public_key().check_signature(token),
+            Key::Ed25519Signing(k) => {
+                meanwhile();
+                k.public_key().check_signature(token)
+            }
         }
     }
 }
@@ -240,6 +273,10 @@ impl<const N: usize> KeyRing<N> {
 
     /// Parses, verifies, reads the registered claims with the scanner
     /// ([`VerifiedToken::registered`]) and validates them, in one call: the fast path.
+    ///
+    /// The payload's base64url is decoded into `buf` while the MAC is computed; no claim is read
+    /// before the MAC checks out. After an error, `buf`'s content is unspecified (and not
+    /// authenticated).
     ///
     /// # Errors
     /// The first failing phase's error, wrapped in [`DecodeError`]: exactly what the three
@@ -337,11 +374,15 @@ impl<const N: usize> KeyRing<N> {
                 ParseError::PayloadEncoding.into()
             }
         };
-        let verified = self
-            .select(untrusted.kid(), untrusted.alg)
-            .and_then(|key| key.check(&untrusted))
+        // The payload is decoded while the MAC is computed (base64url of public data; no JSON
+        // is read before the MAC checks out), and scanned only after.
+        let mut decoded = Err(ClaimsError::Encoding);
+        self.select(untrusted.kid(), untrusted.alg)
+            .and_then(|key| key.check_while(&untrusted, || decoded = decode_payload(payload, buf)))
             .map_err(|e| encoding_first(e.into()))?;
-        match verified.scan(buf, target, other) {
+        // The signature checked out: only now is the JSON read.
+        let scanned = decoded.and_then(|json| scan::scan(json, target, other));
+        match scanned {
             Err(e @ (ClaimsError::Encoding | ClaimsError::BufferTooSmall)) => {
                 return Err(encoding_first(e.into()));
             }
