@@ -74,3 +74,9 @@ rng = random.Random(7)
 for n in (0, 8, 32, 64, 200, 600):
     put("sign_verify_roundtrip", bytes(rng.randrange(256) for _ in range(n)))
 put("sign_verify_roundtrip", b"\x05alice\x01\x03iss" + bytes(range(64)))
+# hmac_differential (#26): key length byte, split byte, then key and message. Keys around the
+# 64-byte block (hashed first above it), messages around the one- and two-block padding edges.
+for key_len in (0, 1, 32, 63, 64, 65, 131):
+    for msg_len in (0, 55, 56, 63, 64, 119, 120, 188, 300):
+        split = rng.randrange(256)
+        put("hmac_differential", bytes([key_len, split]) + bytes(rng.randrange(256) for _ in range(key_len + msg_len)))

@@ -214,3 +214,21 @@ pub fn ed25519_signatures(seed: &[u8; 32], message: &[u8]) -> ([u8; 64], [u8; 64
         dalek.sign(message).to_bytes(),
     )
 }
+
+/// HMAC-SHA256 as auth-core computes it (`mac::Pads`, over `sha2`'s compression function), for
+/// the differential test and fuzz target against the `hmac` crate. Streams `msg` in two pieces,
+/// split at `split`.
+pub fn hmac_sha256(key: &[u8], msg: &[u8], split: usize) -> [u8; 32] {
+    let pads = crate::mac::Pads::new(key);
+    let (a, b) = msg.split_at(split.min(msg.len()));
+    let mut m = pads.begin();
+    m.update(a);
+    m.update(b);
+    let streamed = m.finalize();
+    let one_shot = pads.mac(msg);
+    if streamed == one_shot && pads.verify(msg, &one_shot) {
+        one_shot
+    } else {
+        [0; 32]
+    }
+}

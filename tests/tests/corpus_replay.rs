@@ -5,7 +5,7 @@ use std::path::Path;
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 11] = [
+const TARGETS: [(&str, Harness); 12] = [
     ("token_verify", auth_fuzz_harness::token_verify),
     ("claims", auth_fuzz_harness::claims),
     ("bearer", auth_fuzz_harness::bearer),
@@ -23,6 +23,7 @@ const TARGETS: [(&str, Harness); 11] = [
     ),
     ("b64_differential", auth_fuzz_harness::b64_differential),
     ("eddsa_verify", auth_fuzz_harness::eddsa_verify),
+    ("hmac_differential", auth_fuzz_harness::hmac_differential),
 ];
 
 #[test]

@@ -1,11 +1,12 @@
-//! Differential tests for the two places auth-core checks input itself instead of handing it
-//! to a crate: the header's JSON syntax check (against `serde_json`) and the payload's
-//! base64url check (against the `base64` crate). Each must accept exactly what the crate
-//! accepts. The `json_syntax` fuzz target runs the first one under libFuzzer.
+//! Differential tests for the places auth-core does a crate's job itself: the header's JSON
+//! syntax check (against `serde_json`), the payload's base64url check and codec (against the
+//! `base64` crate), and HMAC-SHA256 over `sha2`'s compression function (against the `hmac`
+//! crate, #26). Each must give exactly the crate's answers. The `json_syntax`,
+//! `b64_differential` and `hmac_differential` fuzz targets run them under libFuzzer.
 
 use auth_core::fuzzing::{
     MAX_CHECK_DEPTH, b64_decode, b64_decode_narrow, b64_encode, b64_encode_narrow,
-    b64_is_canonical, json_syntax_ok, phc_agrees,
+    b64_is_canonical, hmac_sha256, json_syntax_ok, phc_agrees,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -106,6 +107,19 @@ proptest! {
         prop_assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), URL_SAFE_NO_PAD.encode(&data));
         let m = b64_encode_narrow(&data, &mut out).unwrap();
         prop_assert_eq!(std::str::from_utf8(&out[..m]).unwrap(), URL_SAFE_NO_PAD.encode(&data));
+    }
+
+    #[test]
+    fn hmac_agrees_with_the_hmac_crate(
+        key in prop::collection::vec(any::<u8>(), 0..150),
+        msg in prop::collection::vec(any::<u8>(), 0..400),
+        split in 0usize..400,
+    ) {
+        use hmac::{KeyInit, Mac};
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        m.update(&msg);
+        let want: [u8; 32] = m.finalize().into_bytes().into();
+        prop_assert_eq!(hmac_sha256(&key, &msg, split), want);
     }
 
     #[test]

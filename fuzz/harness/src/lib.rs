@@ -812,3 +812,20 @@ pub fn claims_differential(data: &[u8]) {
         ),
     }
 }
+
+/// HMAC-SHA256 as auth-core computes it (over `sha2`'s compression function, #26) against the
+/// `hmac` crate (differential): every key length (a key over 64 bytes is hashed first), every
+/// message, streamed in two pieces at every split. The first byte picks the key length, the
+/// second the split; the rest is key then message.
+pub fn hmac_differential(data: &[u8]) {
+    let [key_len, split, rest @ ..] = data else {
+        return;
+    };
+    let (key, msg) = rest.split_at(usize::from(*key_len).min(rest.len()));
+    let ours = auth_core::fuzzing::hmac_sha256(key, msg, usize::from(*split));
+    assert_eq!(
+        ours,
+        mac_hs256(key, msg),
+        "key {key:?}, msg {msg:?}, split {split}"
+    );
+}
