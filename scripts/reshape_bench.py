@@ -34,6 +34,9 @@ def build_before():
     if not os.path.exists(tree):
         subprocess.run(["git", "worktree", "add", "--detach", "-f", tree, BEFORE], cwd=ROOT,
                        check=True, capture_output=True)
+    else:  # left by an earlier run, perhaps at another BEFORE
+        subprocess.run(["git", "checkout", "-q", "--detach", BEFORE], cwd=tree, check=True,
+                       capture_output=True)
     return build(tree, os.path.join(ROOT, "target", "reshape-bench", "before-target"))
 
 
@@ -42,6 +45,7 @@ def spread(xs, fmt="{:,.0f}"):
 
 
 def main():
+    sb.need_wrk()
     new = build(ROOT, os.path.join(ROOT, "target"))
     old = build_before()
     tmp = tempfile.mkdtemp(prefix="reshape-bench-hash-")

@@ -227,8 +227,20 @@ class Backend:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def need_wrk():
+    """wrk from Debian's package when it is missing, before any build: a clear stop otherwise."""
+    if shutil.which("wrk"):
+        return
+    log("wrk is missing; installing it with apt-get")
+    ok = subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True,
+                        capture_output=True).returncode == 0
+    if not ok or not shutil.which("wrk"):
+        sys.exit("wrk is needed for the load runs and could not be installed (apt-get install wrk)")
+
+
 def main():
     global HASH
+    need_wrk()
     new, old = build()
     log(f"built {new} and the users-file baseline {BASELINE}")
     # One PHC hash of PW at ROUNDS, made by the server's own CLI and read back with export.
