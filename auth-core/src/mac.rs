@@ -60,11 +60,8 @@ impl Pads {
 
     /// The MAC of a message whose whole blocks `p` has absorbed and whose rest is `tail`.
     pub(crate) fn finish(&self, p: Partial, tail: &[u8]) -> [u8; 32] {
-        let words = self.outer_words(&p.finish(tail));
         let mut out = [0u8; 32];
-        for (w, d) in words.iter().zip(out.as_chunks_mut::<4>().0) {
-            *d = w.to_be_bytes();
-        }
+        store(&self.outer_words(&p.finish(tail)), &mut out);
         out
     }
 
@@ -138,6 +135,14 @@ pub(crate) struct Partial {
 impl Partial {
     fn new(state: [u32; 8], blocks: u64) -> Self {
         Partial { state, blocks }
+    }
+
+    /// Message bytes compressed so far after the key block: for a [`Pads::partial`], how much
+    /// of the message [`Pads::finish`] is no longer to be given.
+    #[cfg(feature = "sign")]
+    pub(crate) fn absorbed_len(&self) -> usize {
+        // Exact: the blocks come from a token in memory, so their bytes fit a `usize`.
+        (self.blocks as usize).wrapping_sub(1).wrapping_mul(64)
     }
 
     /// Compresses whole blocks, straight from the caller's memory.
@@ -231,10 +236,11 @@ impl Mac<'_> {
     }
 }
 
-/// Writes the 8 state words big-endian into the first 32 bytes of `block`.
+/// Writes the 8 state words big-endian into the first 32 bytes of `out` (a digest, or the
+/// front of a block).
 #[inline(always)]
-pub(crate) fn store(words: &[u32; 8], block: &mut [u8; 64]) {
-    for (w, d) in words.iter().zip(block.as_chunks_mut::<4>().0) {
+pub(crate) fn store(words: &[u32; 8], out: &mut [u8]) {
+    for (w, d) in words.iter().zip(out.as_chunks_mut::<4>().0) {
         *d = w.to_be_bytes();
     }
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use super::eddsa::Ed25519Key;
 use super::key::{Hs256Key, MAX_SIGN_HEADER_B64};
 use super::ring::{Key, KeyRing};
-use super::write::{Absorbed, ClaimsWriter, WriteClaims};
+use super::write::{ClaimsWriter, WriteClaims};
 use crate::b64;
 use crate::error::EncodeError;
 use crate::mac::Partial;
@@ -39,7 +39,7 @@ trait JwsSigner {
     fn signature_b64(
         &self,
         input: &[u8],
-        absorbed: Option<Absorbed>,
+        absorbed: Option<Partial>,
         out: &mut [u8],
     ) -> Option<usize>;
 
@@ -59,11 +59,11 @@ impl JwsSigner for Hs256Key {
     fn signature_b64(
         &self,
         input: &[u8],
-        absorbed: Option<Absorbed>,
+        absorbed: Option<Partial>,
         out: &mut [u8],
     ) -> Option<usize> {
         let tag = match absorbed {
-            Some((p, done)) => self.pads().finish(p, input.get(done..)?),
+            Some(p) => self.pads().finish(p, input.get(p.absorbed_len()..)?),
             None => self.pads().mac(input),
         };
         b64::encode(&tag, out)
@@ -85,7 +85,7 @@ impl JwsSigner for Ed25519Key {
         super::key::write_header_b64(super::key::Algorithm::EdDsa, self.kid(), out)
     }
 
-    fn signature_b64(&self, input: &[u8], _: Option<Absorbed>, out: &mut [u8]) -> Option<usize> {
+    fn signature_b64(&self, input: &[u8], _: Option<Partial>, out: &mut [u8]) -> Option<usize> {
         b64::encode(&self.signature(input), out)
     }
 }
@@ -116,7 +116,7 @@ fn finish_token<'b, S: JwsSigner>(
     key: &S,
     out: &'b mut [u8],
     body: usize,
-    absorbed: Option<Absorbed>,
+    absorbed: Option<Partial>,
 ) -> Result<&'b str, EncodeError> {
     let total = body
         .checked_add(1)

@@ -12,10 +12,6 @@ use crate::error::EncodeError;
 use crate::json::JsonStr;
 use crate::mac::Partial;
 
-/// What a writer's MAC absorbed of the token as it wrote it: the inner hash after the whole
-/// blocks, and how many bytes of the token those were.
-pub(crate) type Absorbed = (Partial, usize);
-
 /// Staged JSON bytes per base64url step: a multiple of 3, so steps join without padding.
 const STAGE: usize = 48;
 
@@ -42,9 +38,9 @@ pub struct ClaimsWriter<'o> {
     full: bool,
     /// HS256: the MAC, fed each whole 64-byte block of the token as soon as it is written, so
     /// the SHA-256 rounds run beside the writing instead of after it (#26).
+    /// It has absorbed the first [`Partial::absorbed_len`] bytes of `out` (the header is
+    /// written first).
     mac: Option<Partial>,
-    /// Bytes of `out` (from its start: the header is written first) the MAC has absorbed.
-    absorbed: usize,
 }
 
 impl<'o> ClaimsWriter<'o> {
@@ -59,7 +55,6 @@ impl<'o> ClaimsWriter<'o> {
             members: 0,
             full: false,
             mac,
-            absorbed: 0,
         };
         w.put(b"{");
         w
@@ -67,14 +62,14 @@ impl<'o> ClaimsWriter<'o> {
 
     /// Closes the object and encodes what is staged; returns where the base64url ends, and
     /// what the MAC absorbed.
-    pub(crate) fn finish(mut self) -> Result<(usize, Option<Absorbed>), EncodeError> {
+    pub(crate) fn finish(mut self) -> Result<(usize, Option<Partial>), EncodeError> {
         self.put(b"}");
         let staged = self.staged;
         self.flush(staged);
         if self.full {
             return Err(EncodeError::BufferTooSmall);
         }
-        Ok((self.at, self.mac.map(|p| (p, self.absorbed))))
+        Ok((self.at, self.mac))
     }
 
     /// A string member; `value` is plain text, escaped as needed.
@@ -311,11 +306,9 @@ impl<'o> ClaimsWriter<'o> {
     /// Feeds the MAC the whole blocks written since it was last fed.
     fn absorb(&mut self) {
         if let Some(p) = &mut self.mac
-            && let Some(new) = self.out.get(self.absorbed..self.at)
+            && let Some(new) = self.out.get(p.absorbed_len()..self.at)
         {
-            let (whole, _) = new.as_chunks::<64>();
-            p.absorb(whole);
-            self.absorbed = self.absorbed.saturating_add(whole.len().saturating_mul(64));
+            p.absorb(new.as_chunks::<64>().0);
         }
     }
 }
