@@ -3,34 +3,35 @@
 //! Token segments are public data, so nothing here is constant-time; secret-bearing values
 //! (password hash salts and outputs) go through `base64ct` in [`crate::password`] instead.
 //!
-//! One decoder and one encoder serve every profile. The decoder reads through one 256-byte table;
-//! on 64-bit targets it takes eight characters per step into a `u64` (the host's speed), and on
-//! the others it stays a four-character loop (the device's size). The `b64_differential` fuzz
+//! One decoder and one encoder serve every profile. On 64-bit targets the decoder takes eight
+//! characters per step into a `u64` through 4 KiB of tables (the host's speed); on the others it
+//! stays a four-character loop of range compares, with no table (the device's size). The `b64_differential` fuzz
 //! target and `tests/tests/differential.rs` check both against the `base64` crate's
 //! `URL_SAFE_NO_PAD`: the same inputs accepted, the same bytes out.
 
 /// The URL-safe alphabet (RFC 4648 §5).
+#[cfg(any(target_pointer_width = "64", feature = "sign"))]
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Each byte's 6-bit value, or `INVALID`.
 const INVALID: u8 = 0xff;
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
-const DECODE: [u8; 256] = {
-    let mut t = [INVALID; 256];
-    let mut i = 0;
-    while i < 64 {
-        t[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
 
+/// A character's 6-bit value, or `INVALID`: range compares, not a table (256 bytes of flash
+/// saved on the device, where this is the decoder's inner step; the host decodes through
+/// [`SHIFTED`] and calls this only for the odd last characters).
 fn value(b: u8) -> u32 {
-    u32::from(DECODE.get(usize::from(b)).copied().unwrap_or(INVALID))
+    u32::from(match b {
+        b'A'..=b'Z' => b.wrapping_sub(b'A'),
+        b'a'..=b'z' => b.wrapping_sub(b'a').wrapping_add(26),
+        b'0'..=b'9' => b.wrapping_sub(b'0').wrapping_add(52),
+        b'-' => 62,
+        b'_' => 63,
+        _ => INVALID,
+    })
 }
 
 /// Four characters as 24 bits, with bit 31 set when any of them is outside the alphabet: the
-/// device's way, one 256-byte table and shifts.
+/// device's way, range compares and shifts.
 #[cfg(any(not(target_pointer_width = "64"), test, feature = "fuzzing"))]
 fn quad_narrow(q: &[u8; 4]) -> u32 {
     let [a, b, c, d] = q.map(value);
@@ -40,7 +41,7 @@ fn quad_narrow(q: &[u8; 4]) -> u32 {
 }
 
 /// The host's tables: each character's value already shifted into place for its position in a
-/// quad, or `BAD` (4 KiB of tables for one OR per character; the device keeps the 256 bytes).
+/// quad, or `BAD` (4 KiB of tables for one OR per character; the device uses no table).
 #[cfg(target_pointer_width = "64")]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
 const fn shifted(shift: u32) -> [u32; 256] {
