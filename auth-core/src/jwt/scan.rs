@@ -451,7 +451,24 @@ pub(crate) fn header(json: &[u8]) -> Result<Header<'_>, ClaimsError> {
 /// Walks the one JSON object that is `json` (UTF-8, only whitespace around it), calling
 /// `member` with the cursor at each member's value and the member's decoded name; `member`
 /// must consume the value.
-fn members<'a, F>(json: &'a [u8], mut member: F) -> Result<(), ClaimsError>
+fn members<'a, F>(json: &'a [u8], member: F) -> Result<(), ClaimsError>
+where
+    F: FnMut(&mut Cursor<'a>, JsonStr<'a>) -> Result<(), ClaimsError>,
+{
+    // A device links one copy of the walk for the header and every claims type, calling each
+    // member's reader through a pointer (600 bytes of flash in the verify-only profile, 1.5 KiB
+    // in the full one); the host keeps a copy per reader, inlined (faster).
+    #[cfg(not(target_pointer_width = "64"))]
+    return walk::<Member<'a, '_>>(json, &mut { member });
+    #[cfg(target_pointer_width = "64")]
+    return walk(json, member);
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+type Member<'a, 'f> = &'f mut dyn FnMut(&mut Cursor<'a>, JsonStr<'a>) -> Result<(), ClaimsError>;
+
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+fn walk<'a, F>(json: &'a [u8], mut member: F) -> Result<(), ClaimsError>
 where
     F: FnMut(&mut Cursor<'a>, JsonStr<'a>) -> Result<(), ClaimsError>,
 {
