@@ -226,7 +226,7 @@ impl fmt::Debug for LoginForm<'_> {
 impl<'b> LoginForm<'b> {
     /// The scopes, split on spaces.
     pub fn scopes(&self) -> impl Iterator<Item = &'b str> {
-        self.scope.split(' ').filter(|s| !s.is_empty())
+        crate::scope::names(self.scope)
     }
 }
 

@@ -53,6 +53,8 @@ pub mod response;
 pub mod scope;
 #[cfg(feature = "flow")]
 pub mod session;
+#[cfg(any(feature = "password", feature = "flow"))]
+mod split;
 
 #[cfg(feature = "sign")]
 pub use error::EncodeError;

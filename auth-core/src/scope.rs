@@ -10,7 +10,7 @@ pub const MAX_SCOPES: usize = 32;
 
 /// The names of a space-separated list, empty entries skipped.
 pub fn names(list: &str) -> impl Iterator<Item = &str> {
-    list.split(' ').filter(|s| !s.is_empty())
+    crate::split::split(list, b' ').filter(|s| !s.is_empty())
 }
 
 /// Whether `list` names `name`.

@@ -366,8 +366,8 @@ pub fn refresh<'s>(
             scope: session.scope,
         }),
         Some(asked) => {
-            let granted = |s: &str| session.scope.split(' ').any(|g| !g.is_empty() && g == s);
-            if asked.split(' ').filter(|s| !s.is_empty()).all(granted) {
+            let granted = |s: &str| crate::scope::contains(session.scope, s);
+            if crate::scope::names(asked).all(granted) {
                 Ok(Rotate { scope: asked })
             } else {
                 Err(RefreshError::ScopeWider)

@@ -3,6 +3,7 @@
 use base64ct::{Base64, Base64Unpadded, Encoding};
 
 use crate::error::StoredHashError;
+use crate::split::{last, split};
 
 use super::{MAX_OUTPUT_LEN, MAX_ROUNDS, MAX_SALT_LEN, MIN_OUTPUT_LEN, MIN_ROUNDS, MIN_SALT_LEN};
 
@@ -61,7 +62,7 @@ impl StoredHash {
             return Err(StoredHashError::UnknownFormat);
         };
         // passlib's second field is a bare decimal; PHC's is `i=...`.
-        let first = rest.split('$').next().unwrap_or_default();
+        let first = split(rest, b'$').next().unwrap_or_default();
         if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
             Self::passlib(rest)
         } else {
@@ -78,17 +79,17 @@ impl StoredHash {
     #[inline(never)]
     fn phc(s: &str) -> Result<Self, StoredHashError> {
         // The `phc` crate reports an over-long output as a base64 error; name it properly.
-        if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {
+        if last(s, b'$').len() > 86 {
             return Err(StoredHashError::OutputLength);
         }
         // `s` starts with `$pbkdf2-sha256$` (see `parse`): an empty first field and a valid
         // identifier, so both are skipped.
-        let mut fields = s.split('$').skip(2);
+        let mut fields = split(s, b'$').skip(2);
         let mut next = fields.next();
         let mut version = false;
         if let Some(f) = next
             && f.starts_with("v=")
-            && !f.contains(',')
+            && !f.bytes().any(|b| b == b',')
         {
             phc_version(f)?;
             version = true;
@@ -101,7 +102,7 @@ impl StoredHash {
         // parsed, as before.
         let mut params = Ok((None, None));
         if let Some(f) = next
-            && f.contains('=')
+            && f.bytes().any(|b| b == b'=')
         {
             params = phc_params(f)?;
             next = None;
@@ -150,7 +151,7 @@ impl StoredHash {
     /// checked against.
     #[cfg(feature = "fuzzing")]
     pub(crate) fn phc_reference(s: &str) -> Result<Self, StoredHashError> {
-        if s.rsplit('$').next().is_some_and(|hash| hash.len() > 86) {
+        if last(s, b'$').len() > 86 {
             return Err(StoredHashError::OutputLength);
         }
         let h = phc::PasswordHash::new(s).map_err(map_phc)?;
@@ -271,7 +272,7 @@ impl StoredHash {
 }
 
 fn three_fields(rest: &str) -> Result<(&str, &str, &str), StoredHashError> {
-    let mut it = rest.split('$');
+    let mut it = split(rest, b'$');
     let rounds = it.next().ok_or(StoredHashError::InvalidRounds)?;
     let salt = it.next().ok_or(StoredHashError::InvalidSalt)?;
     let hash = it.next().ok_or(StoredHashError::InvalidHash)?;
