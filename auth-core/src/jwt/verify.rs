@@ -1,6 +1,5 @@
 use serde::Deserialize;
 
-use super::header::split_dot;
 use super::key::{Algorithm, Hs256Key};
 use super::ring::{Key, KeyRing};
 use super::validate::Validation;
@@ -145,8 +144,9 @@ pub(crate) fn serde_claims<'b, C: Deserialize<'b>>(
 /// that is bad, else the signature's. Costs no second parse and no second `UntrustedToken` on
 /// the stack; the `token_verify` fuzz target compares every error with the full parse's.
 fn first_parse_error(token: &str) -> ParseError {
-    let payload = split_dot(token)
-        .and_then(|(_, rest)| split_dot(rest))
+    let payload = token
+        .split_once('.')
+        .and_then(|(_, rest)| rest.split_once('.'))
         .map_or("", |(payload, _)| payload);
     if b64::is_canonical(payload.as_bytes()) {
         ParseError::SignatureEncoding
