@@ -232,3 +232,9 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8], split: usize) -> [u8; 32] {
         [0; 32]
     }
 }
+
+/// Whether the host's JSON object walk and the device's (built here for this check) agree on
+/// `json`: the same verdict and the same members (`jwt::scan::walks_agree`).
+pub fn walks_agree(json: &[u8]) -> bool {
+    crate::jwt::scan::walks_agree(json)
+}

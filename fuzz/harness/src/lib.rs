@@ -731,6 +731,12 @@ fn has_surrogate_escape(data: &[u8]) -> bool {
 ///   audiences, and an escaped single `aud` over `MAX_DECODED_AUDIENCE_LEN` decoded bytes,
 ///   exactly as the serde path does.
 pub fn claims_differential(data: &[u8]) {
+    // The device's object walk (shared out-of-line steps) against the host's (one loop).
+    assert!(
+        auth_core::fuzzing::walks_agree(data),
+        "host and device walks differ: {:?}",
+        String::from_utf8_lossy(data)
+    );
     // The same bytes as a decoded JOSE header: the scanner-based checked path (and the
     // fixed-header fast path in front of it) against the serde-json-core parser it replaced.
     assert_eq!(
