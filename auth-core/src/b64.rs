@@ -5,33 +5,44 @@
 //!
 //! One decoder and one encoder serve every profile. On 64-bit targets the decoder takes eight
 //! characters per step into a `u64` through 4 KiB of tables (the host's speed); on the others it
-//! stays a four-character loop of range compares, with no table (the device's size). The `b64_differential` fuzz
-//! target and `tests/tests/differential.rs` check both against the `base64` crate's
-//! `URL_SAFE_NO_PAD`: the same inputs accepted, the same bytes out.
+//! stays a four-character loop through one 78-byte table (the device's size). The
+//! `b64_differential` fuzz target and `tests/tests/differential.rs` check both against the
+//! `base64` crate's `URL_SAFE_NO_PAD`: the same inputs accepted, the same bytes out.
 
 /// The URL-safe alphabet (RFC 4648 §5).
-#[cfg(any(target_pointer_width = "64", feature = "sign"))]
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Each byte's 6-bit value, or `INVALID`.
 const INVALID: u8 = 0xff;
 
-/// A character's 6-bit value, or `INVALID`: range compares, not a table (256 bytes of flash
-/// saved on the device, where this is the decoder's inner step; the host decodes through
-/// [`SHIFTED`] and calls this only for the odd last characters).
+/// The lowest byte of the alphabet (`-`); [`DECODE`] starts there.
+const FIRST: u8 = b'-';
+
+/// The values of the bytes from `-` to `z`, the alphabet's span: 78 bytes of table instead of
+/// 256 (the device's decoder reads every character through it), one subtraction more.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
+const DECODE: [u8; 78] = {
+    let mut t = [INVALID; 78];
+    let mut i = 0;
+    while i < 64 {
+        t[(ALPHABET[i] - FIRST) as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// A character's 6-bit value, or `INVALID`. Bytes below `-` wrap past the table's end.
 fn value(b: u8) -> u32 {
-    u32::from(match b {
-        b'A'..=b'Z' => b.wrapping_sub(b'A'),
-        b'a'..=b'z' => b.wrapping_sub(b'a').wrapping_add(26),
-        b'0'..=b'9' => b.wrapping_sub(b'0').wrapping_add(52),
-        b'-' => 62,
-        b'_' => 63,
-        _ => INVALID,
-    })
+    u32::from(
+        DECODE
+            .get(usize::from(b.wrapping_sub(FIRST)))
+            .copied()
+            .unwrap_or(INVALID),
+    )
 }
 
 /// Four characters as 24 bits, with bit 31 set when any of them is outside the alphabet: the
-/// device's way, range compares and shifts.
+/// device's way, one small table and shifts.
 #[cfg(any(not(target_pointer_width = "64"), test, feature = "fuzzing"))]
 fn quad_narrow(q: &[u8; 4]) -> u32 {
     let [a, b, c, d] = q.map(value);
@@ -41,7 +52,7 @@ fn quad_narrow(q: &[u8; 4]) -> u32 {
 }
 
 /// The host's tables: each character's value already shifted into place for its position in a
-/// quad, or `BAD` (4 KiB of tables for one OR per character; the device uses no table).
+/// quad, or `BAD` (4 KiB of tables for one OR per character; the device keeps 78 bytes).
 #[cfg(target_pointer_width = "64")]
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // reason: compile-time table; a bad index fails the build
 const fn shifted(shift: u32) -> [u32; 256] {
