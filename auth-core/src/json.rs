@@ -187,7 +187,8 @@ impl fmt::Display for JsonStr<'_> {
 
 /// Whether `s` can stand between JSON quotes as it is: no `"`, `\\` or control character.
 /// Branch-free over the bytes so it vectorizes.
-fn needs_no_escaping(s: &str) -> bool {
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+pub(crate) fn needs_no_escaping(s: &str) -> bool {
     !s.bytes().fold(false, |bad, b| {
         bad | (b < 0x20) | (b == b'"') | (b == b'\\')
     })

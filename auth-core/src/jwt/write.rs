@@ -84,6 +84,7 @@ impl<'o> ClaimsWriter<'o> {
     ///
     /// # Errors
     /// As [`ClaimsWriter::string`].
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn json_str(&mut self, name: &str, value: JsonStr<'_>) -> Result<(), EncodeError> {
         self.name(name);
         self.quoted(value);
@@ -94,6 +95,7 @@ impl<'o> ClaimsWriter<'o> {
     ///
     /// # Errors
     /// As [`ClaimsWriter::string`].
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn number(&mut self, name: &str, value: u64) -> Result<(), EncodeError> {
         self.name(name);
         self.digits(value);
@@ -142,6 +144,7 @@ impl<'o> ClaimsWriter<'o> {
     ///
     /// # Errors
     /// As [`ClaimsWriter::string`].
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn audience(&mut self, name: &str, aud: &Audience<'_>) -> Result<(), EncodeError> {
         self.name(name);
         if aud.is_array() {
@@ -169,12 +172,21 @@ impl<'o> ClaimsWriter<'o> {
         }
     }
 
+    // Inlined into the public members, so that a literal name's escape check and copy fold
+    // away at compile time.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn name(&mut self, name: &str) {
         self.comma();
-        self.quoted(JsonStr::new(name));
-        self.put(b":");
+        self.put(b"\"");
+        if crate::json::needs_no_escaping(name) {
+            self.put(name.as_bytes());
+        } else {
+            self.escaped(name);
+        }
+        self.put(b"\":");
     }
 
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn comma(&mut self) {
         if self.members > 0 {
             self.put(b",");
@@ -246,6 +258,7 @@ impl<'o> ClaimsWriter<'o> {
     }
 
     /// Stages `bytes`, encoding each full stage into the output.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn put(&mut self, bytes: &[u8]) {
         let end = self.staged.wrapping_add(bytes.len());
         if end < STAGE
