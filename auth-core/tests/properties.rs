@@ -290,7 +290,13 @@ fn the_claims_writer_writes_every_digit_count_as_serde_does() {
         dates.extend([10u64.pow(k) - 1, 10u64.pow(k), 10u64.pow(k) + 1]);
     }
     // Ten digits (NumericDates from 2001 to 2286): zeros and non-zeros in every pair position.
-    dates.extend([1_234_567_890, 4_102_444_800, 9_876_504_321, 1_000_000_009, 1_090_909_090]);
+    dates.extend([
+        1_234_567_890,
+        4_102_444_800,
+        9_876_504_321,
+        1_000_000_009,
+        1_090_909_090,
+    ]);
     for d in dates {
         let c = Claims {
             exp: Some(d),
