@@ -183,7 +183,17 @@ fn parse_u64(text: &[u8]) -> Option<u64> {
 fn leading_digits(text: &[u8]) -> (usize, Option<u64>) {
     let mut n = Some(0u64);
     let mut count = 0usize;
-    for &d in text {
+    // The host takes eight leading digits at once (a NumericDate has ten): their value from
+    // three multiplications instead of a chain of eight multiply-adds, which matters because
+    // the claims are scanned after the MAC, on the critical path of verifying.
+    #[cfg(target_pointer_width = "64")]
+    if let Some(first) = text.first_chunk::<8>()
+        && let Some(v) = eight_digits(u64::from_le_bytes(*first))
+    {
+        n = Some(v);
+        count = 8;
+    }
+    for &d in text.get(count..).unwrap_or_default() {
         let digit = d.wrapping_sub(b'0');
         if digit >= 10 {
             break;
@@ -195,6 +205,31 @@ fn leading_digits(text: &[u8]) -> (usize, Option<u64>) {
         count = count.wrapping_add(1);
     }
     (count, n)
+}
+
+/// The value of eight ASCII digits read as a little-endian word (the first digit in the low
+/// byte), or `None` when any byte is not a digit. SWAR: digit pairs, then fours, then eight.
+#[cfg(target_pointer_width = "64")]
+fn eight_digits(w: u64) -> Option<u64> {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    // Every byte 0x30..=0x39: its high nibble is 3, and adding 6 keeps it 3.
+    let high = |v: u64| v & LANES.wrapping_mul(0xf0);
+    if high(w) != LANES.wrapping_mul(0x30)
+        || high(w.wrapping_add(LANES.wrapping_mul(6))) != LANES.wrapping_mul(0x30)
+    {
+        return None;
+    }
+    let v = w.wrapping_sub(LANES.wrapping_mul(0x30));
+    // Each even byte becomes 10 * its digit + the next one (the odd bytes become junk).
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    // Pairs to fours to eight: bytes 0 and 4 weigh 10^6 and 10^2 ... folded into the top half.
+    const MASK: u64 = 0x0000_00ff_0000_00ff;
+    const MUL1: u64 = 100 + (1_000_000 << 32);
+    const MUL2: u64 = 1 + (10_000 << 32);
+    let v = (v & MASK)
+        .wrapping_mul(MUL1)
+        .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2));
+    Some(v >> 32)
 }
 
 /// The payload text being scanned and the position in it.
@@ -627,6 +662,31 @@ mod tests {
 
     fn err(json: &str) -> ClaimsError {
         scan(json.as_bytes(), &mut Claims::new(), |_, _| Ok(())).unwrap_err()
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn eight_digits_agrees_with_the_digit_loop() {
+        let check = |c: [u8; 8]| {
+            let want = c
+                .iter()
+                .all(u8::is_ascii_digit)
+                .then(|| c.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+            assert_eq!(eight_digits(u64::from_le_bytes(c)), want, "{c:?}");
+        };
+        for c in [*b"00000000", *b"99999999", *b"12345678", *b"10000001"] {
+            check(c);
+        }
+        // Every position holding each byte around the digits, the rest digits.
+        for pos in 0..8 {
+            for b in [
+                0u8, b' ', b'/', b'0', b'5', b'9', b':', b'a', 0x80, 0xb0, 0xb9, 0xff,
+            ] {
+                let mut c = *b"31415926";
+                c[pos] = b;
+                check(c);
+            }
+        }
     }
 
     #[test]
