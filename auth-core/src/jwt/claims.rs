@@ -78,11 +78,15 @@ impl Audience<'_> {
 
     /// Whether it is written as an array.
     #[cfg(feature = "sign")]
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn is_array(&self) -> bool {
         matches!(self.0, Aud::Many(_))
     }
 
     /// The audiences, in order.
+    // Inline, so that the iterator is not returned through memory from another crate's
+    // generic writer or reader (a store-forwarding stall per signed token, #26).
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn iter(&self) -> impl Iterator<Item = JsonStr<'_>> {
         let (one, many): (Option<JsonStr<'_>>, &[JsonStr<'_>]) = match &self.0 {
             Aud::One(s) => (Some(*s), &[]),

@@ -166,14 +166,10 @@ fn decode_signature(seg: &[u8], alg: Algorithm) -> Result<[u8; MAX_SIGNATURE_LEN
     if seg.len() != alg.signature_b64_len() {
         return Err(ParseError::SignatureEncoding);
     }
-    // Room for the decoder's whole-quantum writes; the length check above fixes how many
-    // bytes come out (32 or 64, both below `MAX_SIGNATURE_LEN + 1`).
-    let mut buf = [0u8; MAX_SIGNATURE_LEN + 1];
-    let n = b64::decode(seg, &mut buf).ok_or(ParseError::SignatureEncoding)?;
+    // The length check fixes how many bytes come out (32 or 64), and the decoder writes
+    // only those: straight into the returned array.
     let mut out = [0u8; MAX_SIGNATURE_LEN];
-    out.get_mut(..n)
-        .ok_or(ParseError::SignatureEncoding)?
-        .copy_from_slice(buf.get(..n).ok_or(ParseError::SignatureEncoding)?);
+    b64::decode(seg, &mut out).ok_or(ParseError::SignatureEncoding)?;
     Ok(out)
 }
 

@@ -180,6 +180,7 @@ fn parse_u64(text: &[u8]) -> Option<u64> {
 
 /// How many ASCII digits `text` starts with, and their value (`None` over `u64::MAX`).
 /// Nineteen digits always fit a u64: no overflow checks until the twentieth.
+#[cfg_attr(target_pointer_width = "64", inline)]
 fn leading_digits(text: &[u8]) -> (usize, Option<u64>) {
     let mut n = Some(0u64);
     let mut count = 0usize;
@@ -238,6 +239,10 @@ struct Cursor<'a> {
     i: usize,
 }
 
+// On 64-bit targets the readers below are `#[inline]`. `scan` is generic, so it is built in
+// the caller's crate, where without the hint each reader is an out-of-line call that returns
+// its `Result` through memory, read back at once with other widths: store-forwarding stalls
+// that cost the small token's verify about 10% (#26). Devices keep the calls (smaller).
 impl<'a> Cursor<'a> {
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
@@ -257,16 +262,22 @@ impl<'a> Cursor<'a> {
 
     /// A member name: three lower-case letters (every registered name but `scope`) taken
     /// whole, which is what [`Cursor::string`] reads for them; anything else through it.
-    fn name(&mut self) -> Result<JsonStr<'a>, ClaimsError> {
+    ///
+    /// An `Option`, not a `Result`: a `Result<JsonStr, _>` keeps its error in the first byte
+    /// of the length, so each name was copied as a byte and fifteen more, then read back as
+    /// words (a store-forwarding stall per member on the host, #26).
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    fn name(&mut self) -> Option<JsonStr<'a>> {
         #[cfg(target_pointer_width = "64")]
         if let Some(name) = self.short_name() {
-            return Ok(name);
+            return Some(name);
         }
-        self.string()
+        self.string().ok()
     }
 
     /// The host's shortcut for [`Cursor::name`]; a device takes the string reader (smaller).
     #[cfg(target_pointer_width = "64")]
+    #[inline]
     fn short_name(&mut self) -> Option<JsonStr<'a>> {
         let start = self.i.wrapping_add(1);
         if let Some(&[a, b, c, b'"']) = self.bytes().get(start..).and_then(|r| r.first_chunk::<4>())
@@ -280,6 +291,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `null`, consumed, if it comes next.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     fn null(&mut self) -> Result<bool, ClaimsError> {
         if self.peek() != Some(b'n') {
             return Ok(false);
@@ -289,6 +301,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string, its raw text between the quotes with escapes checked.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     fn string(&mut self) -> Result<JsonStr<'a>, ClaimsError> {
         if self.peek() != Some(b'"') {
             return Err(ClaimsError::WrongType);
@@ -309,6 +322,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[cfg_attr(target_pointer_width = "64", inline)]
     fn opt_string(&mut self) -> Result<Option<JsonStr<'a>>, ClaimsError> {
         if self.null()? {
             return Ok(None);
@@ -318,6 +332,7 @@ impl<'a> Cursor<'a> {
 
     /// A NumericDate: digits, read as they are checked. A sign, fraction or exponent, or a
     /// value over `u64::MAX`, is the wrong type; `01` is bad syntax.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     fn opt_date(&mut self) -> Result<Option<NumericDate>, ClaimsError> {
         if self.null()? {
             return Ok(None);
@@ -337,6 +352,7 @@ impl<'a> Cursor<'a> {
     /// `aud` (a string, an array of at most [`super::MAX_AUDIENCES`] strings, or `null`) into
     /// `slot`, in place (an `Audience` is a few hundred bytes: building one on the
     /// stack and moving it costs a device that much again).
+    #[cfg_attr(target_pointer_width = "64", inline)]
     fn read_audience(&mut self, slot: &mut Option<Audience<'a>>) -> Result<(), ClaimsError> {
         if self.null()? {
             *slot = None;
@@ -399,6 +415,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Checks the value at the cursor without keeping it; returns it for the callback.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     fn skip(&mut self) -> Result<Value<'a>, ClaimsError> {
         // The payload object is level 1, so its members' values may nest one less.
         let end = json_check::skip_value(self.bytes(), self.i, MAX_CLAIMS_DEPTH.saturating_sub(1))
@@ -518,7 +535,9 @@ where
             if c.peek() != Some(b'"') {
                 return Err(ClaimsError::Json);
             }
-            let name = c.name().map_err(|_| ClaimsError::Json)?;
+            let Some(name) = c.name() else {
+                return Err(ClaimsError::Json);
+            };
             c.ws();
             if c.peek() != Some(b':') {
                 return Err(ClaimsError::Json);
@@ -637,7 +656,9 @@ impl<'a> Cursor<'a> {
         if self.peek() != Some(b'"') {
             return Err(ClaimsError::Json);
         }
-        let name = self.name().map_err(|_| ClaimsError::Json)?;
+        let Some(name) = self.name() else {
+            return Err(ClaimsError::Json);
+        };
         self.ws();
         if self.peek() != Some(b':') {
             return Err(ClaimsError::Json);

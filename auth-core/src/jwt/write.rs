@@ -46,6 +46,7 @@ pub struct ClaimsWriter<'o> {
 impl<'o> ClaimsWriter<'o> {
     /// A writer whose base64url starts at `out[at]`, after the header; it writes the opening
     /// brace. With `mac`, it hashes the token's whole blocks as it goes.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn new(out: &'o mut [u8], at: usize, mac: Option<Partial>) -> Self {
         let mut w = ClaimsWriter {
             out,
@@ -62,6 +63,7 @@ impl<'o> ClaimsWriter<'o> {
 
     /// Closes the object and encodes what is staged; returns where the base64url ends, and
     /// what the MAC absorbed.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn finish(mut self) -> Result<(usize, Option<Partial>), EncodeError> {
         self.put(b"}");
         let staged = self.staged;
