@@ -908,3 +908,42 @@ fn throttled_logins_are_logged_once_per_key_and_minute() {
     assert_eq!(lines, 1, "{log:#?}");
     assert!(log.iter().all(|l| l.len() < 1_000));
 }
+
+/// Both header-count limits, on the wire: up to `MAX_HEADERS` (64) served, more up to hyper's
+/// hard limit (`Limits::hard_max_headers`, 100) get the JSON 431, and beyond it hyper's own
+/// bare 431. 100 is the most hyper parses in place: a higher cap made it allocate two
+/// 128-entry arrays (8 KiB) on the heap for every request it read.
+#[test]
+fn header_counts_past_each_limit_get_431() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let send = |extra: usize| -> String {
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Host and Connection are two of the request's headers.
+        let headers: String = (0..extra).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let req = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        String::from_utf8_lossy(&resp).into_owned()
+    };
+    assert!(
+        send(62).starts_with("HTTP/1.1 200"),
+        "64 headers are served"
+    );
+    let json = send(63);
+    assert!(json.starts_with("HTTP/1.1 431"), "{json}");
+    assert!(
+        json.ends_with(r#"{"detail":"Request header fields too large"}"#),
+        "{json}"
+    );
+    let json = send(98);
+    assert!(
+        json.starts_with("HTTP/1.1 431") && json.contains("\"detail\""),
+        "{json}"
+    );
+    let bare = send(99);
+    assert!(bare.starts_with("HTTP/1.1 431"), "{bare}");
+    assert!(!bare.contains("\"detail\""), "hyper's own answer: {bare}");
+}

@@ -65,7 +65,9 @@ pub struct Limits {
     pub max_connections_per_client: usize,
     /// Time allowed to send a request's headers (slowloris guard).
     pub header_read_timeout: Duration,
-    /// Headers hyper accepts at all (a bare 431 beyond); the JSON 431 limit is lower.
+    /// Headers hyper accepts at all (a bare 431 beyond); the JSON 431 limit is lower. At most
+    /// 100: hyper parses up to 100 headers in place, and any higher cap makes it allocate two
+    /// arrays of that many entries on the heap for every request it reads.
     pub hard_max_headers: usize,
     /// Read buffer size, bounding the header block hyper accepts at all.
     pub hard_max_header_bytes: usize,
@@ -98,7 +100,7 @@ impl Default for Limits {
             max_connections: 4096,
             max_connections_per_client: Limits::default_per_client(4096),
             header_read_timeout: Duration::from_secs(10),
-            hard_max_headers: 128,
+            hard_max_headers: 100,
             hard_max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
         }
