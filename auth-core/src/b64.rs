@@ -104,7 +104,7 @@ pub(crate) fn decode_narrow(input: &[u8], out: &mut [u8]) -> Option<usize> {
         let [_, v0, v1, v2] = v.to_be_bytes();
         *t = [v0, v1, v2];
     }
-    finish(tail, rest, bad).then_some(len)
+    finish(tail, rest, bad, quad_narrow).then_some(len)
 }
 
 /// The host's decoder: eight characters to six bytes per step through [`SHIFTED`].
@@ -145,37 +145,46 @@ pub(crate) fn decode_wide(input: &[u8], out: &mut [u8]) -> Option<usize> {
         let [_, v0, v1, v2] = v.to_be_bytes();
         *t = [v0, v1, v2];
     }
-    finish(tail, rest, bad).then_some(len)
+    finish(tail, rest, bad, quad_wide).then_some(len)
 }
 
 /// The last two or three characters, whose unused low bits must be zero (RFC 4648 §3.5, as the
 /// `base64` crate demands), and the verdict over `bad` (bit 31: a character outside the
-/// alphabet).
-fn finish(tail: &[u8], rest: &mut [u8], mut bad: u32) -> bool {
-    let unused = match (tail, rest) {
-        ([], []) => 0,
+/// alphabet). The tail is read as a quad padded with `A` (value 0), through the decoder's own
+/// `quad`.
+fn finish(tail: &[u8], rest: &mut [u8], bad: u32, quad: impl Fn(&[u8; 4]) -> u32) -> bool {
+    let (v, unused) = match (tail, rest) {
+        ([], []) => return bad & BAD == 0,
         (&[a, b], [r0]) => {
-            let v = (value(a) << 6) | value(b);
-            bad |= ((value(a) | value(b)) & 0x80) << 24;
-            *r0 = (v >> 4) as u8;
-            v & 0x0f
+            let v = quad(&[a, b, b'A', b'A']);
+            *r0 = (v >> 16) as u8;
+            (v, v & 0x0_f000)
         }
         (&[a, b, c], [r0, r1]) => {
-            let v = (value(a) << 12) | (value(b) << 6) | value(c);
-            bad |= ((value(a) | value(b) | value(c)) & 0x80) << 24;
-            *r0 = (v >> 10) as u8;
-            *r1 = (v >> 2) as u8;
-            v & 0x03
+            let v = quad(&[a, b, c, b'A']);
+            *r0 = (v >> 16) as u8;
+            *r1 = (v >> 8) as u8;
+            (v, v & 0x00c0)
         }
         _ => return false,
     };
-    unused == 0 && bad & BAD == 0
+    unused == 0 && (bad | v) & BAD == 0
 }
 
 /// Whether `seg` is strict unpadded base64url, exactly as [`decode`] accepts it. Nothing is
 /// decoded. Tested against the `base64` crate in `tests/tests/differential.rs`.
 pub(crate) fn is_canonical(seg: &[u8]) -> bool {
-    // Branch-free range compares counted in a u8 per 64-byte chunk: LLVM vectorizes it.
+    #[cfg(target_pointer_width = "64")]
+    let in_alphabet = in_alphabet_wide(seg);
+    #[cfg(not(target_pointer_width = "64"))]
+    let in_alphabet = in_alphabet_narrow(seg);
+    in_alphabet && tail_is_canonical(seg)
+}
+
+/// Whether every byte of `seg` is in the alphabet: the host's way. Branch-free range compares
+/// counted in a u8 per 64-byte chunk, which LLVM vectorizes.
+#[cfg(target_pointer_width = "64")]
+fn in_alphabet_wide(seg: &[u8]) -> bool {
     let bad = seg.chunks(64).fold(0usize, |bad, chunk| {
         let n = chunk.iter().fold(0u8, |n, &b| {
             // `b | 0x20` folds A-Z onto a-z and maps nothing else there.
@@ -187,17 +196,34 @@ pub(crate) fn is_canonical(seg: &[u8]) -> bool {
         });
         bad.wrapping_add(usize::from(n))
     });
+    bad == 0
+}
+
+/// [`in_alphabet_wide`] through the decoder's table: the device's way (smaller). Built on the
+/// host for the differential checks.
+#[cfg(any(not(target_pointer_width = "64"), test, feature = "fuzzing"))]
+fn in_alphabet_narrow(seg: &[u8]) -> bool {
+    seg.iter().all(|&b| value(b) & 0x80 == 0)
+}
+
+/// [`is_canonical`] as a device computes it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn is_canonical_narrow(seg: &[u8]) -> bool {
+    in_alphabet_narrow(seg) && tail_is_canonical(seg)
+}
+
+/// A length that is not 1 mod 4, and zero unused bits in the last character.
+fn tail_is_canonical(seg: &[u8]) -> bool {
     let Some(&last) = seg.last() else {
         return true;
     };
     let value = value(last);
-    bad == 0
-        && match seg.len() % 4 {
-            1 => false,
-            2 => value & 0x0f == 0,
-            3 => value & 0x03 == 0,
-            _ => true,
-        }
+    match seg.len() % 4 {
+        1 => false,
+        2 => value & 0x0f == 0,
+        3 => value & 0x03 == 0,
+        _ => true,
+    }
 }
 
 /// Encodes `input` as unpadded base64url into `out`, returning the encoded length; `None` when
@@ -332,6 +358,7 @@ mod tests {
             assert_eq!(encode_narrow(&data[..n], &mut enc), Some(written));
             assert_eq!(&enc[..written], &out[..written]);
             assert!(is_canonical(&out[..written]));
+            assert!(is_canonical_narrow(&out[..written]));
             assert_eq!(
                 encode(&data[..n], &mut out[..written.saturating_sub(1)]).is_none(),
                 n > 0
@@ -358,5 +385,18 @@ mod tests {
             assert_eq!(decode(&s[..11], &mut out), None, "{at}");
         }
         assert_eq!(decode(b"YWJjZGVmZ2g", &mut [0u8; 7]), None, "short output");
+        // The encoding check refuses what the decoders refuse, on both profiles.
+        for bad in [
+            &b"YQ=="[..],
+            b"Y Q",
+            b"YR",
+            b"YWJ",
+            b"Y+",
+            b"Y",
+            b"YWJjZGVmZ2h\xff",
+        ] {
+            assert!(!is_canonical(bad) && !is_canonical_narrow(bad), "{bad:?}");
+        }
+        assert!(is_canonical(b"YWI") && is_canonical_narrow(b"YWI"));
     }
 }

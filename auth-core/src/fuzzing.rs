@@ -14,6 +14,12 @@ pub fn b64_is_canonical(seg: &[u8]) -> bool {
     crate::b64::is_canonical(seg)
 }
 
+/// The device's payload encoding check (`b64::is_canonical_narrow`, what 32-bit targets run),
+/// likewise.
+pub fn b64_is_canonical_narrow(seg: &[u8]) -> bool {
+    crate::b64::is_canonical_narrow(seg)
+}
+
 /// The token-segment base64url decoder (`b64::decode`), for the differential fuzz target and
 /// test against the `base64` crate.
 pub fn b64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {

@@ -6,7 +6,7 @@
 
 use auth_core::fuzzing::{
     MAX_CHECK_DEPTH, b64_decode, b64_decode_narrow, b64_encode, b64_encode_narrow,
-    b64_is_canonical, hmac_sha256, json_syntax_ok, phc_agrees,
+    b64_is_canonical, b64_is_canonical_narrow, hmac_sha256, json_syntax_ok, phc_agrees,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -77,7 +77,9 @@ proptest! {
 
     #[test]
     fn payload_check_agrees_with_the_base64_crate(s in "[A-Za-z0-9_\\-+/= #?.\u{0}\u{80}]{0,13}") {
-        prop_assert_eq!(b64_is_canonical(s.as_bytes()), URL_SAFE_NO_PAD.decode(&s).is_ok(), "{:?}", s);
+        let theirs = URL_SAFE_NO_PAD.decode(&s).is_ok();
+        prop_assert_eq!(b64_is_canonical(s.as_bytes()), theirs, "{:?}", s);
+        prop_assert_eq!(b64_is_canonical_narrow(s.as_bytes()), theirs, "device check: {:?}", s);
     }
 
     #[test]
@@ -124,7 +126,9 @@ proptest! {
 
     #[test]
     fn every_encoding_passes_the_payload_check(data in prop::collection::vec(any::<u8>(), 0..64)) {
-        prop_assert!(b64_is_canonical(URL_SAFE_NO_PAD.encode(&data).as_bytes()));
+        let encoded = URL_SAFE_NO_PAD.encode(&data);
+        prop_assert!(b64_is_canonical(encoded.as_bytes()));
+        prop_assert!(b64_is_canonical_narrow(encoded.as_bytes()));
     }
 }
 

@@ -663,6 +663,12 @@ pub fn b64_differential(data: &[u8]) {
             auth_core::fuzzing::b64_encode_narrow,
         ),
     ];
+    for (which, check) in [
+        ("host", auth_core::fuzzing::b64_is_canonical as fn(&[u8]) -> bool),
+        ("device", auth_core::fuzzing::b64_is_canonical_narrow),
+    ] {
+        assert_eq!(check(data), theirs.is_some(), "{which} encoding check: {data:?}");
+    }
     for (which, decode, encode) in codecs {
         let mut out = vec![0u8; data.len()];
         let ours = decode(data, &mut out);
