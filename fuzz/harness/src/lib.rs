@@ -664,10 +664,17 @@ pub fn b64_differential(data: &[u8]) {
         ),
     ];
     for (which, check) in [
-        ("host", auth_core::fuzzing::b64_is_canonical as fn(&[u8]) -> bool),
+        (
+            "host",
+            auth_core::fuzzing::b64_is_canonical as fn(&[u8]) -> bool,
+        ),
         ("device", auth_core::fuzzing::b64_is_canonical_narrow),
     ] {
-        assert_eq!(check(data), theirs.is_some(), "{which} encoding check: {data:?}");
+        assert_eq!(
+            check(data),
+            theirs.is_some(),
+            "{which} encoding check: {data:?}"
+        );
     }
     for (which, decode, encode) in codecs {
         let mut out = vec![0u8; data.len()];
