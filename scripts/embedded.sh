@@ -263,6 +263,33 @@ compact SHA-256), the same header and claims under HS256 {hsinstr:,}
 (`verify_worst_case_token`): the curve arithmetic is nearly all of it. To our knowledge
 these are the first published Cortex-M3 figures for a Rust Ed25519 crate.
 
+### The Ed25519 crates measured for the device
+
+This harness measured each candidate on RFC 8032 TEST 1 with no token around it. Flash is what
+the crate adds; stack is the step's deepest use, as in the table above. These are one-off probe
+builds, and this script does not rebuild them. The first three rows were measured for d289ed1
+and 67df817, the last two on 2026-12-07.
+
+| crate | flash | stack | M3 instructions per verify | strict (`verify_strict`'s checks) |
+|---|---|---|---|---|
+| `ed25519-compact` 2.6, `opt_size` (**chosen**) | 16.8 KiB | 6.0 KiB | ~1.0 M | yes |
+| `ed25519-dalek` 2.2, no tables | 25.1 KiB | 8.1 KiB | ~1.0 M | yes |
+| `salty` 0.3 | 10.6 KiB | 9.4 KiB | ~38 M | — |
+| `ed25519_heapless` 0.6, 32-bit limbs (`FixedUInt<u32, 8>`) | ~8.0 KiB | 3.6 KiB | ~4.5 M | no: small-order public keys are accepted |
+| `ed25519_heapless` 0.6, byte limbs (`FixedUInt<u8, 32>`) | ~7.9 KiB | 3.5 KiB | ~52 M | no: small-order public keys are accepted |
+
+Both 4 KiB and 24 KiB stay out of reach with every candidate:
+- **Stack.** Only `ed25519_heapless` is under 4 KiB for the signature alone. A token verify
+  adds about 0.5 KiB of auth-core's own (the parsed token and its frames; RFC 8037 A.4
+  against TEST 1 above), and about 0.65 KiB of the caller's payload buffer and `Claims`. That
+  puts it at about 4.8 KiB.
+- **Flash.** With `ed25519_heapless` the profile would be about 26 KiB: the verify-only
+  profile's 14 KiB, the Ed25519 steps and about 8 KiB of the crate.
+- **What it would cost.** Small-order keys would have to be refused outside the crate. On the
+  host, with the identity point as the public key, one signature (`R` = B, `S` = 1) verified
+  for every message.
+  Verify would take 4.5× the instructions (32-bit limbs) or 50× (byte limbs).
+
 ## Goals (#26), and what stands in the way
 
 | goal | measured | |
