@@ -51,6 +51,19 @@ for p in PAYLOADS:
     put("token_verify", token({"alg": "HS256", "kid": "k2", "typ": "JWT"}, canon, K2))
     put("token_verify", token({"alg": "HS256", "typ": "JWT"}, json.dumps(p), K1))  # escaped, spaced
     for raw in (canon, json.dumps(p)): put("claims", raw)
+# Correctly MACed under K1 over a payload segment that is not strict base64url (#26's fused
+# decode checks the payload's encoding only after the MAC): non-zero unused bits, a character
+# outside the alphabet, padding, standard-alphabet characters, a dot (four segments).
+def maced(signing_input):
+    return signing_input + "." + b64(hmac.new(K1, signing_input.encode(), hashlib.sha256).digest())
+HEAD = b64(b'{"alg":"HS256","typ":"JWT"}')
+PAY = b64(b'{"sub":"alice","exp":1764333900}')  # 43 characters
+PAY2 = b64(b'{"sub":"al","exp":1764333900}')  # 39 characters: 2 unused bits in the last
+for bad in (PAY2[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(PAY2[-1]) | 1],
+            PAY[:10] + "#" + PAY[10:], PAY[:10] + " " + PAY[10:], PAY2 + "=", PAY[:10] + "+" + PAY[11:],
+            PAY[:10] + "/" + PAY[11:], PAY[:20] + "." + PAY[20:], "." + PAY, PAY + "."):
+    put("token_verify", maced(HEAD + "." + bad))
 for raw in ['{"exp":"1"}', '{"nbf":"99999999999","exp":1}', '{"exp":1,"exp":2}', '{"exp":1.5}', '{"aud":[1]}',
             '{"sub":"\\ud83d\\ude00","exp":1}', '{"sub":"\\ud83d","exp":1}', '[]', '{', '{"x":{"y":[1,{"z":null}]},"exp":1}']:
     put("claims", raw)

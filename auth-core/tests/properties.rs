@@ -5,9 +5,12 @@ use auth_core::form::{encode_component, parse_login_form};
 use auth_core::jwt::Audience;
 use auth_core::password::{Policy, hash_password, verify_password};
 use auth_core::{
-    Claims, DecodeError, Hs256Key, JsonStr, KeyRing, PasswordError, UntrustedToken, Validation,
+    Claims, ClaimsError, DecodeError, Hs256Key, JsonStr, KeyRing, PasswordError, UntrustedToken,
 };
 use proptest::prelude::*;
+
+mod common;
+use common::fused_agrees_with;
 
 const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 
@@ -40,20 +43,19 @@ fn accept(ring: &KeyRing<1>, token: &str) -> bool {
 /// The fused decode (`decode_registered`) gives exactly the step-by-step path's verdict and
 /// error for any token: parse, MAC, scanner, validation, one by one.
 fn fused_agrees(ring: &KeyRing<1>, token: &str) {
-    let validation = Validation::new().allow_missing_exp();
-    let step = (|| -> Result<(), DecodeError> {
-        let u = UntrustedToken::parse(token)?;
-        let v = ring.verify(&u)?;
-        let mut buf = vec![0u8; 2 * token.len() + 64];
-        let c = v.registered(&mut buf)?;
-        validation.validate(&c, 0)?;
-        Ok(())
-    })();
-    let mut buf = vec![0u8; 2 * token.len() + 64];
-    let fused = ring
-        .decode_registered(token, &mut buf, &validation, 0)
-        .map(|_| ());
-    assert_eq!(fused, step, "{token}");
+    // The verdict itself is the caller's to check (`accept`).
+    let _ = fused_agrees_with(ring, token, 2 * token.len() + 64);
+}
+
+/// `header.payload` and its HS256 MAC under [`SECRET`], computed by the `hmac` crate: a token
+/// whose MAC is right whatever its segments hold.
+fn mac_token(signing_input: &str) -> String {
+    use base64::Engine as _;
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+    mac.update(signing_input.as_bytes());
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{tag}")
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +156,64 @@ proptest! {
             if let Ok(s) = std::str::from_utf8(&t) {
                 fused_agrees(&ring, s);
                 prop_assert!(!accept(&ring, s), "byte {} changed by {} was accepted", at, delta);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fused_decode_agrees_at_every_buffer_length(i in input()) {
+        let token = sign(&i);
+        let ring = ring(i.kid);
+        let payload = token.split('.').nth(1).unwrap().len();
+        // Every length up to the decoded payload's and one past it: exactly that many bytes
+        // suffice.
+        let needed = payload / 4 * 3 + payload % 4 * 3 / 4;
+        let full = fused_agrees_with(&ring, &token, 2 * token.len() + 64);
+        for len in 0..=needed + 1 {
+            let verdict = fused_agrees_with(&ring, &token, len);
+            if len < needed {
+                prop_assert_eq!(verdict, Err(DecodeError::Claims(ClaimsError::BufferTooSmall)));
+            } else {
+                prop_assert_eq!(&verdict, &full, "{} of {}", len, needed);
+            }
+        }
+    }
+
+    /// A payload segment that is not strict base64url (non-zero unused bits, a character
+    /// outside the alphabet, padding, a dot) under a MAC that is right for it: the fused
+    /// decode finds it only after the MAC, in its strict decode, and must refuse it with the
+    /// step-by-step path's error (which finds it at parse), at any buffer length.
+    #[test]
+    fn a_correctly_macd_non_canonical_payload_is_refused_as_before(
+        i in input(),
+        at in any::<prop::sample::Index>(),
+        insert in prop::sample::select(vec!['#', ' ', '=', '.', '+', '/', '%']),
+    ) {
+        let token = sign(&i);
+        let ring = ring(i.kid);
+        let mut parts = token.split('.');
+        let (header, payload) = (parts.next().unwrap(), parts.next().unwrap());
+        let mut bad = Vec::new();
+        // The last character with its unused bits set, where the length leaves some.
+        if payload.len() % 4 != 0 {
+            let mut p = payload.as_bytes().to_vec();
+            let last = p.last_mut().unwrap();
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let v = alphabet.iter().position(|c| c == last).unwrap();
+            *last = alphabet[v | 1];
+            if *last != *payload.as_bytes().last().unwrap() {
+                bad.push(String::from_utf8(p).unwrap());
+            }
+        }
+        let mut p = payload.to_owned();
+        p.insert(at.index(payload.len() + 1), insert);
+        bad.push(p);
+        for p in bad {
+            let t = mac_token(&format!("{header}.{p}"));
+            let needed = p.len() / 4 * 3 + p.len() % 4 * 3 / 4;
+            for len in [0, needed / 2, needed, 2 * needed + 64] {
+                let verdict = fused_agrees_with(&ring, &t, len);
+                prop_assert!(verdict.is_err(), "{} accepted", t);
             }
         }
     }
