@@ -105,5 +105,11 @@ mod tests {
         long[..7].copy_from_slice(b"Bearer ");
         assert_eq!(parse_bearer(Some(&long)), Err(BearerError::InvalidToken));
         assert!(parse_bearer(Some(&long[..MAX_AUTHORIZATION_LEN])).is_ok());
+        // The cap is the verifier's: its longest token fits behind `Bearer `, one byte more not.
+        let mut value = [b'a'; 7 + MAX_TOKEN_LEN + 1];
+        value[..7].copy_from_slice(b"Bearer ");
+        let longest = value.get(..7 + MAX_TOKEN_LEN);
+        assert_eq!(parse_bearer(longest).map(str::len), Ok(MAX_TOKEN_LEN));
+        assert_eq!(parse_bearer(Some(&value)), Err(BearerError::InvalidToken));
     }
 }

@@ -82,5 +82,9 @@ mod tests {
         assert!(same("a b", "b  a") && !same("a b", "a"));
         assert!(within_limits(&"a ".repeat(32)) && !within_limits(&"a ".repeat(33)));
         assert!(!within_limits(&"a".repeat(MAX_SCOPE_LEN + 1)));
+        // `is_valid` (what the server checks an account's scopes with) needs both.
+        assert!(is_valid("read write:all  x") && is_valid(""));
+        assert!(!is_valid("read \"write\"") && !is_valid("a\\b") && !is_valid("é"));
+        assert!(!is_valid(&"a ".repeat(33)));
     }
 }

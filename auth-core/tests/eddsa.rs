@@ -354,6 +354,16 @@ fn a_public_key_ring_verifies_but_cannot_sign() {
     assert!(sink.is_empty());
     assert!(!ring.signing_key().can_sign());
     assert_eq!(ring.signing_key().algorithm(), Algorithm::EdDsa);
+    // The keys that hold a secret can.
+    assert!(
+        KeyRing::<1>::new(a1_key(None))
+            .unwrap()
+            .signing_key()
+            .can_sign()
+    );
+    let hs = KeyRing::<1>::new(Hs256Key::new(&[7; 32]).unwrap()).unwrap();
+    assert!(hs.signing_key().can_sign());
+    assert!(!hs.is_empty() && !ring.is_empty());
 }
 
 #[test]
@@ -370,4 +380,16 @@ fn public_keys_are_checked_when_built() {
     let debug = format!("{:?}", a1_key(Some("k")));
     assert!(!debug.contains(&format!("{:?}", b64(A1_D))), "{debug}");
     assert!(debug.contains("<redacted>"));
+}
+
+#[test]
+fn algorithm_names_round_trip_exactly() {
+    for alg in [Algorithm::Hs256, Algorithm::EdDsa] {
+        assert_eq!(Algorithm::from_name(alg.as_str()), Some(alg));
+    }
+    assert_eq!(Algorithm::from_name("HS256"), Some(Algorithm::Hs256));
+    assert_eq!(Algorithm::from_name("EdDSA"), Some(Algorithm::EdDsa));
+    for other in ["hs256", "EDDSA", "none", "HS512", "ES256", "", " HS256"] {
+        assert_eq!(Algorithm::from_name(other), None, "{other}");
+    }
 }

@@ -238,6 +238,11 @@ fn login_then_authorize() {
         stored_hash: &hash,
         active: true,
     };
+    // An account in a log line names neither its hash nor its salt.
+    assert_eq!(
+        format!("{account:?}"),
+        r#"Account { stored_hash: "<redacted>", active: true }"#
+    );
     let mut fbuf = [0u8; 128];
     let form = form_for("alice", "s3cret", &mut fbuf);
     let mut out = [0u8; 512];

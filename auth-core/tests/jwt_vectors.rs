@@ -26,7 +26,9 @@ fn ring() -> KeyRing<2> {
 
 /// Decodes through both claim readers, serde (`decode::<Claims>`) and the scanner
 /// (`decode_registered`), and asserts they agree: the same verdict and the same claims. Every
-/// vector in this file runs through both.
+/// vector in this file runs through both, and through the devices' in-place decode
+/// (`decode_registered_into`), which must give the scanner's verdict and error and, into a
+/// `Claims` that still holds every member from before, exactly the scanner's claims.
 fn decode(ring: &KeyRing<2>, token: &str, now: u64) -> Result<(), DecodeError> {
     let mut buf = [0u8; 1024];
     let serde = ring.decode::<Claims<'_>>(token, &mut buf, &Validation::new(), now);
@@ -37,7 +39,29 @@ fn decode(ring: &KeyRing<2>, token: &str, now: u64) -> Result<(), DecodeError> {
         (Err(DecodeError::Claims(_)), Err(DecodeError::Claims(_))) => {}
         (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{token}"),
     }
+    let mut buf3 = [0u8; 1024];
+    let mut in_place = left_over();
+    let verdict =
+        ring.decode_registered_into(token, &mut buf3, &Validation::new(), now, &mut in_place);
+    assert_eq!(verdict.err(), scanned.as_ref().err().cloned(), "{token}");
+    if let Ok(c) = &scanned {
+        assert_eq!(&in_place, c, "{token}: decoded in place");
+    }
     serde.map(|_| ())
+}
+
+/// A `Claims` with every member set, as a previous request's decode leaves it.
+fn left_over() -> Claims<'static> {
+    let stale = auth_core::JsonStr::new("left over");
+    Claims {
+        sub: Some(stale),
+        iss: Some(stale),
+        aud: Some(auth_core::jwt::Audience::one(stale)),
+        exp: Some(1),
+        nbf: Some(1),
+        iat: Some(1),
+        jti: Some(stale),
+    }
 }
 
 #[test]

@@ -226,6 +226,25 @@ fn password_length_cap() {
         verify_password(&long, stored, &Policy::new()),
         Err(E::PasswordTooLong)
     );
+    // Both entry points, at the cap (checked: a wrong password), one past it and far past it.
+    let parsed = StoredHash::parse(stored).unwrap();
+    for (len, want) in [
+        (MAX_PASSWORD_LEN, E::Mismatch),
+        (MAX_PASSWORD_LEN + 1, E::PasswordTooLong),
+        (2 * MAX_PASSWORD_LEN, E::PasswordTooLong),
+    ] {
+        let password = vec![b'a'; len];
+        assert_eq!(
+            verify_password(&password, stored, &Policy::new()),
+            Err(want),
+            "{len}"
+        );
+        assert_eq!(
+            auth_core::password::verify_parsed(&password, &parsed, &Policy::new()),
+            Err(want),
+            "{len}"
+        );
+    }
     let mut out = [0u8; MAX_PHC_LEN];
     assert_eq!(
         hash_password(&long, b"0123456789abcdef", &Policy::new(), &mut out),

@@ -142,6 +142,11 @@ proptest! {
         prop_assert_eq!(back, claims(&i));
         let mut buf = vec![0u8; 2 * token.len()];
         prop_assert_eq!(v.registered(&mut buf).unwrap(), claims(&i));
+        // `payload_len` is the least buffer the scanner needs: exactly that many bytes do.
+        let mut exact = vec![0u8; v.payload_len()];
+        prop_assert_eq!(v.registered(&mut exact).unwrap(), claims(&i));
+        let mut short = vec![0u8; v.payload_len() - 1];
+        prop_assert_eq!(v.registered(&mut short), Err(ClaimsError::BufferTooSmall));
     }
 
     #[test]
@@ -337,6 +342,14 @@ proptest! {
         let (mut a, mut b) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
         let issued = issue(&grant, &ring, &config, now, &mut a).unwrap();
         prop_assert_eq!(issued.token, ring.sign(&expected, &mut b).unwrap());
+        // The purpose-written writer makes the same token from the `FlowClaims` itself, and the
+        // scanner (`flow_claims`, the server's revoke path) reads back what serde reads.
+        let mut c = vec![0u8; 64 * 1024];
+        prop_assert_eq!(ring.sign_claims(&expected, &mut c).unwrap(), issued.token);
+        let v = ring.verify(&UntrustedToken::parse(issued.token).unwrap()).unwrap();
+        let (mut d, mut e) = (vec![0u8; 2 * issued.token.len()], vec![0u8; 2 * issued.token.len()]);
+        prop_assert_eq!(&v.flow_claims(&mut d).unwrap(), &expected);
+        prop_assert_eq!(&v.claims::<FlowClaims<'_>>(&mut e).unwrap(), &expected);
     }
 }
 

@@ -7,8 +7,8 @@ use auth_core::form::{
 };
 use auth_core::response::{write_oauth_error, write_token_with_refresh};
 use auth_core::session::{
-    OAuthError, REFRESH_TOKEN_LEN, RefreshError, RefreshToken, RefreshTokenError, Session,
-    SessionAccount, SessionId, SessionLimits, TokenHash, refresh,
+    DEFAULT_IDLE, DEFAULT_LIFETIME, OAuthError, REFRESH_TOKEN_LEN, RefreshError, RefreshToken,
+    RefreshTokenError, Session, SessionAccount, SessionId, SessionLimits, TokenHash, refresh,
 };
 
 struct Counter(u8);
@@ -46,6 +46,13 @@ fn refresh_tokens_round_trip_and_only_canonical_text_parses() {
     let bytes: Vec<u8> = (1..=32).collect();
     let expected: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
     assert_eq!(t.hash().as_bytes(), &expected);
+    // A stored column is a hash only at exactly 32 bytes.
+    let stored = TokenHash::from_slice(&expected).unwrap();
+    assert!(stored.ct_eq(&t.hash()) && stored.ct_eq(&TokenHash::from_bytes(expected)));
+    assert!(TokenHash::from_slice(&expected[..31]).is_none());
+    assert!(TokenHash::from_slice(&[0; 33]).is_none());
+    // The documented defaults: 30 days absolute, 7 days idle.
+    assert_eq!((DEFAULT_LIFETIME, DEFAULT_IDLE), (2_592_000, 604_800));
 
     let mut short = [0u8; 42];
     assert_eq!(t.encode(&mut short), Err(RefreshTokenError::BufferTooSmall));
@@ -225,6 +232,16 @@ fn the_refresh_decision() {
     );
     assert_eq!(
         refresh(&old, None, Some(&rotated), Some(&ACTIVE), &grace, NOW + 2).unwrap_err(),
+        RefreshError::Reuse
+    );
+    // The grace is the seconds after the rotation, exclusive: 2 s later is reuse, and with no
+    // grace (the default) so is the same second.
+    assert_eq!(
+        refresh(&old, None, Some(&rotated), Some(&ACTIVE), &grace, NOW + 1).unwrap_err(),
+        RefreshError::Reuse
+    );
+    assert_eq!(
+        refresh(&old, None, Some(&rotated), Some(&ACTIVE), &limits, NOW - 1).unwrap_err(),
         RefreshError::Reuse
     );
     // A session that names neither token: nothing to act on.
