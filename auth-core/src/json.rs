@@ -371,6 +371,25 @@ mod tests {
     }
 
     #[test]
+    fn compares_decoded_and_unequal_when_the_text_differs() {
+        let raw = |s| JsonStr::from_raw_json(s).unwrap();
+        // Plain against plain, escaped against plain, escaped against escaped.
+        assert_eq!(raw("alice"), raw("alice"));
+        assert_ne!(raw("alice"), raw("alicf"));
+        assert_ne!(raw("alice"), raw("alic"));
+        assert_eq!(raw(r"al\u0069ce"), raw("alice"));
+        assert_ne!(raw(r"al\u0069ce"), raw("alide"));
+        assert_eq!(raw(r"\u0061"), raw(r"\u0061"));
+        assert_ne!(raw(r"\u0061"), raw(r"\u0062"));
+        // Case-insensitively (a header's `typ`): ASCII case only, every character, same length.
+        assert!(raw("jWt").eq_ignore_ascii_case("JWT"));
+        assert!(raw(r"\u006Awt").eq_ignore_ascii_case("JWT"));
+        assert!(!raw("JWS").eq_ignore_ascii_case("JWT"));
+        assert!(!raw("XWT").eq_ignore_ascii_case("JWT"));
+        assert!(!raw("JW").eq_ignore_ascii_case("JWT") && !raw("JWTS").eq_ignore_ascii_case("JWT"));
+    }
+
+    #[test]
     fn rejects_bad_escapes() {
         for bad in [
             r"\x", r"\u12", r"\uZZZZ", r"\ud83d", r"\ud83dx", r"\ude00", "a\\", "\u{1}", "a\"b",

@@ -66,6 +66,10 @@ fn form_decodes_percent_plus_and_utf8() {
     )
     .unwrap();
     assert_eq!((form.username, form.password), ("bob", "pw"));
+    // Percent escapes in either case of hex digit.
+    let mut buf = [0u8; 256];
+    let form = parse_login_form(b"username=a%2fb%2Fc&password=%c3%bc%C3%BC", &mut buf).unwrap();
+    assert_eq!((form.username, form.password), ("a/b/c", "üü"));
 }
 
 #[test]

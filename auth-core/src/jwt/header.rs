@@ -279,6 +279,7 @@ pub(crate) fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::fmt::Write as _;
 
     #[test]
     fn fixed_header_agrees_with_the_checked_path() {
@@ -339,5 +340,24 @@ mod tests {
             checked_header(br#"{"alg":"HS256","kid":"k","kid":"k","typ":"JWT"}"#),
             Err(ParseError::HeaderJson)
         );
+        // `typ` in any case, but only `JWT` or `application/jwt`.
+        for typ in ["jwt", "Application/JWT"] {
+            let mut h = heapless::String::<64>::new();
+            let _ = write!(h, r#"{{"alg":"HS256","typ":"{typ}"}}"#);
+            assert_eq!(
+                checked_header(h.as_bytes()),
+                Ok((Algorithm::Hs256, None)),
+                "{typ}"
+            );
+        }
+        for typ in ["JWS", "JWTX", "application/jws", "JOSE"] {
+            let mut h = heapless::String::<64>::new();
+            let _ = write!(h, r#"{{"alg":"HS256","typ":"{typ}"}}"#);
+            assert_eq!(
+                checked_header(h.as_bytes()),
+                Err(ParseError::UnsupportedType),
+                "{typ}"
+            );
+        }
     }
 }
