@@ -11,7 +11,8 @@
 //!   stale in the same write that stores the new hash, conditional on the presented one still
 //!   being current (two racing refreshes cannot both win);
 //! - **refuse** with `invalid_grant` (unknown, expired, idle, revoked, or the account cannot
-//!   log in any more, which also revokes the session), or `invalid_scope`;
+//!   log in any more or has new credentials since the session started, which also revokes
+//!   the session), or `invalid_scope`;
 //! - **reuse**: the token was already rotated out, so two parties hold the session's tokens.
 //!   The whole session is revoked: its newest refresh token and its access tokens stop working.
 //!
@@ -234,6 +235,8 @@ pub struct Session<'a> {
     /// When the presented token was rotated out, if the store found it among the session's
     /// earlier tokens rather than as its current one.
     pub presented_rotated_at: Option<u64>,
+    /// The account's [`SessionAccount::credential_epoch`] when the session started.
+    pub credential_epoch: u64,
 }
 
 /// The account behind a session, as the store has it now.
@@ -243,6 +246,11 @@ pub struct SessionAccount {
     pub active: bool,
     /// When its password was last set, Unix seconds.
     pub password_changed: u64,
+    /// A counter the store bumps whenever the account's credentials change (a new password, a
+    /// disable). Seconds cannot tell a password set in the session's own second from one set
+    /// before the login; the counter can. A store that keeps none passes 0 here and in
+    /// [`Session::credential_epoch`], and only `password_changed` decides.
+    pub credential_epoch: u64,
 }
 
 /// A refresh that may go ahead: rotate the token, and sign an access token with this scope.
@@ -266,7 +274,8 @@ pub enum RefreshError {
     Idle,
     /// The account is gone or disabled: revoke the session.
     AccountInactive,
-    /// The password changed after the session started: revoke the session.
+    /// The password changed after the session started (a later `password_changed`, or another
+    /// credential epoch): revoke the session.
     PasswordChanged,
     /// The token was rotated out: someone else holds the session's tokens. Revoke the session.
     Reuse,
@@ -355,7 +364,9 @@ pub fn refresh<'s>(
     }
     match account {
         Some(a) if a.active => {
-            if a.password_changed > session.created {
+            if a.credential_epoch != session.credential_epoch
+                || a.password_changed > session.created
+            {
                 return Err(RefreshError::PasswordChanged);
             }
         }

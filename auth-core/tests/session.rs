@@ -98,12 +98,14 @@ fn session(current: &RefreshToken) -> Session<'static> {
         revoked: false,
         scope: "read write",
         presented_rotated_at: None,
+        credential_epoch: 3,
     }
 }
 
 const ACTIVE: SessionAccount = SessionAccount {
     active: true,
     password_changed: NOW - 1000,
+    credential_epoch: 3,
 };
 
 #[test]
@@ -187,6 +189,28 @@ fn the_refresh_decision() {
             None,
             RefreshError::PasswordChanged,
         ),
+        // A password set in the session's own second, after the login: the times cannot tell,
+        // the epoch can.
+        (
+            session(&cur),
+            Some(SessionAccount {
+                password_changed: NOW - 100,
+                credential_epoch: 4,
+                ..ACTIVE
+            }),
+            None,
+            RefreshError::PasswordChanged,
+        ),
+        // Disabled and enabled again since the login: an older password, a newer epoch.
+        (
+            session(&cur),
+            Some(SessionAccount {
+                credential_epoch: 4,
+                ..ACTIVE
+            }),
+            None,
+            RefreshError::PasswordChanged,
+        ),
         (
             session(&cur),
             Some(ACTIVE),
@@ -204,6 +228,23 @@ fn the_refresh_decision() {
         refresh(&cur, None, None, Some(&ACTIVE), &limits, NOW).unwrap_err(),
         RefreshError::Unknown
     );
+    // The password set in the session's own second, before the login (the epoch the session
+    // started under): the session lives. Without epochs (both 0) the times decide as before.
+    for epoch in [3, 0] {
+        let account = SessionAccount {
+            password_changed: NOW - 100,
+            credential_epoch: epoch,
+            ..ACTIVE
+        };
+        let s = Session {
+            credential_epoch: epoch,
+            ..session(&cur)
+        };
+        assert_eq!(
+            ok(refresh(&cur, None, Some(&s), Some(&account), &limits, NOW)),
+            Ok("read write")
+        );
+    }
 
     // A rotated-out token: reuse, even on an expired session; within a grace, only refused.
     let rotated = Session {

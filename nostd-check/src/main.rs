@@ -366,10 +366,12 @@ fn refresh_session() -> Result<(), i32> {
         revoked: false,
         scope: "",
         presented_rotated_at: None,
+        credential_epoch: 1,
     };
     let account = SessionAccount {
         active: true,
         password_changed: 0,
+        credential_epoch: 1,
     };
     let limits = SessionLimits::new();
     let Ok(rotate) = refresh(

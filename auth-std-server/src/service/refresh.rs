@@ -168,8 +168,8 @@ fn scopes_now(
     (scope, shown, kept)
 }
 
-/// auth-core's decision on the presented token and its session, with the account's credential
-/// epoch checked beside it. A refusal revokes the session when auth-core says so.
+/// auth-core's decision on the presented token, its session and the account's credential
+/// epoch now. A refusal revokes the session when auth-core says so.
 /// The granted scope comes back owned: it borrows from the session or the form.
 async fn decide(
     state: &AppState,
@@ -186,9 +186,13 @@ async fn decide(
         revoked: f.revoked,
         scope: &f.scope,
         presented_rotated_at: f.rotated_at,
+        credential_epoch: f.credential_epoch,
     });
     let account = found.as_ref().and_then(|f| f.account_state);
     let limits = state.settings.sessions.limits;
+    // A password change or a disable, by the CLI or any other writer, bumps the account's
+    // epoch: the decision refuses and revokes whatever the times say (round 3 item 2, defence
+    // in depth beside the conditional session insert).
     let decision = session::refresh(
         presented,
         scope,
@@ -198,15 +202,6 @@ async fn decide(
         now.secs(),
     )
     .map(|r: Rotate<'_>| r.scope.to_owned());
-    // The account's credentials changed since the session began (a password change or a
-    // disable, by the CLI or any other writer): refused and revoked, whatever the times say
-    // (round 3 item 2, defence in depth beside the conditional session insert).
-    let decision = match (&found, decision) {
-        (Some(f), Ok(_)) if f.epochs.1.is_some_and(|e| e != f.epochs.0) => {
-            Err(RefreshError::PasswordChanged)
-        }
-        (_, d) => d,
-    };
     match (found, decision) {
         (Some(f), Ok(r)) => Ok((f, r)),
         (found, Err(e)) => Err(refused(state, found.as_ref(), e, client, now).await),

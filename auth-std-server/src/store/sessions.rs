@@ -59,11 +59,12 @@ pub struct FoundSession {
     pub revoked: bool,
     /// When the presented token was rotated out, if it is an earlier one.
     pub rotated_at: Option<u64>,
-    /// The account now; `None` if it is gone.
+    /// The credential epoch the session was made under: auth-core's decision refuses the
+    /// session once the account's differs, after a password change or a disable, even in the
+    /// login's own second (round 3 item 2).
+    pub credential_epoch: u64,
+    /// The account now, with its credential epoch; `None` if it is gone.
     pub account_state: Option<SessionAccount>,
-    /// The credential epoch the session was made under, and the account's now: they differ
-    /// once the password changed or the account was disabled since (round 3 item 2).
-    pub epochs: (i64, Option<i64>),
     /// The scopes the account may be granted now (#24): a refresh drops the others.
     pub account_scopes: String,
 }
@@ -117,6 +118,7 @@ macro_rules! found_from {
         let hash: Vec<u8> = r.try_get(2)?;
         let active: Option<bool> = r.try_get(7)?;
         let changed: Option<i64> = r.try_get(8)?;
+        let account_epoch: Option<i64> = r.try_get(10)?;
         FoundSession {
             id: r.try_get(0)?,
             account: r.try_get(1)?,
@@ -127,11 +129,12 @@ macro_rules! found_from {
             last_used: unsigned(r.try_get(5)?),
             revoked: r.try_get::<Option<i64>, _>(6)?.is_some(),
             rotated_at: $rotated_at.map(unsigned),
+            credential_epoch: r.try_get::<i64, _>(9)?.cast_unsigned(),
             account_state: active.map(|active| SessionAccount {
                 active,
                 password_changed: unsigned(changed.unwrap_or(0)),
+                credential_epoch: account_epoch.unwrap_or(0).cast_unsigned(),
             }),
-            epochs: (r.try_get(9)?, r.try_get(10)?),
             account_scopes: r.try_get::<Option<String>, _>(11)?.unwrap_or_default(),
         }
     }};

@@ -612,10 +612,12 @@ pub fn token_request(data: &[u8]) {
                     revoked: false,
                     scope: "read",
                     presented_rotated_at: None,
+                    credential_epoch: 1,
                 };
                 let account = SessionAccount {
                     active: true,
                     password_changed: 0,
+                    credential_epoch: 1,
                 };
                 let limits = SessionLimits::new();
                 let decided = refresh(

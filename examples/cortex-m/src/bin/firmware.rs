@@ -239,6 +239,7 @@ fn refresh_session() -> bool {
         revoked: false,
         scope: "",
         presented_rotated_at: None,
+        credential_epoch: 1,
     };
     // `Bearer <access token>`: what the client sends back.
     let mut bearer = [0u8; 330];
@@ -281,6 +282,7 @@ fn refresh_grant(
     let account = SessionAccount {
         active: true,
         password_changed: 0,
+        credential_epoch: 1,
     };
     let rotate = refresh(
         &presented,
@@ -353,6 +355,7 @@ fn refresh_reuse(
     let account = SessionAccount {
         active: true,
         password_changed: 0,
+        credential_epoch: 1,
     };
     let reuse = refresh(
         &presented,
