@@ -20,13 +20,14 @@ pub struct Outcome {
     pub outcome: &'static str,
 }
 
-/// One label: the route template (`/auth/session`), or `unmatched`.
+/// One label set: the route template (`/auth/session`), `unmatched` or `other`, and the
+/// method. Both from closed sets of `'static` strings: recording allocates nothing.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Route {
     /// The route.
-    pub route: String,
+    pub route: &'static str,
     /// The method.
-    pub method: String,
+    pub method: &'static str,
 }
 
 type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;

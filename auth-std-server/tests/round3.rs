@@ -217,6 +217,46 @@ async fn request_methods_never_become_metric_labels() {
     assert!(text.len() < 64 * 1024);
 }
 
+/// Item 3, the other label: a route label is the matched template, taken from a closed table
+/// of `'static` strings (so recording a request allocates no label). Every route the router
+/// has must be in that table: one missing would be counted as `other`.
+#[tokio::test]
+async fn every_route_is_its_own_metric_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), Settings::default()).await;
+    let doc = auth_std_server::http::openapi_document();
+    let mut routes: Vec<(String, String)> = doc
+        .paths
+        .paths
+        .keys()
+        .map(|p| (p.clone(), p.clone()))
+        .collect();
+    assert!(routes.len() >= 8, "{routes:?}");
+    for (template, uri) in [
+        ("/openapi.json", "/openapi.json"),
+        ("/docs", "/docs"),
+        ("/docs/", "/docs/"),
+        ("/docs/{*rest}", "/docs/index.html"),
+        ("unmatched", "/no/such/route"),
+    ] {
+        routes.push((template.to_owned(), uri.to_owned()));
+    }
+    for (_, uri) in &routes {
+        let r = send(&s, Request::get(uri.as_str()).body(Body::empty()).unwrap()).await;
+        assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+    }
+    let text = metrics_text(&s).await;
+    for (template, uri) in &routes {
+        let label =
+            format!("auth_request_duration_seconds_count{{route=\"{template}\",method=\"GET\"}} 1");
+        assert!(
+            text.lines().any(|l| l == label),
+            "{uri}: no {label} in\n{text}"
+        );
+    }
+    assert!(!text.contains("route=\"other\""), "{text}");
+}
+
 /// Item 4: logins past the session cap revoked one session each, and at 262,144 revoked ids
 /// the set raised a global floor that logged every user out. Now successful logins are
 /// rate-limited per account, and overflow fails closed for the account holding the most ids.
