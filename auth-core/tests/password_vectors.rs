@@ -414,3 +414,95 @@ fn long_outputs_are_checked_on_their_first_block() {
     assert_eq!(verify_password(b"pw", &stored, &policy), Err(E::Mismatch));
     assert_eq!(StoredHash::parse(&stored).unwrap().work(), policy.work());
 }
+
+/// The edges of every format's output and rounds checks, found by a mutation run: each row
+/// failed to tell `>` from `>=` (or a buffer's `+ 1` from `- 1`) before.
+#[test]
+fn output_and_rounds_edges_in_every_format() {
+    use auth_core::password::MAX_ROUNDS;
+    let out = |n: usize| vec![0xAB; n];
+    let passlib = |rounds: &str, hash: &[u8]| {
+        format!(
+            "$pbkdf2-sha256${rounds}$XAuBMIYQQogxRg${}",
+            b64(hash).replace('+', ".")
+        )
+    };
+    let django = |rounds: &str, hash: &[u8]| {
+        use base64ct::Encoding;
+        let mut buf = [0u8; 128];
+        let hash = base64ct::Base64::encode(hash, &mut buf).unwrap();
+        format!("pbkdf2_sha256${rounds}$seasalt1${hash}")
+    };
+    let phc = |rounds: &str, hash: &[u8]| {
+        format!(
+            "$pbkdf2-sha256$i={rounds}$obLD1OX2BxgpOktcbX6PkA${}",
+            b64(hash)
+        )
+    };
+    let parse = |s: &str| StoredHash::parse(s).map(|h| (h.rounds(), h.output_len()));
+    let max = MAX_ROUNDS.to_string();
+    for (name, make) in [
+        ("passlib", &passlib as &dyn Fn(&str, &[u8]) -> String),
+        ("django", &django),
+        ("phc", &phc),
+    ] {
+        // 64 bytes is the longest output: 86 passlib characters, 88 Django ones.
+        assert_eq!(parse(&make("8000", &out(64))), Ok((8000, 64)), "{name}");
+        for n in [65, 66, 67, 68, 96] {
+            assert_eq!(
+                parse(&make("8000", &out(n))),
+                Err(S::OutputLength),
+                "{name} {n}"
+            );
+        }
+        // The most rounds allowed, one more, and the ten- and eleven-digit counts.
+        assert_eq!(parse(&make(&max, &out(32))), Ok((MAX_ROUNDS, 32)), "{name}");
+        let over = (MAX_ROUNDS + 1).to_string();
+        assert_eq!(
+            parse(&make(&over, &out(32))),
+            Err(S::RoundsTooHigh),
+            "{name}"
+        );
+        assert_eq!(
+            parse(&make("4294967295", &out(32))),
+            Err(S::RoundsTooHigh),
+            "{name}"
+        );
+    }
+    // Eleven digits: past u32 in the formats with their own decimal reader.
+    for make in [&passlib as &dyn Fn(&str, &[u8]) -> String, &django] {
+        assert_eq!(parse(&make("10000000000", &out(32))), Err(S::InvalidRounds));
+    }
+}
+
+/// PHC's own errors, each mapped to the reason the stored hash is refused for.
+#[test]
+fn phc_errors_keep_their_reason() {
+    let salt = "obLD1OX2BxgpOktcbX6PkA";
+    let h32 = b64(&[0xAB; 32]);
+    for (s, want) in [
+        // Each parameter at most once.
+        (
+            format!("$pbkdf2-sha256$i=1000,i=2000${salt}${h32}"),
+            S::InvalidParams,
+        ),
+        (
+            format!("$pbkdf2-sha256$i=1000,l=32,l=32${salt}${h32}"),
+            S::InvalidParams,
+        ),
+        // An output shorter than the `phc` crate's floor (10 bytes).
+        (
+            format!("$pbkdf2-sha256$i=1000${salt}${}", b64(&[1; 8])),
+            S::OutputLength,
+        ),
+        // A salt longer than the `phc` crate's cap (64 characters).
+        (
+            format!("$pbkdf2-sha256$i=1000${}${h32}", "c".repeat(65)),
+            S::InvalidSalt,
+        ),
+        // An empty hash field: an output of no bytes.
+        (format!("$pbkdf2-sha256$i=1000${salt}$"), S::OutputLength),
+    ] {
+        assert_eq!(StoredHash::parse(&s).map(|_| ()), Err(want), "{s}");
+    }
+}
