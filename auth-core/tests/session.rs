@@ -396,3 +396,43 @@ fn token_and_error_bodies() {
     assert_eq!(v["error"], "invalid_grant");
     assert!(v["error_description"].is_string());
 }
+
+/// The form edges a mutation run found untested: which errors are a refresh grant's (the
+/// server answers those with an RFC 6749 §5.2 body, the others with a 422), a buffer exactly
+/// as long as the raw values, and what the client-side encoder writes for each class of byte.
+#[test]
+fn form_edges() {
+    let mut buf = [0u8; 256];
+    let e = parse_token_form(b"grant_type=refresh_token", &mut buf).unwrap_err();
+    assert!(e.is_refresh_grant());
+    let mut buf = [0u8; 256];
+    let e = parse_token_form(
+        b"grant_type=refresh_token&refresh_token=a&scope=%00",
+        &mut buf,
+    )
+    .unwrap_err();
+    assert!(e.is_refresh_grant(), "{e:?}");
+    let mut buf = [0u8; 256];
+    let e = parse_token_form(b"username=alice", &mut buf).unwrap_err();
+    assert!(!e.is_refresh_grant());
+
+    // The values' raw lengths are 5 and 8 (`s%20cret` decodes to 6). Room is checked by the
+    // raw length: a buffer of 13 takes them, one of 12 does not.
+    let body = b"username=alice&password=s%20cret";
+    let mut exact = [0u8; 5 + 8];
+    assert!(matches!(
+        parse_token_form(body, &mut exact),
+        Ok(TokenRequest::Password(f)) if f.username == "alice" && f.password == "s cret"
+    ));
+    let mut short = [0u8; 5 + 7];
+    let e = parse_token_form(body, &mut short).unwrap_err();
+    assert_eq!(e.errors()[0].kind, FieldErrorKind::TooLarge);
+
+    let mut out = [0u8; 64];
+    assert_eq!(
+        auth_core::form::encode_component(b"aZ09-._* ~/\xc3\xbc", &mut out),
+        Some("aZ09-._*+%7E%2F%C3%BC")
+    );
+    let mut tiny = [0u8; 2];
+    assert_eq!(auth_core::form::encode_component(b"/", &mut tiny), None);
+}
