@@ -142,9 +142,9 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Every route template the router has: the API's, the fallback's `unmatched`, and the
-/// Swagger UI's. A label is one of these `'static` strings, so recording a request allocates
-/// no label. Kept in step with the router by `every_route_is_its_own_metric_label`.
+/// Every route template the router has: the API's and the Swagger UI's (a request no route
+/// matched is `unmatched`). A label is one of these `'static` strings, so recording a request
+/// allocates no label. Kept in step with the router by `every_route_is_its_own_metric_label`.
 pub const ROUTE_LABELS: &[&str] = &[
     "/auth/session",
     "/auth/revoke",
