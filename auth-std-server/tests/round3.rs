@@ -257,6 +257,43 @@ async fn every_route_is_its_own_metric_label() {
     assert!(!text.contains("route=\"other\""), "{text}");
 }
 
+/// The latency histogram and the access log are the outermost layer's: a request the timeout
+/// ends (408) is counted under its route like any other, with `X-Duration-MS` and a JSON
+/// `detail`. (Inside the timeout, as they were, a timed-out request was never counted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_request_is_in_the_latency_histogram() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store_with(dir.path(), &users()).await;
+    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(common::SECRET).unwrap()).unwrap();
+    let s: AppState = Arc::new(State::new(
+        keys,
+        Settings {
+            policy: auth_core::password::Policy::new().with_rounds(1000),
+            request_timeout: Duration::from_millis(200),
+            ..Settings::default()
+        },
+        store,
+        HashPool::new(1, 8),
+        auth_std_server::throttle::Throttle::default(),
+    ));
+    // The only hashing worker is held: the login waits in the queue past the timeout.
+    let (release, holder) = common::hold_a_hash_worker(&s).await;
+    let r = login(&s, "alice", "wonderland").await;
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT, "{}", r.body);
+    assert!(r.json()["detail"].is_string(), "{}", r.body);
+    let ms: f64 = r.headers["x-duration-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms >= 200.0, "{ms}");
+    let text = metrics_text(&s).await;
+    let line = r#"auth_request_duration_seconds_count{route="/auth/session",method="POST"} 1"#;
+    assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+}
+
 /// Item 4: logins past the session cap revoked one session each, and at 262,144 revoked ids
 /// the set raised a global floor that logged every user out. Now successful logins are
 /// rate-limited per account, and overflow fails closed for the account holding the most ids.

@@ -53,13 +53,12 @@ impl FromRef<RouterState> for Arc<BearerAuth> {
 }
 
 /// The router with every layer, outermost first: the edge (header limits, JSON error bodies,
-/// timing and the security headers, so 404, 405, 413, 422 and 500 all carry `X-Duration-MS`),
-/// panic catching, tracing, the request timeout, the latency metrics and the body limit. The
-/// routes and the OpenAPI document (`/openapi.json`, shown at `/docs`) are built from the same
-/// declarations (`api`).
+/// the latency metrics and access log, timing and the security headers, so 404, 405, 408, 413,
+/// 422 and 500 all carry `X-Duration-MS`), panic catching, tracing, the request timeout and
+/// the body limit. The routes and the OpenAPI document (`/openapi.json`, shown at `/docs`) are
+/// built from the same declarations (`api`).
 pub fn app(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
-    let hsts = state.settings.hsts;
     let (router, mut doc) = api().split_for_parts();
     openapi::finish(&mut doc);
     openapi::with_scopes(&mut doc, &state.settings.scopes);
@@ -72,7 +71,10 @@ pub fn app(state: AppState) -> Router {
     // a request clones its route's boxes (nine calls cost about 80 allocations a request).
     // `ServiceBuilder` lists the outermost layer first.
     let layers = tower::ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(hsts, layers::edge))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            layers::edge,
+        ))
         .layer(CatchPanicLayer::new())
         .layer(
             TraceLayer::new_for_http()
@@ -86,11 +88,6 @@ pub fn app(state: AppState) -> Router {
             timeout,
         ))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-        // After routing: the route template is known here.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            layers::observe,
-        ))
         // Innermost: it changes the body's type, which only the route takes as it comes.
         .layer(RequestBodyLimitLayer::new(MAX_BODY));
     router
