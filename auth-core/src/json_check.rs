@@ -329,6 +329,11 @@ mod tests {
             r#"{"a":{]}"#,
             r#"["a":1]"#,
             r#"{"a"}"#,
+            // A container closed by the other kind's bracket, after a value.
+            r#"[1}"#,
+            r#"{"a":1]"#,
+            r#"{"a":[1}}"#,
+            r#"[{"a":1]]"#,
             "nul",
         ];
         for s in bad {
@@ -363,6 +368,25 @@ mod tests {
         let quoted = br#"{"a":"[[[[\"[[[[","b":["{{{{"]}"#;
         assert_eq!(check_syntax(quoted, 2), Ok(()));
         assert_eq!(check_depth(quoted, 2), Ok(()));
+        // Strings end, and brackets after them count again: an escaped backslash does not
+        // escape the closing quote.
+        for text in [
+            &br#"{"a":"x","b":[[1]]}"#[..],
+            br#"{"a":"\\","b":[[1]]}"#,
+            br#"["\"",[[1]]]"#,
+        ] {
+            assert_eq!(check_syntax(text, 2), Err(TooDeep), "{text:?}");
+            assert_eq!(check_depth(text, 2), Err(TooDeep), "{text:?}");
+            assert_eq!(check_depth(text, 3), Ok(()), "{text:?}");
+        }
+        // Closed containers no longer count: siblings are as deep as one of them.
+        for siblings in [
+            &br#"[[1],[2],{"a":3},[4]]"#[..],
+            br#"{"a":[1],"b":[2],"c":{"d":3}}"#,
+        ] {
+            assert_eq!(check_syntax(siblings, 2), Ok(()), "{siblings:?}");
+            assert_eq!(check_depth(siblings, 2), Ok(()), "{siblings:?}");
+        }
         // The bit set covers MAX_CHECK_DEPTH levels; deeper limits are clamped, not wrapped.
         assert_eq!(check_syntax(nested(64, &mut buf), 1000), Ok(()));
         assert_eq!(check_syntax(nested(65, &mut buf), 1000), Err(TooDeep));
