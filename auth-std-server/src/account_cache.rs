@@ -398,3 +398,65 @@ async fn poll_revocations(
     }
     Ok(full)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{PoolLimits, StoreUrl};
+
+    async fn empty_cache(capacity: usize) -> (tempfile::TempDir, AccountCache) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StoreUrl::Sqlite(dir.path().join("store.db"));
+        let store = Store::open(&url, PoolLimits::default()).await.unwrap();
+        let cache = AccountCache::new(store, capacity, Duration::from_secs(30));
+        cache.mark_synced();
+        (dir, cache)
+    }
+
+    fn cached_names(cache: &AccountCache) -> Vec<String> {
+        let mut names: Vec<_> = cache.entries.read().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The cache's bound: at `capacity` entries, a new name evicts one; a name already cached
+    /// is updated in place and evicts nothing.
+    #[tokio::test]
+    async fn holds_at_most_capacity_accounts() {
+        let (_dir, cache) = empty_cache(2).await;
+        let epoch = cache.epoch.load(Ordering::Acquire);
+        cache.insert("alice", (true, 1), epoch);
+        cache.insert("bob", (true, 2), epoch);
+        cache.insert("bob", (false, 2), epoch);
+        assert_eq!(cached_names(&cache), ["alice", "bob"]);
+        assert_eq!(cache.cached("bob"), Some(AccountStatus::Disabled));
+        for (i, name) in ["carol", "dave", "erin", "frank"].into_iter().enumerate() {
+            cache.insert(name, (true, 3), epoch);
+            let names = cached_names(&cache);
+            assert_eq!(names.len(), 2, "after {i}: {names:?}");
+            assert!(names.iter().any(|n| n == name), "{name} was not kept");
+        }
+    }
+
+    /// A read that began before an invalidation is not cached: the change it raced would be
+    /// cached over. A name the store does not know is never cached.
+    #[tokio::test]
+    async fn a_read_older_than_an_invalidation_is_not_cached() {
+        let (_dir, cache) = empty_cache(8).await;
+        let before = cache.epoch.load(Ordering::Acquire);
+        cache.invalidate(["alice"]);
+        cache.insert("alice", (true, 1), before);
+        assert_eq!(cache.cached("alice"), None);
+        let before = cache.epoch.load(Ordering::Acquire);
+        cache.clear();
+        cache.insert("alice", (true, 1), before);
+        assert_eq!(cache.cached("alice"), None);
+        let now = cache.epoch.load(Ordering::Acquire);
+        cache.insert("alice", (true, 1), now);
+        assert_eq!(cache.cached("alice"), Some(AccountStatus::Active));
+
+        assert_eq!(cache.load("mallory").await, AccountStatus::Unknown);
+        assert_eq!(cache.cached("mallory"), None);
+        assert_eq!(cached_names(&cache), ["alice"]);
+    }
+}

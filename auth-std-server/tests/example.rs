@@ -138,3 +138,87 @@ async fn reads_the_apps_own_claims() {
         "expired"
     );
 }
+
+/// `with_issuer` and `with_audience` write `iss` and `aud` into the tokens and require them:
+/// a token for another audience or issuer is an invalid token, as is one with none.
+#[tokio::test]
+async fn issuer_and_audience_are_written_and_required() {
+    use auth_core::flow::AuthError;
+    use auth_std_server::auth::{AccountStatus, BearerAuth, Rejection};
+    let keys = || auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
+    let active = |_: &str| AccountStatus::Active;
+    let api_a = BearerAuth::new(keys(), active)
+        .with_issuer("https://idp")
+        .with_audience("api://a");
+    let api_b = BearerAuth::new(keys(), active)
+        .with_issuer("https://idp")
+        .with_audience("api://b");
+    let other_issuer = BearerAuth::new(keys(), active)
+        .with_issuer("https://elsewhere")
+        .with_audience("api://a");
+    let bare = BearerAuth::new(keys(), active);
+    let now = auth_std_server::now();
+    let bearer = |t: String| axum::http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+
+    let for_a = bearer(api_a.issue("alice", now).unwrap());
+    assert!(api_a.authenticate::<()>(Some(&for_a), now).await.is_ok());
+    for (name, t) in [
+        (
+            "for api://a at api://b",
+            api_b.authenticate::<()>(Some(&for_a), now).await,
+        ),
+        (
+            "for https://idp at https://elsewhere",
+            other_issuer.authenticate::<()>(Some(&for_a), now).await,
+        ),
+        (
+            "without iss or aud",
+            api_a
+                .authenticate::<()>(Some(&bearer(bare.issue("alice", now).unwrap())), now)
+                .await,
+        ),
+    ] {
+        assert!(
+            matches!(t, Err(Rejection::Auth(AuthError::InvalidToken))),
+            "{name}: {:?}",
+            t.map(|a| a.subject().to_owned())
+        );
+    }
+}
+
+/// An `Accounts` of the app's own that knows nothing from memory: the default `load` answers
+/// `Unknown`, and the token is refused like one for a removed account.
+#[tokio::test]
+async fn an_accounts_impl_that_knows_nothing_refuses() {
+    use auth_std_server::auth::{AccountStatus, Accounts, BearerAuth};
+    struct Nobody;
+    impl Accounts for Nobody {
+        fn cached(&self, _: &str) -> Option<AccountStatus> {
+            None
+        }
+    }
+    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
+    let auth = BearerAuth::new(keys, Nobody);
+    let now = auth_std_server::now();
+    let t = auth.issue("alice", now).unwrap();
+    let header = axum::http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+    let refused = auth.authenticate::<()>(Some(&header), now).await;
+    assert!(refused.is_err());
+    let res = axum::response::IntoResponse::into_response(refused.err().unwrap());
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// `BearerAuth`'s `Debug` names its settings, never the key.
+#[tokio::test]
+async fn bearer_auth_debug_shows_no_key() {
+    use auth_std_server::auth::{AccountStatus, BearerAuth};
+    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
+    let auth = BearerAuth::new(keys, |_: &str| AccountStatus::Active).with_audience("api://a");
+    let shown = format!("{auth:?} {auth:#?}");
+    assert!(shown.contains("api://a"), "{shown}");
+    let hex: String = SECRET.iter().map(|b| format!("{b:02x}")).collect();
+    let decimal = format!("{:?}", SECRET.iter().collect::<Vec<_>>());
+    for secret in [std::str::from_utf8(SECRET).unwrap(), &hex, &decimal[1..20]] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
