@@ -294,6 +294,38 @@ async fn a_timed_out_request_is_in_the_latency_histogram() {
     assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
 }
 
+/// The shared failure counters are bounded in time: one row per address or name that
+/// failed, each dropped once its last failure leaves the throttle's window (the follower prunes
+/// every minute). Rows newer than the cut stay, counts and all.
+#[tokio::test]
+async fn failure_counters_older_than_the_window_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store_with(dir.path(), &users()).await;
+    store
+        .record_failure(&["ip:old", "user:old"], 1_000, 0)
+        .await
+        .unwrap();
+    store.record_failure(&["ip:new"], 5_000, 0).await.unwrap();
+    store.record_failure(&["ip:new"], 6_000, 0).await.unwrap();
+    store.prune_failures(5_000).await.unwrap();
+    assert_eq!(
+        store.failures(["ip:old", "ip:new"]).await.unwrap(),
+        [None, Some((2, 6_000))]
+    );
+    assert_eq!(
+        store.failures(["user:old", "x"]).await.unwrap(),
+        [None, None]
+    );
+    // The cut is exclusive: a last failure exactly at it stays.
+    store.prune_failures(6_000).await.unwrap();
+    assert_eq!(
+        store.failures(["ip:new", "x"]).await.unwrap(),
+        [Some((2, 6_000)), None]
+    );
+    store.prune_failures(6_001).await.unwrap();
+    assert_eq!(store.failures(["ip:new", "x"]).await.unwrap(), [None, None]);
+}
+
 /// Item 4: logins past the session cap revoked one session each, and at 262,144 revoked ids
 /// the set raised a global floor that logged every user out. Now successful logins are
 /// rate-limited per account, and overflow fails closed for the account holding the most ids.
