@@ -341,6 +341,46 @@ mod tests {
         }
     }
 
+    /// `special`'s mask against a byte-by-byte reference: zero exactly when no byte of the
+    /// word is `"`, `\` or a control character, and otherwise its lowest set bit on the first
+    /// such byte (a later byte may be flagged too; an earlier one never is). Words are drawn
+    /// with the special bytes, their neighbours and high bytes made common.
+    #[test]
+    fn special_flags_the_first_special_byte_exactly() {
+        const PICK: [u8; 16] = [
+            b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+            b'a', b'0',
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let r = next();
+            let mut word = [0u8; 8];
+            for (k, b) in word.iter_mut().enumerate() {
+                let bits = (r >> (k * 8)) as u8;
+                // Half the bytes from the table, half any byte at all.
+                *b = if bits & 1 == 0 {
+                    PICK[usize::from(bits >> 4)]
+                } else {
+                    (next() >> 32) as u8
+                };
+            }
+            let first = word
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let m = special(u64::from_le_bytes(word));
+            match first {
+                None => assert_eq!(m, 0, "{word:02x?}"),
+                Some(at) => assert_eq!(m.trailing_zeros() / 8, at as u32, "{word:02x?}"),
+            }
+        }
+    }
+
     /// `depth` opening brackets then `depth` closing ones (or `1` for 0), in `buf`.
     fn nested(depth: usize, buf: &mut [u8; 160]) -> &[u8] {
         if depth == 0 {

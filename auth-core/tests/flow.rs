@@ -680,3 +680,44 @@ fn fields_and_urlencoded_bodies_agree() {
         }]
     );
 }
+
+/// Unknown members whose names are as long as a registered one (three letters, or five like
+/// `scope`) are skipped, not read as a member: a `uid` token with `xyz`, `foo` and `score`
+/// beside `uid` authorizes as its `uid`, under both subject claims' rules.
+#[test]
+fn unknown_names_of_a_members_length_are_skipped() {
+    #[derive(serde::Serialize)]
+    struct Odd<'a> {
+        xyz: &'a str,
+        uid: &'a str,
+        foo: u32,
+        score: &'a str,
+        sux: bool,
+        exp: u64,
+    }
+    let claims = Odd {
+        xyz: "mallory",
+        uid: "bob",
+        foo: 1,
+        score: "admin",
+        sux: true,
+        exp: NOW + 60,
+    };
+    let mut out = [0u8; 512];
+    let token = ring().sign(&claims, &mut out).unwrap().to_owned();
+    let header = format!("Bearer {token}");
+    let uid = FlowConfig {
+        subject_claim: SubjectClaim::Uid,
+        ..config()
+    };
+    let mut buf = [0u8; 1024];
+    let ok = authorize(Some(header.as_bytes()), &ring(), &uid, NOW, &mut buf).unwrap();
+    assert_eq!(ok.subject, "bob");
+    assert!(ok.scope.is_none());
+    let mut buf = [0u8; 1024];
+    assert_eq!(
+        authorize(Some(header.as_bytes()), &ring(), &config(), NOW, &mut buf).unwrap_err(),
+        AuthError::InvalidToken,
+        "no `sub`"
+    );
+}

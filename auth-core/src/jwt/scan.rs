@@ -757,5 +757,8 @@ mod tests {
         assert_eq!(v.as_str().unwrap(), "x\"y");
         assert_eq!(Value { raw: "12" }.as_u64(), Some(12));
         assert!(Value { raw: "null" }.is_null());
+        for raw in ["0", r#""null""#, "nul", "[]", "false"] {
+            assert!(!Value { raw }.is_null(), "{raw}");
+        }
     }
 }
