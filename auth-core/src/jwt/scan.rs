@@ -675,6 +675,36 @@ mod tests {
 
     use crate::Claims;
 
+    /// `Value::as_u64` (an app's own claims read through the scanner): a non-negative JSON
+    /// integer that fits a `u64`, and nothing else that is valid JSON. Nineteen digits take the
+    /// unchecked path, the twentieth the checked one.
+    #[test]
+    fn as_u64_takes_plain_integers_only() {
+        for (raw, want) in [
+            ("0", Some(0)),
+            ("7", Some(7)),
+            ("1700000000", Some(1_700_000_000)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("99999999999999999999", None),
+            ("100000000000000000000", None),
+            ("1.5", None),
+            ("1.0", None),
+            ("1e3", None),
+            ("1E3", None),
+            ("-1", None),
+            ("-0", None),
+            ("00", None),
+            ("01", None),
+            ("", None),
+            ("true", None),
+            ("\"1\"", None),
+        ] {
+            assert_eq!(Value { raw }.as_u64(), want, "{raw}");
+        }
+    }
+
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn eight_digits_agrees_with_the_digit_loop() {
