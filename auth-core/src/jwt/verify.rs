@@ -508,6 +508,11 @@ mod tests {
             (r#"{"exp":1.0}"#, WrongType),
             (r#"{"exp":1e3}"#, WrongType),
             (r#"{"exp":18446744073709551616}"#, WrongType),
+            // A leading zero is bad JSON, not a wrong type.
+            (r#"{"exp":01}"#, Json),
+            (r#"{"exp":00}"#, Json),
+            (r#"{"nbf":0123}"#, Json),
+            (r#"{"iat":00000000001}"#, Json),
             (r#"{"exp":1,"\u0065xp":2}"#, Shape),
             (r#"{"sub":null,"sub":"a"}"#, Shape),
             (r#"{"sub":"\ud800"}"#, Shape),
