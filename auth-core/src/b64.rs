@@ -406,4 +406,33 @@ mod tests {
         }
         assert!(is_canonical(b"YWI") && is_canonical_narrow(b"YWI"));
     }
+
+    /// Every byte value in every position of a 12-character segment (the host's eight-byte
+    /// block and its four-character loop) and of a 3-character tail: each decoder and each
+    /// encoding check says what the `base64` crate says. The bytes next to the alphabet's
+    /// ranges (`/ : @ [ ` { `) are the ones a range check's `<` as `<=` would let in.
+    #[test]
+    fn every_byte_in_every_position_agrees_with_the_base64_crate() {
+        use base64::Engine as _;
+        let reference = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for base in [&b"YWJjZGVmZ2hp"[..], b"YWI"] {
+            for at in 0..base.len() {
+                for b in 0..=255u8 {
+                    let mut seg = [0u8; 12];
+                    let seg = &mut seg[..base.len()];
+                    seg.copy_from_slice(base);
+                    seg[at] = b;
+                    let want = reference.decode(&*seg).ok();
+                    let mut out = [0u8; 9];
+                    let got = decode(seg, &mut out).map(|n| out[..n].to_vec());
+                    let mut narrow = [0u8; 9];
+                    let got_narrow = decode_narrow(seg, &mut narrow).map(|n| narrow[..n].to_vec());
+                    assert_eq!(got, want, "decode {seg:?}");
+                    assert_eq!(got_narrow, want, "decode_narrow {seg:?}");
+                    assert_eq!(is_canonical(seg), want.is_some(), "is_canonical {seg:?}");
+                    assert_eq!(is_canonical_narrow(seg), want.is_some(), "narrow {seg:?}");
+                }
+            }
+        }
+    }
 }
