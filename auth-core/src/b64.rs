@@ -355,6 +355,8 @@ mod tests {
             let written = encode(&data[..n], &mut out).unwrap();
             assert_eq!(Some(written), encoded_len(n));
             assert_eq!(decoded_len(written), Some(n));
+            // No encoding is 1 mod 4 characters long.
+            assert_eq!(decoded_len(4 * n + 1), None);
             let mut back = [0u8; 70];
             assert_eq!(decode(&out[..written], &mut back), Some(n));
             assert_eq!(&back[..n], &data[..n]);
