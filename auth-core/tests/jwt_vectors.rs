@@ -695,3 +695,67 @@ fn errors_name_their_phase_and_chain_to_the_cause() {
     );
     assert!(ParseError::HeaderJson.source().is_none());
 }
+
+/// An app's own claims through the public writer (`ClaimsWriter::string`, `json_str` and
+/// `number`, which auth-core's own claims do not use): the payload is exactly the JSON
+/// serde_json writes for the same members, escapes included, and it verifies and reads back.
+#[test]
+fn an_apps_own_claims_through_the_public_writer() {
+    use auth_core::{ClaimsWriter, JsonStr, WriteClaims};
+    struct Mine<'a> {
+        sub: &'a str,
+        note: JsonStr<'a>,
+        plain: JsonStr<'a>,
+        exp: u64,
+        zero: u64,
+    }
+    impl WriteClaims for Mine<'_> {
+        fn write_claims(&self, w: &mut ClaimsWriter<'_>) -> Result<(), EncodeError> {
+            w.string("sub", self.sub)?;
+            w.json_str("note", self.note)?;
+            w.json_str("plain", self.plain)?;
+            w.number("exp", self.exp)?;
+            w.number("zero", self.zero)
+        }
+    }
+    let raw = r#"caf\u00e9 \"q\" \\ \n"#;
+    let mine = Mine {
+        sub: "al\"ice\\\u{1}\u{7f}é",
+        note: JsonStr::from_raw_json(raw).unwrap(),
+        plain: JsonStr::new("tab\there"),
+        exp: u64::MAX,
+        zero: 0,
+    };
+    let key = Hs256Key::new(b"0123456789abcdef0123456789abcdef").unwrap();
+    let mut out = [0u8; 512];
+    let token = key.sign_claims(&mine, &mut out).unwrap().to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let want = format!(
+        r#"{{"sub":{},"note":"{raw}","plain":{},"exp":{},"zero":0}}"#,
+        serde_json::to_string(mine.sub).unwrap(),
+        serde_json::to_string("tab\there").unwrap(),
+        u64::MAX
+    );
+    assert_eq!(String::from_utf8(json.clone()).unwrap(), want);
+    let read: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(read["sub"], mine.sub);
+    assert_eq!(read["note"], "café \"q\" \\ \n");
+    assert_eq!(read["exp"], u64::MAX);
+    let untrusted = UntrustedToken::parse(&token).unwrap();
+    let ring: KeyRing<1> = KeyRing::new(key.clone()).unwrap();
+    assert!(ring.verify(&untrusted).is_ok());
+
+    // Each method reports a full buffer.
+    for n in [20, 60, 80, 100, 110] {
+        let mut small = vec![0u8; n];
+        assert_eq!(
+            key.sign_claims(&mine, &mut small),
+            Err(EncodeError::BufferTooSmall),
+            "{n}"
+        );
+    }
+}
