@@ -1,6 +1,6 @@
-//! Cross-cutting layers: the edge (the `X-Duration-MS` and security headers, JSON bodies for
-//! framework errors, the JSON 431 below hyper's hard header limits), and the request span and
-//! response log.
+//! Cross-cutting layers: the edge (the JSON 431 below hyper's hard header limits, JSON bodies
+//! for framework errors, the latency metrics and access log, the `X-Duration-MS` and security
+//! headers), and the request span.
 
 use std::time::Instant;
 
