@@ -721,3 +721,46 @@ fn unknown_names_of_a_members_length_are_skipped() {
         "no `sub`"
     );
 }
+
+/// Found by a mutation run over response.rs, contract.rs and claims.rs: the username's own
+/// length message, the 500 for a token that could not be written, and the secure-resource
+/// prefix at its worst case (eight characters that each escape to six bytes).
+#[test]
+fn replies_at_their_edges() {
+    let mut form = b"password=x&username=".to_vec();
+    form.resize(form.len() + 65, b'u');
+    let mut buf = vec![0u8; form.len()];
+    let err = parse_login_form(&form, &mut buf).unwrap_err();
+    assert_eq!(
+        err.errors(),
+        &[FieldError {
+            field: Field::Username,
+            kind: FieldErrorKind::TooLong
+        }]
+    );
+    let text = body(|w| write_form_errors(&err, w).unwrap());
+    assert!(
+        text.contains(r#""loc":["body","username"],"msg":"String should have at most 64 bytes""#),
+        "{text}"
+    );
+
+    let r = LoginError::Encode(auth_core::EncodeError::BufferTooSmall).reply();
+    assert_eq!((r.status, r.www_authenticate), (500, None));
+
+    let token = "\u{1}".repeat(9);
+    assert_eq!(
+        body(|w| write_secure_resource(&token, w).unwrap()),
+        format!(
+            r#"{{"status":"success","received_token_prefix":"{}..."}}"#,
+            r"\u0001".repeat(8)
+        )
+    );
+    let wide = "é".repeat(9);
+    assert_eq!(
+        body(|w| write_secure_resource(&wide, w).unwrap()),
+        format!(
+            r#"{{"status":"success","received_token_prefix":"{}..."}}"#,
+            "é".repeat(8)
+        )
+    );
+}

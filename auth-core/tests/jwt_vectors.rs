@@ -759,3 +759,44 @@ fn an_apps_own_claims_through_the_public_writer() {
         );
     }
 }
+
+/// `RegisteredClaims`' defaults say "absent" for every member (a type implementing none of
+/// them is validated as having none), and `Audience::many` takes up to `MAX_AUDIENCES`.
+#[test]
+fn registered_claims_defaults_and_audience_many() {
+    use auth_core::JsonStr;
+    use auth_core::jwt::{Audience, MAX_AUDIENCES, RegisteredClaims};
+    struct Bare;
+    impl RegisteredClaims for Bare {}
+    assert_eq!((Bare.exp(), Bare.nbf(), Bare.iat()), (None, None, None));
+    assert!(Bare.iss().is_none() && Bare.aud().is_none());
+    // `exp` is required by default: absent, not expired at 0.
+    assert_eq!(
+        Validation::new().validate(&Bare, 1_000).err(),
+        Some(ValidationError::Missing(Claim::Exp))
+    );
+    // A maximum age needs `iat`: absent, not issued at 0. `nbf` absent: nothing to refuse.
+    assert_eq!(
+        Validation::new()
+            .allow_missing_exp()
+            .with_max_age(10)
+            .validate(&Bare, 1_000)
+            .err(),
+        Some(ValidationError::Missing(Claim::Iat))
+    );
+    assert!(
+        Validation::new()
+            .allow_missing_exp()
+            .validate(&Bare, 1_000)
+            .is_ok()
+    );
+
+    let names: Vec<JsonStr<'_>> = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+        .into_iter()
+        .map(JsonStr::new)
+        .collect();
+    let two = Audience::many(&names[..2]).unwrap();
+    assert!(two.contains("a") && two.contains("b") && !two.contains("c"));
+    assert!(Audience::many(&names[..MAX_AUDIENCES]).is_some());
+    assert!(Audience::many(&names[..MAX_AUDIENCES + 1]).is_none());
+}
