@@ -412,7 +412,8 @@ mod tests {
     /// Every byte value in every position of a 12-character segment (the host's eight-byte
     /// block and its four-character loop) and of a 3-character tail: each decoder and each
     /// encoding check says what the `base64` crate says. The bytes next to the alphabet's
-    /// ranges (`/ : @ [ ` { `) are the ones a range check's `<` as `<=` would let in.
+    /// ranges (`/`, `:`, `@`, `[`, a backtick, `{`) are the ones a range check's `<` as `<=`
+    /// would let in.
     #[test]
     fn every_byte_in_every_position_agrees_with_the_base64_crate() {
         use base64::Engine as _;

@@ -12,6 +12,11 @@ use tower::ServiceExt;
 
 const SECRET: &[u8] = b"use-a-random-32-byte-secret-here!";
 
+/// The key ring the tests sign and verify with.
+fn ring() -> auth_std_server::Keys {
+    auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap()
+}
+
 async fn get(
     app: axum::Router,
     token: Option<&str>,
@@ -122,8 +127,7 @@ async fn reads_the_apps_own_claims() {
     struct Mine {
         exp: u64,
     }
-    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
-    let auth = BearerAuth::new(keys, |_: &str| AccountStatus::Active).with_ttl(60);
+    let auth = BearerAuth::new(ring(), |_: &str| AccountStatus::Active).with_ttl(60);
     let now = auth_std_server::now();
     let token = auth.issue("bob", now).unwrap();
     let header = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
@@ -145,18 +149,17 @@ async fn reads_the_apps_own_claims() {
 async fn issuer_and_audience_are_written_and_required() {
     use auth_core::flow::AuthError;
     use auth_std_server::auth::{AccountStatus, BearerAuth, Rejection};
-    let keys = || auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
     let active = |_: &str| AccountStatus::Active;
-    let api_a = BearerAuth::new(keys(), active)
+    let api_a = BearerAuth::new(ring(), active)
         .with_issuer("https://idp")
         .with_audience("api://a");
-    let api_b = BearerAuth::new(keys(), active)
+    let api_b = BearerAuth::new(ring(), active)
         .with_issuer("https://idp")
         .with_audience("api://b");
-    let other_issuer = BearerAuth::new(keys(), active)
+    let other_issuer = BearerAuth::new(ring(), active)
         .with_issuer("https://elsewhere")
         .with_audience("api://a");
-    let bare = BearerAuth::new(keys(), active);
+    let bare = BearerAuth::new(ring(), active);
     let now = auth_std_server::now();
     let bearer = |t: String| axum::http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
 
@@ -197,8 +200,7 @@ async fn an_accounts_impl_that_knows_nothing_refuses() {
             None
         }
     }
-    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
-    let auth = BearerAuth::new(keys, Nobody);
+    let auth = BearerAuth::new(ring(), Nobody);
     let now = auth_std_server::now();
     let t = auth.issue("alice", now).unwrap();
     let header = axum::http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
@@ -212,8 +214,7 @@ async fn an_accounts_impl_that_knows_nothing_refuses() {
 #[tokio::test]
 async fn bearer_auth_debug_shows_no_key() {
     use auth_std_server::auth::{AccountStatus, BearerAuth};
-    let keys = auth_core::KeyRing::new(auth_core::Hs256Key::new(SECRET).unwrap()).unwrap();
-    let auth = BearerAuth::new(keys, |_: &str| AccountStatus::Active).with_audience("api://a");
+    let auth = BearerAuth::new(ring(), |_: &str| AccountStatus::Active).with_audience("api://a");
     let shown = format!("{auth:?} {auth:#?}");
     assert!(shown.contains("api://a"), "{shown}");
     let hex: String = SECRET.iter().map(|b| format!("{b:02x}")).collect();
