@@ -173,6 +173,16 @@ fn every_malformed_field_is_named() {
             "$2`$12$EXRkfkdmXnagzds2SSitu.MW9.gAVqa9eLS1//RYtYCmB1eLHg.9q",
             S::UnknownFormat,
         ),
+        // The variant letter must be followed by `$`: with anything else there the rest
+        // would otherwise read as a valid hash.
+        (
+            "$2b_04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm",
+            S::UnknownFormat,
+        ),
+        (
+            "$2x_04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm",
+            S::UnknownFormat,
+        ),
         (
             "$2a$6$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.",
             S::BcryptCost,
