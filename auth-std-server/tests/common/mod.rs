@@ -520,7 +520,7 @@ pub async fn call(
     }
 }
 
-/// The server binary, running in `dir` until dropped (then killed and waited for).
+/// The server binary, running in `dir` until dropped (then [`stop`]ped).
 pub struct Running {
     pub child: std::process::Child,
     /// The public listener.
@@ -535,9 +535,27 @@ pub struct Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Kills a server the test started and waits for it. Under cargo-llvm-cov it is sent SIGTERM
+/// first (and given 10 s), because an instrumented binary writes its coverage profile only
+/// when it exits normally; otherwise the kill is immediate, as a test wants.
+pub fn stop(child: &mut std::process::Child) {
+    if std::env::var_os("LLVM_PROFILE_FILE").is_some() {
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn lines_of(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
