@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the Cortex-M firmware example, runs it under QEMU (lm3s6965evb, Cortex-M3), checks that
 # every step passed, and writes EMBEDDED.md with flash, RAM, stack and instruction counts.
-# Also builds auth-core as a library for thumbv7em-none-eabihf and thumbv6m-none-eabi (no atomic
-# CAS). Prints a SKIP line and exits 0 if the target or QEMU cannot be installed here.
+# Also builds auth-core as a library for thumbv7em-none-eabihf, thumbv6m-none-eabi (no atomic
+# CAS) and riscv32imc-unknown-none-elf (RISC-V microcontrollers such as the ESP32-C3; no atomics
+# extension). Prints a SKIP line and exits 0 if the target or QEMU cannot be installed here.
 # Usage: scripts/embedded.sh [--no-report]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPORT=1; [ "${1:-}" = "--no-report" ] && REPORT=0
-TARGETS="thumbv7m-none-eabi thumbv7em-none-eabihf thumbv6m-none-eabi"
+TARGETS="thumbv7m-none-eabi thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imc-unknown-none-elf"
 if ! rustup target add $TARGETS >/dev/null 2>&1; then
   echo "SKIP embedded: cannot install the $TARGETS targets"; exit 0
 fi
@@ -17,8 +18,8 @@ if ! command -v qemu-system-arm >/dev/null || ! command -v arm-none-eabi-size >/
   fi
 fi
 
-# Every feature combination builds for both library targets (#15).
-for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+# Every feature combination builds for each library target (#15).
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
   for f in "" sign password sign,password flow bcrypt flow,bcrypt eddsa sign,eddsa; do
     cargo build -q --locked --release -p auth-core --target "$t" --no-default-features --features "$f"
   done
@@ -327,8 +328,10 @@ case), and the old refresh token's reuse. Its deepest point is that protected re
 
 ## Library builds
 
-`auth-core` also builds for `thumbv7em-none-eabihf` and `thumbv6m-none-eabi` (no atomic
-compare-and-swap, which catches dependencies that assume atomics); `.ci/run` builds both.
+`auth-core` also builds for `thumbv7em-none-eabihf`, `thumbv6m-none-eabi` (no atomic
+compare-and-swap, which catches dependencies that assume atomics) and
+`riscv32imc-unknown-none-elf` (RISC-V microcontrollers such as the ESP32-C3: no atomics
+extension at all), in every feature combination; `.ci/run` builds them all.
 """)
 PY
 echo "wrote EMBEDDED.md"
