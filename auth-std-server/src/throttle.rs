@@ -215,6 +215,23 @@ impl Table {
     }
 }
 
+/// How long a shared counter's row, `(failures, last failure in Unix ms)`, locks its key out
+/// at `now_ms`: the lock-out its failures earned, less the time since the last one; `None` when
+/// there is no row, the row is older than the window, or the lock-out is over.
+///
+/// Another instance whose clock is ahead writes a `last` after this instance's `now`: that
+/// failure is counted as just made. (It used to make the row no lock-out at all, so an
+/// attacker's guesses through the instance with the slower clock escaped the shared count.)
+fn shared_wait(row: Option<(i64, i64)>, limits: ThrottleLimits, now_ms: i64) -> Option<Duration> {
+    let (failures, last) = row?;
+    let since = Duration::from_millis(u64::try_from(now_ms.saturating_sub(last)).unwrap_or(0));
+    if since > limits.window {
+        return None;
+    }
+    let lock = limits.lockout(u32::try_from(failures).unwrap_or(u32::MAX))?;
+    lock.checked_sub(since).filter(|d| !d.is_zero())
+}
+
 /// Per-username and per-address failure counters. See the module docs.
 #[derive(Debug)]
 pub struct Throttle {
@@ -439,17 +456,8 @@ impl Throttle {
             .failures([&keys.user, keys.ip.as_deref().unwrap_or_default()])
             .await?;
         let (user_limits, ip_limits) = self.limits();
-        let wait = |row: Option<(i64, i64)>, limits: ThrottleLimits| {
-            let (failures, last) = row?;
-            let since = Duration::from_millis(u64::try_from(now_ms.saturating_sub(last)).ok()?);
-            if since > limits.window {
-                return None;
-            }
-            let lock = limits.lockout(u32::try_from(failures).unwrap_or(u32::MAX))?;
-            lock.checked_sub(since).filter(|d| !d.is_zero())
-        };
         Ok((
-            wait(user, user_limits).max(wait(ip, ip_limits)),
+            shared_wait(user, user_limits, now_ms).max(shared_wait(ip, ip_limits, now_ms)),
             user.is_some(),
         ))
     }
@@ -696,6 +704,30 @@ mod tests {
         );
     }
 
+    /// A refund takes back one failure: the lock-out it started is lifted, one that the
+    /// failures before it earned stays (at the threshold, the count still locks).
+    #[test]
+    fn a_refund_lifts_only_the_lock_out_its_failure_started() {
+        let mut table = Table::new(ThrottleLimits {
+            threshold: 2,
+            ..ThrottleLimits::IP
+        });
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert!(table.fail(7, now));
+        }
+        table.refund(7);
+        assert_eq!(table.live(7, now).map(|e| e.failures), Some(2));
+        assert!(
+            table.retry_after(7, now).is_some(),
+            "two failures reach the threshold: still locked"
+        );
+        table.refund(7);
+        assert_eq!(table.retry_after(7, now), None, "one failure: not locked");
+        table.refund(7);
+        assert!(table.live(7, now).is_none(), "no failures: forgotten");
+    }
+
     /// #10 item 4: throwaway usernames used to evict a locked victim (oldest first).
     #[test]
     fn penalized_entries_are_never_evicted() {
@@ -744,6 +776,82 @@ mod tests {
         assert!(users.entries.contains_key(&t.user_key("a")));
         assert!(!users.entries.contains_key(&t.user_key("b")));
         assert_eq!(users.entries[&t.user_key("a")].failures, 2);
+    }
+
+    /// The shared counters' lock-out, from a store row: what the in-memory table would say for
+    /// the same failures, less the time since the last one.
+    #[test]
+    fn a_shared_row_locks_for_what_its_failures_earned_less_the_time_since() {
+        let limits = ThrottleLimits {
+            threshold: 3,
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+            window: Duration::from_secs(900),
+            capacity: 10,
+        };
+        let at = |failures: i64, ms_ago: i64| {
+            shared_wait(Some((failures, 1_000_000)), limits, 1_000_000 + ms_ago)
+        };
+        assert_eq!(shared_wait(None, limits, 5), None, "no row");
+        assert_eq!(at(2, 0), None, "under the threshold");
+        assert_eq!(at(3, 0), Some(Duration::from_secs(2)));
+        assert_eq!(at(3, 500), Some(Duration::from_millis(1_500)));
+        assert_eq!(at(4, 500), Some(Duration::from_millis(3_500)), "doubled");
+        assert_eq!(at(3, 2_000), None, "over, not a zero wait");
+        assert_eq!(at(3, 2_001), None);
+        assert_eq!(
+            at(i64::MAX, 1_000),
+            Some(Duration::from_secs(59)),
+            "capped at max"
+        );
+        assert_eq!(at(i64::MAX, 901_000), None, "past the window");
+        assert_eq!(
+            at(3, -5),
+            Some(Duration::from_secs(2)),
+            "a last failure after now (another instance's clock is ahead): just made"
+        );
+    }
+
+    /// A penalized entry at the head of the recency order is stepped over, not a reason to
+    /// refuse: the unpenalized entry behind it makes the room.
+    #[test]
+    fn eviction_steps_over_a_penalized_entry_to_an_unpenalized_one() {
+        let mut table = Table::new(ThrottleLimits {
+            threshold: 2,
+            capacity: 2,
+            ..ThrottleLimits::USERNAME
+        });
+        let now = Instant::now();
+        assert!(table.fail(1, now) && table.fail(1, now), "1 is penalized");
+        assert!(table.fail(2, now), "2 has one failure");
+        assert!(table.fail(3, now), "3 takes 2's place");
+        assert!(table.live(1, now).is_some());
+        assert!(table.live(2, now).is_none());
+        assert!(table.live(3, now).is_some());
+    }
+
+    /// Compacting the recency order drops its stale items and keeps every live one, so
+    /// eviction still finds the least recently active entry afterwards.
+    #[test]
+    fn compaction_keeps_the_recency_order_of_live_entries() {
+        let mut table = Table::new(ThrottleLimits {
+            threshold: 100,
+            capacity: 2,
+            ..ThrottleLimits::USERNAME
+        });
+        let now = Instant::now();
+        assert!(table.fail(1, now) && table.fail(2, now));
+        for _ in 0..6 {
+            assert!(table.fail(1, now), "1 again: stale items pile up");
+        }
+        // 3 evicts 2; the order (six items past twice the capacity) is compacted to 1's
+        // newest item, then 3's.
+        assert!(table.fail(3, now));
+        assert_eq!(table.order.len(), 2);
+        // 1 is now the least recently active: 4 takes its place, not 3's.
+        assert!(table.fail(4, now));
+        assert!(table.live(1, now).is_none());
+        assert!(table.live(3, now).is_some() && table.live(4, now).is_some());
     }
 
     #[test]
