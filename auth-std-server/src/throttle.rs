@@ -782,11 +782,12 @@ mod tests {
     /// the same failures, less the time since the last one.
     #[test]
     fn a_shared_row_locks_for_what_its_failures_earned_less_the_time_since() {
+        // A window shorter than the longest lock-out, so that the window's end shows.
         let limits = ThrottleLimits {
             threshold: 3,
             base: Duration::from_secs(2),
             max: Duration::from_secs(60),
-            window: Duration::from_secs(900),
+            window: Duration::from_secs(30),
             capacity: 10,
         };
         let at = |failures: i64, ms_ago: i64| {
@@ -804,7 +805,13 @@ mod tests {
             Some(Duration::from_secs(59)),
             "capped at max"
         );
-        assert_eq!(at(i64::MAX, 901_000), None, "past the window");
+        assert_eq!(at(i64::MAX, 29_000), Some(Duration::from_secs(31)));
+        assert_eq!(
+            at(i64::MAX, 30_000),
+            Some(Duration::from_secs(30)),
+            "the window's last moment"
+        );
+        assert_eq!(at(i64::MAX, 30_001), None, "past the window: forgotten");
         assert_eq!(
             at(3, -5),
             Some(Duration::from_secs(2)),
@@ -1183,6 +1190,12 @@ mod rate_tests {
             "one more after 10 s"
         );
         assert!(b.take("alice", t0 + Duration::from_secs(10)).is_err());
+        // Four seconds on, four tenths of a token have come back: the wait is for the rest.
+        let wait = b.take("alice", t0 + Duration::from_secs(14)).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(5_990) && wait <= Duration::from_secs(6),
+            "{wait:?}"
+        );
     }
 
     #[test]
@@ -1236,6 +1249,13 @@ mod rate_tests {
             l.seen.lock().unwrap().last_sweep,
             Some(t0),
             "swept again within a second"
+        );
+        let t1 = t0 + SWEEP_EVERY;
+        assert!(!l.first("newest", t1));
+        assert_eq!(
+            l.seen.lock().unwrap().last_sweep,
+            Some(t1),
+            "a second on, it sweeps again"
         );
         // A period later the old keys are expired, and the next sweep frees them.
         assert!(l.first("later", t0 + Duration::from_secs(61)));

@@ -229,6 +229,10 @@ fn two_instances_share_tokens_disables_and_failure_counts() {
     // And the lock-out ends: 1 s base.
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(login(b.addr, "carol", "c4rol").status, 200);
+    // That success cleared the shared count: one more wrong password (on A) is the first
+    // again, and B lets carol in.
+    assert_eq!(login(a.addr, "carol", "wrong").status, 401);
+    assert_eq!(login(b.addr, "carol", "c4rol").status, 200);
 }
 
 #[test]
