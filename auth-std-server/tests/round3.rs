@@ -556,6 +556,32 @@ async fn refreshes_inside_the_minimum_interval_write_nothing_and_are_rate_limite
     assert!(r.headers.contains_key("retry-after"));
 }
 
+/// The minimum interval holds rotation back only while it lasts: once it is over, the next
+/// refresh rotates (a new refresh token, and the old one's hash kept as rotated out).
+#[tokio::test]
+async fn a_refresh_after_the_minimum_interval_rotates() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(
+        dir.path(),
+        Settings {
+            sessions: SessionSettings {
+                min_rotation_interval: 1,
+                ..SessionSettings::default()
+            },
+            ..Settings::default()
+        },
+    )
+    .await;
+    let (_, token) = tokens(&login(&s, "mallory", "evil").await);
+    assert_eq!(tokens(&refresh(&s, &token).await).1, token, "inside it");
+    // Past the next whole second: the store keeps `last_used` in seconds.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (access, next) = tokens(&refresh(&s, &token).await);
+    assert_ne!(next, token, "after it");
+    assert_eq!(dashboard(&s, &access).await, StatusCode::OK);
+    assert_eq!(s.store.session_rows_of("mallory").await.unwrap(), (1, 1));
+}
+
 /// Item 6: `user remove`, then `user add` of the same name, revived the old account's access
 /// tokens (the cascade delete wrote no revocation).
 #[tokio::test]
