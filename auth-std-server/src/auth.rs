@@ -111,6 +111,7 @@ pub struct BearerAuth {
     keys: KeySet,
     subject_claim: SubjectClaim,
     ttl: u64,
+    leeway: u64,
     issuer: Option<String>,
     audience: Option<String>,
     accounts: Arc<dyn Accounts>,
@@ -124,6 +125,7 @@ impl fmt::Debug for BearerAuth {
             .field("keys", &self.keys())
             .field("subject_claim", &self.subject_claim)
             .field("ttl", &self.ttl)
+            .field("leeway", &self.leeway)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .finish_non_exhaustive()
@@ -161,6 +163,7 @@ impl BearerAuth {
             keys,
             subject_claim: SubjectClaim::Sub,
             ttl: flow::DEFAULT_TTL,
+            leeway: 0,
             issuer: None,
             audience: None,
             accounts,
@@ -195,6 +198,15 @@ impl BearerAuth {
     #[must_use]
     pub fn with_ttl(mut self, seconds: u64) -> Self {
         self.ttl = seconds;
+        self
+    }
+
+    /// Seconds of clock difference tolerated when checking `exp`, `nbf` and `iat` (default
+    /// 0). A verifier whose clock is behind the issuer's refuses a fresh token (`iat` in its
+    /// future) until its clock catches up; one ahead accepts a token this much past `exp`.
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
         self
     }
 
@@ -259,6 +271,7 @@ impl BearerAuth {
         FlowConfig {
             subject_claim: self.subject_claim,
             ttl: self.ttl,
+            leeway: self.leeway,
             issuer: self.issuer.as_deref(),
             audience: self.audience.as_deref(),
             ..FlowConfig::new()

@@ -268,6 +268,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "AUTH_PBKDF2_ROUNDS", default_value_t = RECOMMENDED_ROUNDS,
           value_parser = clap::value_parser!(u32).range(crate::password::ROUNDS))]
     pub(crate) pbkdf2_rounds: u32,
+    /// Seconds of clock difference tolerated in `exp`, `nbf` and `iat` (0..=60): for instances
+    /// or resource servers whose clocks are not quite in step with the one that issued.
+    #[arg(long, env = "AUTH_CLOCK_LEEWAY", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub(crate) clock_leeway: u64,
     /// `iss` to write into tokens and require of them.
     #[arg(long, env = "AUTH_ISSUER")]
     pub(crate) issuer: Option<String>,

@@ -15,6 +15,9 @@ pub struct Settings {
     pub subject_claim: SubjectClaim,
     /// Token lifetime in seconds.
     pub ttl: u64,
+    /// Clock difference tolerated in `exp`, `nbf` and `iat`, in seconds (at most
+    /// [`Settings::MAX_LEEWAY`]).
+    pub leeway: u64,
     /// `iss` to write and require.
     pub issuer: Option<String>,
     /// `aud` to write and require.
@@ -76,6 +79,11 @@ impl std::str::FromStr for ScopeDef {
 }
 
 impl Settings {
+    /// The largest [`Settings::leeway`] (`--clock-leeway` refuses more): revoked session ids
+    /// are kept a minute past the token lifetime, so a token accepted past its `exp` is still
+    /// checked against them.
+    pub const MAX_LEEWAY: u64 = 60;
+
     /// The scopes `account_scopes` (space-separated) allows that this server defines.
     pub fn allowed_scopes(&self, account_scopes: &str) -> String {
         auth_core::scope::names(account_scopes)
@@ -90,6 +98,7 @@ impl Default for Settings {
         Settings {
             subject_claim: SubjectClaim::Sub,
             ttl: auth_core::flow::DEFAULT_TTL,
+            leeway: 0,
             issuer: None,
             audience: None,
             public_url: None,

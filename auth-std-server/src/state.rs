@@ -82,11 +82,13 @@ impl State {
             settings.cache_capacity,
             settings.staleness,
         ));
-        // Ids are kept while their access tokens may be unexpired, with a minute's margin for
-        // clocks that differ between instances.
+        // Ids are kept while their access tokens may be unexpired: the lifetime, plus a
+        // minute's margin for clocks that differ between instances, or the leeway if longer.
         let revoked = Arc::new(
             RevokedSessions::new(
-                settings.ttl.saturating_add(60),
+                settings
+                    .ttl
+                    .saturating_add(settings.leeway.max(Settings::MAX_LEEWAY)),
                 settings.sessions.revoked_capacity,
             )
             .with_store(store.clone()),
@@ -128,6 +130,7 @@ fn bearer_auth(
     let mut auth = BearerAuth::with_accounts(keys, accounts)
         .with_subject_claim(settings.subject_claim)
         .with_ttl(settings.ttl)
+        .with_leeway(settings.leeway)
         .with_revocations(Arc::clone(revoked))
         .with_metrics(Arc::clone(metrics));
     if let Some(iss) = &settings.issuer {

@@ -189,6 +189,42 @@ async fn issuer_and_audience_are_written_and_required() {
     }
 }
 
+/// `with_leeway` tolerates clocks out of step, both ways: a token issued by a clock ahead
+/// (`iat` in the verifier's future), and one just past `exp`; without it both are refused.
+#[tokio::test]
+async fn a_leeway_tolerates_clocks_out_of_step() {
+    use auth_std_server::auth::{AccountStatus, BearerAuth};
+    let active = |_: &str| AccountStatus::Active;
+    let strict = BearerAuth::new(ring(), active).with_ttl(60);
+    let lenient = BearerAuth::new(ring(), active).with_ttl(60).with_leeway(5);
+    let now = auth_std_server::now();
+    // Issued by an instance whose clock is 3 s ahead of the verifier's.
+    let ahead = strict.issue("alice", now + 3).unwrap();
+    let header = axum::http::HeaderValue::from_str(&format!("Bearer {ahead}")).unwrap();
+    assert!(strict.authenticate::<()>(Some(&header), now).await.is_err());
+    assert!(lenient.authenticate::<()>(Some(&header), now).await.is_ok());
+    // Checked 3 s after its `exp` (now + 63), then 6 s after.
+    assert!(
+        strict
+            .authenticate::<()>(Some(&header), now + 66)
+            .await
+            .is_err()
+    );
+    assert!(
+        lenient
+            .authenticate::<()>(Some(&header), now + 66)
+            .await
+            .is_ok()
+    );
+    assert!(
+        lenient
+            .authenticate::<()>(Some(&header), now + 69)
+            .await
+            .is_err()
+    );
+    assert!(format!("{lenient:?}").contains("leeway: 5"));
+}
+
 /// An `Accounts` of the app's own that knows nothing from memory: the default `load` answers
 /// `Unknown`, and the token is refused like one for a removed account.
 #[tokio::test]

@@ -582,6 +582,25 @@ async fn a_refresh_after_the_minimum_interval_rotates() {
     assert_eq!(s.store.session_rows_of("mallory").await.unwrap(), (1, 1));
 }
 
+/// `--clock-leeway` (`Settings::leeway`) reaches the protected routes: a token from an
+/// instance whose clock is 3 s ahead is refused with none, accepted with 5.
+#[tokio::test]
+async fn the_clock_leeway_reaches_the_protected_routes() {
+    for (leeway, want) in [(0, StatusCode::UNAUTHORIZED), (5, StatusCode::OK)] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(
+            dir.path(),
+            Settings {
+                leeway,
+                ..Settings::default()
+            },
+        )
+        .await;
+        let ahead = s.auth.issue("mallory", auth_std_server::now() + 3).unwrap();
+        assert_eq!(dashboard(&s, &ahead).await, want, "leeway {leeway}");
+    }
+}
+
 /// Item 6: `user remove`, then `user add` of the same name, revived the old account's access
 /// tokens (the cascade delete wrote no revocation).
 #[tokio::test]

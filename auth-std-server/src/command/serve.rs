@@ -114,6 +114,7 @@ fn settings(args: &ServeArgs) -> Settings {
             SubjectArg::Uid => SubjectClaim::Uid,
         },
         ttl: args.token_ttl,
+        leeway: args.clock_leeway,
         issuer: args.issuer.clone(),
         audience: args.audience.clone(),
         public_url: args.public_url.clone(),
@@ -283,5 +284,31 @@ fn key_files(args: &ServeArgs) -> startup::KeyFiles<'_> {
         secret: args.secret_file.as_deref(),
         ring: args.key_file.as_deref(),
         signing_alg: args.signing_alg.map(crate::cli::SigningAlg::algorithm),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::Cli;
+    use crate::settings::Settings;
+
+    fn leeway(arg: &str) -> Result<u64, clap::Error> {
+        let cli = Cli::try_parse_from(["auth-std-server", "--clock-leeway", arg])?;
+        Ok(super::settings(&cli.serve).leeway)
+    }
+
+    /// `--clock-leeway` reaches the token rules, up to `Settings::MAX_LEEWAY` (the margin the
+    /// revoked-id set keeps past the token lifetime) and no further; the default is none.
+    #[test]
+    fn the_clock_leeway_is_bounded_by_the_revocation_margin() {
+        let none = Cli::try_parse_from(["auth-std-server"]).unwrap();
+        assert_eq!(super::settings(&none.serve).leeway, 0);
+        assert_eq!(leeway("5").unwrap(), 5);
+        let max = Settings::MAX_LEEWAY.to_string();
+        assert_eq!(leeway(&max).unwrap(), Settings::MAX_LEEWAY);
+        let over = (Settings::MAX_LEEWAY + 1).to_string();
+        assert!(leeway(&over).is_err());
     }
 }
