@@ -556,10 +556,12 @@ async fn refreshes_inside_the_minimum_interval_write_nothing_and_are_rate_limite
     assert!(r.headers.contains_key("retry-after"));
 }
 
-/// The minimum interval holds rotation back only while it lasts: once it is over, the next
-/// refresh rotates (a new refresh token, and the old one's hash kept as rotated out).
+/// The minimum interval holds rotation back only while it lasts: in the very second it ends,
+/// the next refresh rotates (a new refresh token, and the old one's hash kept as rotated out).
 #[tokio::test]
-async fn a_refresh_after_the_minimum_interval_rotates() {
+async fn a_refresh_when_the_minimum_interval_ends_rotates() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let clock = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = state(
         dir.path(),
@@ -572,14 +574,23 @@ async fn a_refresh_after_the_minimum_interval_rotates() {
         },
     )
     .await;
-    let (_, token) = tokens(&login(&s, "mallory", "evil").await);
-    assert_eq!(tokens(&refresh(&s, &token).await).1, token, "inside it");
-    // Past the next whole second: the store keeps `last_used` in seconds.
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // The login and the first refresh in one whole second (the store keeps `last_used` in
+    // seconds); a try that straddles a second's end is made again.
+    let (second, token) = loop {
+        let before = clock().as_secs();
+        let (_, token) = tokens(&login(&s, "mallory", "evil").await);
+        let (_, again) = tokens(&refresh(&s, &token).await);
+        if clock().as_secs() == before {
+            assert_eq!(again, token, "inside the interval");
+            break (before, token);
+        }
+    };
+    // Just into the next second: `now` is `last_used` + the interval exactly.
+    let next_second = Duration::from_secs(second + 1) + Duration::from_millis(50);
+    tokio::time::sleep(next_second.saturating_sub(clock())).await;
     let (access, next) = tokens(&refresh(&s, &token).await);
-    assert_ne!(next, token, "after it");
+    assert_ne!(next, token, "the interval is over");
     assert_eq!(dashboard(&s, &access).await, StatusCode::OK);
-    assert_eq!(s.store.session_rows_of("mallory").await.unwrap(), (1, 1));
 }
 
 /// `--clock-leeway` (`Settings::leeway`) reaches the protected routes: a token from an
