@@ -14,7 +14,8 @@
 //! (503) refunds both. Anything else (a wrong password, a client that hung up while its hash
 //! ran) stays counted.
 //!
-//! The lock-out is always time-bounded: it never exceeds `max`, and attempts made while locked
+//! The lock-out is always time-bounded: it never exceeds `max` (read from the store's shared
+//! counters by an instance whose clock lags, `max` plus the lag), and attempts made while locked
 //! are refused without counting, so an attacker cannot extend it beyond one `max` per failure
 //! they are allowed to make. Usernames get a short `max` (default 60 s) because anyone can fail
 //! them on purpose; addresses get a long one (default 15 min).
