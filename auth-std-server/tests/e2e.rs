@@ -1251,7 +1251,7 @@ fn start_logged(
 #[test]
 fn metrics_on_the_admin_listener_only() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, banner, _logs) = start_logged(
+    let (mut child, addr, banner, logs) = start_logged(
         dir.path(),
         &[
             "--admin-listen",
@@ -1291,6 +1291,17 @@ fn metrics_on_the_admin_listener_only() {
     // Not on the public listener.
     assert_eq!(http(addr, "GET", "/metrics", &[], "").status, 404);
     let m = http(admin, "GET", "/metrics", &[], "");
+    // The reuse is a security event: a warning, naming the account.
+    let warned = |l: &String| l.contains("WARN") && l.contains("refresh token reused");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut log = Vec::new();
+    while !log.iter().any(warned) && std::time::Instant::now() < deadline {
+        log.extend(logs.recv_timeout(Duration::from_millis(100)));
+    }
+    assert!(
+        log.iter().any(|l| warned(l) && l.contains("admin")),
+        "{log:#?}"
+    );
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(m.status, 200);
