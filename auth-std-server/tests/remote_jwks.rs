@@ -239,7 +239,29 @@ async fn follows_cache_control_and_keeps_the_last_good_set() {
     let hits = issuer.hits();
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(check(&auth, &tb).await.unwrap(), "alice");
+    // A refresh would run in the background: give it the time to reach the issuer.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(issuer.hits(), hits, "max-age=3600: no fetch");
+}
+
+/// The first fetch's max-age counts too: a set inside it is not fetched again, however many
+/// tokens are checked after the refresh interval.
+#[tokio::test]
+async fn a_fresh_first_set_is_not_fetched_again() {
+    let issuer = Arc::new(Issuer::default());
+    let a = signer(1, "a");
+    issuer.set(200, "max-age=3600", set(&[&a]));
+    let url = serve(Arc::clone(&issuer)).await;
+    let jwks = RemoteJwks::fetch(&url, quick()).await.unwrap();
+    let auth = BearerAuth::remote(Arc::clone(&jwks), |_: &str| AccountStatus::Active);
+    let ta = token(&a);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    for _ in 0..3 {
+        assert_eq!(check(&auth, &ta).await.unwrap(), "alice");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!((issuer.hits(), jwks.fetches()), (1, 1));
+    assert!(format!("{jwks:?}").contains(&url), "{jwks:?}");
 }
 
 async fn wait_for(mut done: impl FnMut() -> bool) {

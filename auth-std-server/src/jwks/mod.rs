@@ -337,6 +337,14 @@ mod tests {
         assert!(err(&small).contains("key 1"), "{}", err(&small));
     }
 
+    /// A set of one key, padded to exactly [`MAX_JWKS_LEN`] bytes.
+    fn longest() -> String {
+        let one = format!(r#"{{"keys":[{}],"pad":""#, jwk("a", 1));
+        let doc = format!("{one}{}\"}}", "a".repeat(MAX_JWKS_LEN - one.len() - 2));
+        assert_eq!(doc.len(), MAX_JWKS_LEN);
+        doc
+    }
+
     #[test]
     fn bounds_the_document() {
         let many: Vec<String> = (0..=MAX_KEYS as u8)
@@ -346,6 +354,10 @@ mod tests {
         assert!(e.contains(&format!("holds {} keys", MAX_KEYS + 1)), "{e}");
         let long = format!(r#"{{"keys":[],"pad":"{}"}}"#, "a".repeat(MAX_JWKS_LEN));
         assert!(err(&long).contains("at most 65536"));
+        // Both bounds are inclusive: a full ring, and a document of exactly the longest size.
+        let full = format!(r#"{{"keys":[{}]}}"#, many[..MAX_KEYS].join(","));
+        assert_eq!(parse_jwks(full.as_bytes()).unwrap().len(), MAX_KEYS);
+        assert_eq!(parse_jwks(longest().as_bytes()).unwrap().len(), 1);
     }
 
     #[test]
@@ -354,6 +366,13 @@ mod tests {
         let path = dir.path().join("keys.json");
         std::fs::write(&path, format!(r#"{{"keys":[{}]}}"#, jwk("a", 1))).unwrap();
         assert_eq!(load_jwks_file(&path).unwrap().len(), 1);
+        // The read's bound: a file of exactly the longest size loads, one byte more is refused
+        // as too long (not cut short into a JSON error).
+        std::fs::write(&path, longest()).unwrap();
+        assert_eq!(load_jwks_file(&path).unwrap().len(), 1);
+        std::fs::write(&path, format!("{} ", longest())).unwrap();
+        let e = load_jwks_file(&path).unwrap_err().to_string();
+        assert!(e.contains("at most 65536"), "{e}");
         std::fs::write(&path, r#"{"keys":[{"kty":"RSA","kid":"r"}]}"#).unwrap();
         let e = load_jwks_file(&path).unwrap_err().to_string();
         assert!(e.contains("keys.json") && e.contains("kid \"r\""), "{e}");
