@@ -259,6 +259,10 @@ async fn a_fresh_first_set_is_not_fetched_again() {
     for _ in 0..3 {
         assert_eq!(check(&auth, &ta).await.unwrap(), "alice");
     }
+    // A refused token whose `kid` the set has (here, signed by another key): a fetch cannot
+    // help, so none is made.
+    let forged = token(&signer(9, "a"));
+    assert!(refused(check(&auth, &forged).await));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!((issuer.hits(), jwks.fetches()), (1, 1));
     assert!(format!("{jwks:?}").contains(&url), "{jwks:?}");
@@ -315,6 +319,8 @@ async fn a_first_fetch_that_fails_says_why() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("fetching the key set failed"), "{e}");
+    // With its cause: hyper's own text says only "client error (Connect)".
+    assert!(e.to_lowercase().contains("connection refused"), "{e}");
     let e = RemoteJwks::fetch("http://auth.example.com/jwks", quick())
         .await
         .unwrap_err()
