@@ -748,19 +748,8 @@ async fn revocation_is_throttled_idempotent_and_refuses_stale_tokens() {
     let sid = claims(&access)["sid"].as_str().unwrap().to_owned();
     // An access token of the same session that expired hours ago, signed with the server's
     // key: it no longer ends the session.
-    let stale = {
-        let key = auth_core::Hs256Key::new(common::SECRET).unwrap();
-        let now = auth_std_server::now();
-        let claims = auth_core::flow::FlowClaims {
-            sub: Some(auth_core::JsonStr::new("alice")),
-            sid: Some(auth_core::JsonStr::new(&sid)),
-            iat: Some(now - 4 * 3600),
-            exp: Some(now - 3 * 3600),
-            ..auth_core::flow::FlowClaims::default()
-        };
-        let mut out = [0u8; 512];
-        key.sign(&claims, &mut out).unwrap().to_owned()
-    };
+    let now = auth_std_server::now();
+    let stale = alices_access_token(&sid, now - 4 * 3600, now - 3 * 3600);
     let r = send(&s, post("/auth/revoke", &format!("token={stale}"))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
@@ -791,6 +780,54 @@ async fn revocation_is_throttled_idempotent_and_refuses_stale_tokens() {
         statuses.last(),
         Some(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
+    );
+}
+
+/// An access token of alice's session `sid`, issued at `iat` and expiring at `exp`, signed with
+/// the server's key.
+fn alices_access_token(sid: &str, iat: u64, exp: u64) -> String {
+    let key = auth_core::Hs256Key::new(common::SECRET).unwrap();
+    let claims = auth_core::flow::FlowClaims {
+        sub: Some(auth_core::JsonStr::new("alice")),
+        sid: Some(auth_core::JsonStr::new(sid)),
+        iat: Some(iat),
+        exp: Some(exp),
+        ..auth_core::flow::FlowClaims::default()
+    };
+    let mut out = [0u8; 512];
+    key.sign(&claims, &mut out).unwrap().to_owned()
+}
+
+/// A just-expired access token still logs its session out for five minutes after its `exp`
+/// (`REVOKE_EXPIRED_GRACE`), to the second; a second later it does not.
+#[tokio::test]
+async fn an_access_token_expired_five_minutes_ago_still_logs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(dir.path(), Settings::default()).await;
+    let (access, _) = tokens(&login(&s, "alice", "wonderland").await);
+    let sid = claims(&access)["sid"].as_str().unwrap().to_owned();
+    let revoke = |token: String| send(&s, post("/auth/revoke", &format!("token={token}")));
+    let now = auth_std_server::now();
+    let late = alices_access_token(&sid, now - 3_600, now - 301);
+    assert_eq!(revoke(late).await.status, StatusCode::OK);
+    assert_eq!(
+        dashboard(&s, &access).await,
+        StatusCode::OK,
+        "past the grace"
+    );
+    // Expired 300 s before the server's `now`: a try that straddles a second is made again.
+    loop {
+        let before = auth_std_server::now();
+        let token = alices_access_token(&sid, before - 3_600, before - 300);
+        assert_eq!(revoke(token).await.status, StatusCode::OK);
+        if auth_std_server::now() == before {
+            break;
+        }
+    }
+    assert_eq!(
+        dashboard(&s, &access).await,
+        StatusCode::UNAUTHORIZED,
+        "the grace's last second"
     );
 }
 
