@@ -557,7 +557,7 @@ async fn refreshes_inside_the_minimum_interval_write_nothing_and_are_rate_limite
 }
 
 /// The minimum interval holds rotation back only while it lasts: in the very second it ends,
-/// the next refresh rotates (a new refresh token, and the old one's hash kept as rotated out).
+/// the next refresh rotates (a new refresh token, with an access token that works).
 #[tokio::test]
 async fn a_refresh_when_the_minimum_interval_ends_rotates() {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
