@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::auth::{AccountStatus, Accounts};
-use crate::clock::{now, now_ms};
+use crate::clock::now;
 use crate::revoked::RevokedSessions;
 use crate::settings::SessionSettings;
 use crate::store::{Store, StoreError};
@@ -352,7 +352,7 @@ async fn prune(store: &Store, revocations: Option<&Revocations>) {
     let window = crate::throttle::ThrottleLimits::IP.window.as_millis();
     let _ = store.prune_changes(now().saturating_sub(3600)).await;
     let _ = store
-        .prune_failures(now_ms().saturating_sub(i64::try_from(window).unwrap_or(0)))
+        .prune_failures(i64::try_from(window).unwrap_or(i64::MAX))
         .await;
     if let Some(r) = revocations {
         crate::revoked::sweep(store, &r.settings, &r.set).await;

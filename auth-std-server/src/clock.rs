@@ -1,7 +1,7 @@
 //! The clock. A request's work reads it once, as a [`Now`], and passes that down: the throttle
-//! takes its monotonic half, the store's failure counters its milliseconds, tokens and sessions
-//! its seconds. Background tasks (the account follower, the sweeper) and the admin commands
-//! read [`now`].
+//! takes its monotonic half, tokens and sessions its seconds, a session's login order its
+//! milliseconds. Background tasks (the account follower, the sweeper) and the admin commands
+//! read [`now`]. The store's shared failure counters go by the database's clock instead.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,7 @@ pub fn now() -> u64 {
     since_epoch().as_secs()
 }
 
-/// Milliseconds since the Unix epoch, as the store's failure counters keep them.
+/// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     millis(since_epoch())
 }
@@ -48,7 +48,7 @@ impl Now {
         self.since_epoch.as_secs()
     }
 
-    /// Unix milliseconds: the store's failure counters.
+    /// Unix milliseconds: the order of an account's sessions.
     pub fn millis(&self) -> i64 {
         millis(self.since_epoch)
     }

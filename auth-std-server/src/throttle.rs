@@ -14,8 +14,7 @@
 //! (503) refunds both. Anything else (a wrong password, a client that hung up while its hash
 //! ran) stays counted.
 //!
-//! The lock-out is always time-bounded: it never exceeds `max` (read from the store's shared
-//! counters by an instance whose clock lags, `max` plus the lag), and attempts made while locked
+//! The lock-out is always time-bounded: it never exceeds `max`, and attempts made while locked
 //! are refused without counting, so an attacker cannot extend it beyond one `max` per failure
 //! they are allowed to make. Usernames get a short `max` (default 60 s) because anyone can fail
 //! them on purpose; addresses get a long one (default 15 min).
@@ -96,6 +95,17 @@ struct Entry {
     locked_until: Option<Instant>,
     /// Position in the recency order; `order` items with another `seq` are stale.
     seq: u64,
+    /// Changed (to a fresh value) by every failure counted or refunded: a refund restores the
+    /// entry only when it is still the one the reservation wrote.
+    version: u64,
+}
+
+/// One counted failure, as [`Table::refund`] takes it back: the entry's `version` it wrote and
+/// the live entry before it.
+#[derive(Debug, Clone, Copy)]
+struct Undo {
+    version: u64,
+    before: Option<Entry>,
 }
 
 #[derive(Debug)]
@@ -138,12 +148,16 @@ impl Table {
 
     /// Counts one failure. `false` when the key is new and the table has no room for it.
     fn fail(&mut self, key: u64, now: Instant) -> bool {
-        let failures = match self.live(key, now) {
-            Some(e) => e.failures.saturating_add(1),
-            None => 1,
-        };
+        self.reserve(key, now).is_some()
+    }
+
+    /// Counts one failure, and returns what a [`Table::refund`] needs to take exactly it back;
+    /// `None` when the key is new and the table has no room for it.
+    fn reserve(&mut self, key: u64, now: Instant) -> Option<Undo> {
+        let before = self.live(key, now).copied();
+        let failures = before.map_or(1, |e| e.failures.saturating_add(1));
         if !self.entries.contains_key(&key) && !self.make_room(now) {
-            return false;
+            return None;
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
@@ -156,18 +170,44 @@ impl Table {
                 last: now,
                 locked_until,
                 seq,
+                version: seq,
             },
         );
-        true
+        Some(Undo {
+            version: seq,
+            before,
+        })
     }
 
-    /// Takes back one failure counted by [`Table::fail`]. A lock-out that failure started is
-    /// lifted; one that earlier failures earned stays.
-    fn refund(&mut self, key: u64) {
+    /// Takes back the failure [`Table::reserve`] counted. When nothing has been counted on
+    /// the key since, the entry is as it was before: its count, its last failure and its
+    /// lock-out (a reservation past the threshold had started a longer lock-out from its own
+    /// time, which stayed after the refund). When other failures have been counted since, one
+    /// failure is taken off the count: a lock-out that leaves the count under the threshold
+    /// is lifted, one that the failures before it earned stays.
+    fn refund(&mut self, key: u64, undo: Undo) {
+        let version = self.next_seq;
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
+        self.next_seq = self.next_seq.wrapping_add(1);
+        if e.version == undo.version {
+            // Its recency stays the reservation's: `order` holds that `seq`.
+            match undo.before {
+                Some(before) => {
+                    e.failures = before.failures;
+                    e.last = before.last;
+                    e.locked_until = before.locked_until;
+                    e.version = version;
+                }
+                None => {
+                    self.entries.remove(&key);
+                }
+            }
+            return;
+        }
         e.failures = e.failures.saturating_sub(1);
+        e.version = version;
         if e.failures < self.limits.threshold {
             e.locked_until = None;
         }
@@ -220,9 +260,9 @@ impl Table {
 /// at `now_ms`: the lock-out its failures earned, less the time since the last one; `None` when
 /// there is no row, the row is older than the window, or the lock-out is over.
 ///
-/// Another instance whose clock is ahead writes a `last` after this instance's `now`: that
-/// failure is counted as just made. (It used to make the row no lock-out at all, so an
-/// attacker's guesses through the instance with the slower clock escaped the shared count.)
+/// `last` and `now_ms` are both the store's clock (see [`Store::failures`]), never an
+/// instance's. Should that clock step back, a `last` after `now_ms` counts as a failure made
+/// just now, not as no lock-out.
 fn shared_wait(row: Option<(i64, i64)>, limits: ThrottleLimits, now_ms: i64) -> Option<Duration> {
     let (failures, last) = row?;
     let since = Duration::from_millis(u64::try_from(now_ms.saturating_sub(last)).unwrap_or(0));
@@ -298,8 +338,8 @@ impl SharedKeys {
 #[must_use = "an attempt stays counted as a failure unless it is settled"]
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
-    user: u64,
-    ip: Option<u64>,
+    user: (u64, Undo),
+    ip: Option<(u64, Undo)>,
 }
 
 impl Attempt<'_> {
@@ -307,10 +347,10 @@ impl Attempt<'_> {
     /// refunded.
     pub fn succeed(self) {
         if let Ok(mut t) = self.throttle.users.lock() {
-            t.clear(self.user);
+            t.clear(self.user.0);
         }
-        if let (Some(ip), Ok(mut t)) = (self.ip, self.throttle.ips.lock()) {
-            t.refund(ip);
+        if let (Some((ip, undo)), Ok(mut t)) = (self.ip, self.throttle.ips.lock()) {
+            t.refund(ip, undo);
         }
     }
 
@@ -318,10 +358,10 @@ impl Attempt<'_> {
     /// refunded.
     pub fn refund(self) {
         if let Ok(mut t) = self.throttle.users.lock() {
-            t.refund(self.user);
+            t.refund(self.user.0, self.user.1);
         }
-        if let (Some(ip), Ok(mut t)) = (self.ip, self.throttle.ips.lock()) {
-            t.refund(ip);
+        if let (Some((ip, undo)), Ok(mut t)) = (self.ip, self.throttle.ips.lock()) {
+            t.refund(ip, undo);
         }
     }
 }
@@ -375,20 +415,24 @@ impl Throttle {
         if let Some(wait) = wait {
             return Err(wait);
         }
-        if !users.fail(user, now) {
+        let Some(user_undo) = users.reserve(user, now) else {
             tracing::warn!("throttle: username table full of penalized entries; refusing");
             return Err(users.limits.base);
-        }
-        if let Some(k) = ip
-            && !ips.fail(k, now)
-        {
-            users.refund(user);
-            tracing::warn!("throttle: address table full of penalized entries; refusing");
-            return Err(ips.limits.base);
-        }
+        };
+        let ip = match ip {
+            None => None,
+            Some(k) => match ips.reserve(k, now) {
+                Some(undo) => Some((k, undo)),
+                None => {
+                    users.refund(user, user_undo);
+                    tracing::warn!("throttle: address table full of penalized entries; refusing");
+                    return Err(ips.limits.base);
+                }
+            },
+        };
         Ok(Attempt {
             throttle: self,
-            user,
+            user: (user, user_undo),
             ip,
         })
     }
@@ -443,7 +487,9 @@ impl Throttle {
 
     /// How long this login must wait by the counters every instance shares in the store
     /// (the in-memory tables above hold this instance's own, and its reservations), and
-    /// whether the username has a shared counter to clear on success.
+    /// whether the username has a shared counter to clear on success. The counters are
+    /// stamped and read by the store's clock, so instances whose clocks disagree agree on
+    /// every lock-out.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
@@ -451,9 +497,8 @@ impl Throttle {
         &self,
         store: &Store,
         keys: &SharedKeys,
-        now_ms: i64,
     ) -> Result<(Option<Duration>, bool), StoreError> {
-        let [user, ip] = store
+        let ([user, ip], now_ms) = store
             .failures([&keys.user, keys.ip.as_deref().unwrap_or_default()])
             .await?;
         let (user_limits, ip_limits) = self.limits();
@@ -467,18 +512,14 @@ impl Throttle {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
-    pub async fn fail_shared(
-        &self,
-        store: &Store,
-        keys: &SharedKeys,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn fail_shared(&self, store: &Store, keys: &SharedKeys) -> Result<(), StoreError> {
         let (user_limits, ip_limits) = self.limits();
         let window = user_limits.window.min(ip_limits.window).as_millis();
-        let forget = now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
         let mut list = vec![keys.user.as_str()];
         list.extend(keys.ip.as_deref());
-        store.record_failure(&list, now_ms, forget).await
+        store
+            .record_failure(&list, i64::try_from(window).unwrap_or(i64::MAX))
+            .await
     }
 
     /// A successful login clears its username's shared counter.
@@ -705,8 +746,54 @@ mod tests {
         );
     }
 
-    /// A refund takes back one failure: the lock-out it started is lifted, one that the
-    /// failures before it earned stays (at the threshold, the count still locks).
+    /// A refund with nothing counted since puts the entry back as it was: its count, its last
+    /// failure and its lock-out. A reservation past the threshold starts a longer lock-out
+    /// from its own time, and that used to stay after the refund: a login refused by the
+    /// shared counters (429) or the hashing pool (503) locked the username out for the doubled
+    /// time although it counted nothing.
+    #[test]
+    fn a_refund_with_nothing_counted_since_restores_the_entry() {
+        let mut table = Table::new(ThrottleLimits {
+            threshold: 2,
+            ..ThrottleLimits::IP
+        });
+        let t0 = Instant::now();
+        assert!(table.fail(7, t0));
+        assert!(table.fail(7, t0));
+        let before = *table.live(7, t0).unwrap();
+        assert_eq!(table.retry_after(7, t0), Some(Duration::from_secs(1)));
+        let t1 = t0 + Duration::from_millis(1500);
+        assert_eq!(table.retry_after(7, t1), None, "the earned second is over");
+        let undo = table.reserve(7, t1).unwrap();
+        assert_eq!(table.retry_after(7, t1), Some(Duration::from_secs(2)));
+        table.refund(7, undo);
+        let after = *table.live(7, t1).unwrap();
+        assert_eq!(
+            (after.failures, after.last, after.locked_until),
+            (before.failures, before.last, before.locked_until)
+        );
+        assert_eq!(
+            table.retry_after(7, t1),
+            None,
+            "no lock-out from the refund"
+        );
+        // Past the window the entry is not live: a reservation starts from one, and its refund
+        // leaves nothing.
+        let late = t0 + ThrottleLimits::IP.window;
+        let undo = table.reserve(7, late).unwrap();
+        assert_eq!(table.live(7, late).map(|e| e.failures), Some(1));
+        table.refund(7, undo);
+        assert!(!table.entries.contains_key(&7), "forgotten");
+        // A new key likewise.
+        let undo = table.reserve(8, t0).unwrap();
+        table.refund(8, undo);
+        assert_eq!(table.len(), 0);
+    }
+
+    /// With other failures counted since, a refund takes back one failure: the lock-out it
+    /// started is lifted, one that the failures before it earned stays (at the threshold, the
+    /// count still locks). A later reservation's exact undo does not bring back what an earlier
+    /// refund took off.
     #[test]
     fn a_refund_lifts_only_the_lock_out_its_failure_started() {
         let mut table = Table::new(ThrottleLimits {
@@ -714,18 +801,17 @@ mod tests {
             ..ThrottleLimits::IP
         });
         let now = Instant::now();
-        for _ in 0..3 {
-            assert!(table.fail(7, now));
-        }
-        table.refund(7);
+        let undos: Vec<_> = (0..3).map(|_| table.reserve(7, now).unwrap()).collect();
+        table.refund(7, undos[0]);
         assert_eq!(table.live(7, now).map(|e| e.failures), Some(2));
         assert!(
             table.retry_after(7, now).is_some(),
             "two failures reach the threshold: still locked"
         );
-        table.refund(7);
+        table.refund(7, undos[1]);
         assert_eq!(table.retry_after(7, now), None, "one failure: not locked");
-        table.refund(7);
+        assert_eq!(table.live(7, now).map(|e| e.failures), Some(1));
+        table.refund(7, undos[2]);
         assert!(table.live(7, now).is_none(), "no failures: forgotten");
     }
 

@@ -235,6 +235,78 @@ fn two_instances_share_tokens_disables_and_failure_counts() {
     assert_eq!(login(b.addr, "carol", "c4rol").status, 200);
 }
 
+/// libfaketime, which shifts the wall clock of the process it is preloaded into; `None` after
+/// printing SKIP (a failure under `CI=true`) when Debian's `faketime` is not installed.
+fn faketime() -> Option<&'static str> {
+    const LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    if Path::new(LIB).exists() {
+        return Some(LIB);
+    }
+    println!("SKIP: libfaketime is not installed (apt-get install faketime)");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "SKIP is a failure under CI=true: install faketime"
+    );
+    None
+}
+
+/// The shared failure counts are stamped and read by the database's clock, not the instances':
+/// B's wall clock runs 40 s behind A's (libfaketime), and neither clock changes what the counts
+/// lock out. Three wrong passwords through the lagging B lock carol out on A (read by A's clock,
+/// B's stamps were 40 s old and locked nothing out: an attacker's guesses through B escaped
+/// the shared count), and the other way round the lock-out on B ends after its 1 s. (That last
+/// step also needs B's refused login, whose reservation took B's own count past its threshold,
+/// to leave no lock-out behind when refunded.)
+#[test]
+fn the_shared_failure_counts_ignore_the_instances_clocks() {
+    let Some(pg) = common::postgres() else { return };
+    let Some(lib) = faketime() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.fresh_database();
+    let args = ["--user-failures", "3", "--clock-leeway", "60"];
+    let a = instance(dir.path(), &url, &args, &[]);
+    let lagging = [
+        ("LD_PRELOAD", lib),
+        ("FAKETIME", "-40s"),
+        // The throttle's own windows run on the monotonic clock: leave it alone.
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ];
+    let b = instance(dir.path(), &url, &args, &lagging);
+    add_user(dir.path(), &url, "carol", "c4rol");
+    // B's clock really lags: its token's `iat` is 40 s before A's.
+    let iat = |r: &Http| {
+        let t = token(r);
+        let claims = t.split('.').nth(1).unwrap();
+        let json =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+                .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap()["iat"]
+            .as_i64()
+            .unwrap()
+    };
+    let lag = iat(&login(a.addr, "carol", "c4rol")) - iat(&login(b.addr, "carol", "c4rol"));
+    assert!((39..=41).contains(&lag), "B lags by {lag} s");
+
+    // Counted through B, locked out on A.
+    for _ in 0..3 {
+        assert_eq!(login(b.addr, "carol", "wrong").status, 401);
+    }
+    let r = login(a.addr, "carol", "c4rol");
+    assert_eq!(r.status, 429, "{}", r.body);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(login(a.addr, "carol", "c4rol").status, 200);
+
+    // Counted through A, locked out on B, and over on B when it is over on A.
+    for _ in 0..3 {
+        assert_eq!(login(a.addr, "carol", "wrong").status, 401);
+    }
+    let r = login(b.addr, "carol", "c4rol");
+    assert_eq!(r.status, 429, "{}", r.body);
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = login(b.addr, "carol", "c4rol");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 #[test]
 fn a_killed_instance_loses_nothing_and_the_other_keeps_serving() {
     let Some(pg) = common::postgres() else { return };

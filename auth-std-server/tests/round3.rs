@@ -296,34 +296,81 @@ async fn a_timed_out_request_is_in_the_latency_histogram() {
 
 /// The shared failure counters are bounded in time: one row per address or name that
 /// failed, each dropped once its last failure leaves the throttle's window (the follower prunes
-/// every minute). Rows newer than the cut stay, counts and all.
+/// every minute). Rows newer than the cut stay, counts and all. Every time here is the store's
+/// clock, which stamps the counts.
 #[tokio::test]
 async fn failure_counters_older_than_the_window_are_pruned() {
     let dir = tempfile::tempdir().unwrap();
     let store = common::store_with(dir.path(), &users()).await;
-    store
-        .record_failure(&["ip:old", "user:old"], 1_000, 0)
-        .await
-        .unwrap();
-    store.record_failure(&["ip:new"], 5_000, 0).await.unwrap();
-    store.record_failure(&["ip:new"], 6_000, 0).await.unwrap();
-    store.prune_failures(5_000).await.unwrap();
+    let (_, now) = store.failures(["x", "y"]).await.unwrap();
+    for (key, ago) in [("ip:old", 20_000), ("user:old", 10_001), ("ip:new", 9_000)] {
+        common::raw_sql(
+            &store,
+            &format!(
+                "INSERT INTO login_failures (key, failures, last_failure) VALUES ('{key}', 2, {})",
+                now - ago
+            ),
+        )
+        .await;
+    }
+    store.prune_failures(10_000).await.unwrap();
     assert_eq!(
-        store.failures(["ip:old", "ip:new"]).await.unwrap(),
-        [None, Some((2, 6_000))]
+        store.failures(["ip:old", "ip:new"]).await.unwrap().0,
+        [None, Some((2, now - 9_000))]
     );
     assert_eq!(
-        store.failures(["user:old", "x"]).await.unwrap(),
+        store.failures(["user:old", "x"]).await.unwrap().0,
         [None, None]
     );
-    // The cut is exclusive: a last failure exactly at it stays.
-    store.prune_failures(6_000).await.unwrap();
+    store.prune_failures(8_000).await.unwrap();
     assert_eq!(
-        store.failures(["ip:new", "x"]).await.unwrap(),
-        [Some((2, 6_000)), None]
+        store.failures(["ip:new", "x"]).await.unwrap().0,
+        [None, None]
     );
-    store.prune_failures(6_001).await.unwrap();
-    assert_eq!(store.failures(["ip:new", "x"]).await.unwrap(), [None, None]);
+}
+
+/// The store stamps each failure with its own clock and counts it on the row's count, or from
+/// one once the row's last failure is more than the window old.
+#[tokio::test]
+async fn failures_are_stamped_and_forgotten_by_the_stores_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store_with(dir.path(), &users()).await;
+    let (none, before) = store.failures(["a", "b"]).await.unwrap();
+    assert_eq!(none, [None, None]);
+    for (key, ago) in [("a", 4_000), ("b", 6_000)] {
+        common::raw_sql(
+            &store,
+            &format!(
+                "INSERT INTO login_failures (key, failures, last_failure) VALUES ('{key}', 7, {})",
+                before - ago
+            ),
+        )
+        .await;
+    }
+    store.record_failure(&["a", "b", "c"], 5_000).await.unwrap();
+    let ([a, b], after) = store.failures(["a", "b"]).await.unwrap();
+    let ([c, _], _) = store.failures(["c", "x"]).await.unwrap();
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert_eq!(
+        (a.0, b.0, c.0),
+        (8, 1, 1),
+        "within the window counted on; past it from one"
+    );
+    for (_, last) in [a, b, c] {
+        assert!(
+            (before..=after).contains(&last),
+            "{before} <= {last} <= {after}"
+        );
+    }
+    // The store's clock is the wall clock's milliseconds (here, one machine: within a second).
+    let wall = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    assert!((after - wall).abs() < 1_000, "store {after}, wall {wall}");
 }
 
 /// Item 4: logins past the session cap revoked one session each, and at 262,144 revoked ids

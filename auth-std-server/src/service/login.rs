@@ -162,10 +162,7 @@ async fn attempt(
     shared: &SharedKeys,
     now: &Now,
 ) -> Result<Passed, LoginFailure> {
-    let (wait, counted) = state
-        .throttle
-        .check_shared(&state.store, shared, now.millis())
-        .await?;
+    let (wait, counted) = state.throttle.check_shared(&state.store, shared).await?;
     if let Some(wait) = wait {
         return Err(LoginFailure::Throttled(wait));
     }
@@ -330,10 +327,7 @@ async fn settle(
         (_, _) => {}
     }
     if settlement == Settlement::Counted {
-        let _ = state
-            .throttle
-            .fail_shared(&state.store, shared, now.millis())
-            .await;
+        let _ = state.throttle.fail_shared(&state.store, shared).await;
     }
     match result {
         Ok(passed) => {
