@@ -420,6 +420,21 @@ async fn rehash(state: AppState, username: String, password: String, old_hash: S
 mod tests {
     use super::*;
 
+    /// A request's `Debug` (in a log line or a panic message) names the username and scope,
+    /// never the password.
+    #[test]
+    fn a_login_requests_debug_shows_no_password() {
+        let req = LoginRequest {
+            username: "alice".into(),
+            password: "hunter2-secret".into(),
+            scope: "read".into(),
+        };
+        assert_eq!(
+            format!("{req:?}"),
+            r#"LoginRequest { username: "alice", scope: "read", .. }"#
+        );
+    }
+
     /// Every outcome, including those a test cannot provoke (the OS random generator failing),
     /// has a declared label and a settlement, and the label is the one the metrics document.
     #[test]
