@@ -235,6 +235,74 @@ fn two_instances_share_tokens_disables_and_failure_counts() {
     assert_eq!(login(b.addr, "carol", "c4rol").status, 200);
 }
 
+/// PostgreSQL's `NOTIFY` reaches the follower: `Store::on_change` calls its `wake` for an account
+/// change made on another connection (the CLI's, another instance's), without waiting for the
+/// poll, and its task ends once `wake` says nobody follows. SQLite has no notifications and
+/// never calls it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_change_notifies_the_follower() {
+    use auth_std_server::store::{PoolLimits, Store, StoreUrl};
+    let Some(pg) = common::postgres() else { return };
+    let url = pg.fresh_database();
+    let store = Store::open(&StoreUrl::Postgres(url.clone()), PoolLimits::default())
+        .await
+        .unwrap();
+    let other = Store::open(&StoreUrl::Postgres(url), PoolLimits::default())
+        .await
+        .unwrap();
+    let user = auth_std_server::users::User::new(&common::phc("pw"), true).unwrap();
+    other.add("dave", &user, 1).await.unwrap();
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    store.on_change(move || {
+        // Two wakes, then nobody follows any more.
+        let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let _ = tx.send(n);
+        n < 2
+    });
+    // The LISTEN is in place once a change made after it wakes the follower; changes are
+    // repeated until one does (the task may not be listening yet).
+    let mut active = false;
+    let first = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            other.set_active("dave", active, 2).await.unwrap();
+            active = !active;
+            if let Ok(Some(n)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+                return n;
+            }
+        }
+    })
+    .await
+    .expect("no notification within 10 s");
+    assert_eq!(first, 1);
+    other.set_active("dave", active, 3).await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no second notification");
+    assert_eq!(second, Some(2));
+    // `wake` said false: the task has ended and dropped it (and the sender in it).
+    other.set_active("dave", !active, 4).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the listener kept running");
+    assert_eq!(end, None, "no call after wake returned false");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // SQLite: `wake` is dropped uncalled.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.db");
+    let lite = Store::open(&StoreUrl::Sqlite(path), PoolLimits::default())
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    lite.on_change(move || tx.send(()).is_ok());
+    lite.add("erin", &user, 1).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert_eq!(got, Ok(None), "SQLite has no notifications");
+}
+
 /// libfaketime, which shifts the wall clock of the process it is preloaded into; `None` after
 /// printing SKIP (a failure under `CI=true`) when Debian's `faketime` is not installed.
 fn faketime() -> Option<&'static str> {
