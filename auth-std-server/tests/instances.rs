@@ -496,6 +496,8 @@ fn a_database_outage_gets_503_then_recovers_without_a_restart() {
     let count = |s: &str| log.lines().filter(|l| l.contains(s)).count();
     assert_eq!(count("store unavailable"), 1, "{log}");
     assert_eq!(count("store available again"), 1, "{log}");
+    // The account listener's reconnects (one a second through the outage) likewise.
+    assert_eq!(count("cannot LISTEN for account changes"), 1, "{log}");
     assert_eq!(count("panicked"), 0, "{log}");
 }
 
