@@ -303,6 +303,65 @@ async fn an_account_change_notifies_the_follower() {
     assert_eq!(got, Ok(None), "SQLite has no notifications");
 }
 
+/// Through a database outage the listener keeps trying (calling `wake` after each failed
+/// connection, so the follower polls), and once the database is back a change wakes the
+/// follower again: the fast path resumes without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_listener_resumes_after_an_outage() {
+    use auth_std_server::store::{PoolLimits, Store, StoreUrl};
+    let Some(pg) = common::private_cluster() else {
+        return;
+    };
+    let url = StoreUrl::Postgres(pg.fresh_database());
+    // The listener's connection attempts fail fast while the database is down.
+    let quick = PoolLimits {
+        acquire_timeout: Duration::from_millis(500),
+        ..PoolLimits::default()
+    };
+    let store = Store::open(&url, quick).await.unwrap();
+    let other = Store::open(&url, PoolLimits::default()).await.unwrap();
+    let user = auth_std_server::users::User::new(&common::phc("pw"), true).unwrap();
+    other.add("dave", &user, 1).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    store.on_change(move || tx.send(()).is_ok());
+    woken(&other, &mut rx).await;
+
+    tokio::task::spawn_blocking(move || {
+        pg.stop();
+        std::thread::sleep(Duration::from_secs(4));
+        pg.start();
+        pg
+    })
+    .await
+    .unwrap();
+    // A wake after each failed attempt to connect (one a second and a half here).
+    let mut during = 0;
+    while rx.try_recv().is_ok() {
+        during += 1;
+    }
+    assert!(during >= 1, "no wake while the database was down");
+    woken(&other, &mut rx).await;
+}
+
+/// Changes `dave` through `other` until one wakes the follower behind `rx`; each change's error
+/// (the store recovering from an outage) is ignored.
+async fn woken(
+    other: &auth_std_server::store::Store,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    let mut active = false;
+    for _ in 0..100 {
+        let _ = other.set_active("dave", active, 2).await;
+        active = !active;
+        match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            Ok(Some(())) => return,
+            Ok(None) => panic!("the listener ended"),
+            Err(_) => {}
+        }
+    }
+    panic!("no notification within 100 changes");
+}
+
 /// libfaketime, which shifts the wall clock of the process it is preloaded into; `None` after
 /// printing SKIP (a failure under `CI=true`) when Debian's `faketime` is not installed.
 fn faketime() -> Option<&'static str> {

@@ -11,9 +11,10 @@ const CHANNEL: &str = "auth_accounts";
 
 impl Store {
     /// On PostgreSQL, starts a task that `LISTEN`s for account changes and calls `wake` on each
-    /// notification, and after a lost connection (the poll covers the gap). It reconnects after
-    /// a second and ends when `wake` returns `false` (nobody is following any more). Does
-    /// nothing on SQLite. Call inside a tokio runtime.
+    /// notification. A lost connection is made again a second later, and `wake` is called
+    /// after each attempt that fails (while the database is down, the poll covers the gap).
+    /// The task ends when `wake` returns `false` (nobody is following any more). Does nothing
+    /// on SQLite (`wake` is dropped uncalled). Call inside a tokio runtime.
     pub fn on_change(&self, wake: impl Fn() -> bool + Send + 'static) {
         if let Backend::Postgres(pool) = &self.inner.backend {
             tokio::spawn(listen(pool.clone(), wake));
