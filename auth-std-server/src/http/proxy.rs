@@ -209,7 +209,7 @@ pub enum ProxyHeader {
 }
 
 /// Whether `bytes` could start a PROXY header (v1 `PROXY ` or the v2 signature): used to
-/// refuse one from an untrusted peer.
+/// refuse one from an untrusted peer. Empty `bytes` are not one.
 pub fn looks_like_proxy_header(bytes: &[u8]) -> bool {
     let n = bytes.len().min(12);
     (n > 0 && bytes[..n] == V2_SIGNATURE[..n]) || {
@@ -308,8 +308,13 @@ mod tests {
         assert!(t.contains(ip("2001:db8:1::5")));
         assert!(!t.contains(ip("2001:db9::1")));
         assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
-        assert!("nginx".parse::<TrustedProxies>().is_err());
+        // The error names the value and says what is wanted.
+        assert_eq!(
+            "nginx".parse::<TrustedProxies>().unwrap_err().to_string(),
+            r#"--trusted-proxy "nginx": not an address or CIDR range (e.g. 10.0.0.0/8, ::1)"#
+        );
         assert!(TrustedProxies::default().is_empty());
+        assert!(!t.is_empty());
     }
 
     #[test]
@@ -451,9 +456,61 @@ mod tests {
                 source: None
             }
         );
+        // LOCAL (a health check) names no client even when the sender fills in addresses:
+        // the receiver uses the connection's own (PROXY protocol §2.2).
+        let local_with_addresses = ppp::v2::Builder::with_addresses(
+            ppp::v2::Version::Two | ppp::v2::Command::Local,
+            ppp::v2::Protocol::Stream,
+            (
+                "203.0.113.7:51000".parse::<SocketAddr>().unwrap(),
+                "10.0.0.1:8000".parse::<SocketAddr>().unwrap(),
+            ),
+        )
+        .build()
+        .unwrap();
+        assert_eq!(
+            parse_proxy_header(&local_with_addresses),
+            ProxyHeader::Complete {
+                len: local_with_addresses.len(),
+                source: None
+            }
+        );
+        // A v2 header longer than MAX_PROXY_HEADER (a long TLV list) is refused even when it
+        // is whole; one of exactly that length is taken.
+        let with_tlv = |value_len: usize| {
+            ppp::v2::Builder::with_addresses(
+                ppp::v2::Version::Two | ppp::v2::Command::Proxy,
+                ppp::v2::Protocol::Stream,
+                (
+                    "203.0.113.7:51000".parse::<SocketAddr>().unwrap(),
+                    "10.0.0.1:8000".parse::<SocketAddr>().unwrap(),
+                ),
+            )
+            .write_tlv(ppp::v2::Type::NoOp, &vec![0u8; value_len])
+            .unwrap()
+            .build()
+            .unwrap()
+        };
+        // 16 bytes of fixed header, 12 of IPv4 addresses, 3 of TLV header.
+        let longest = with_tlv(MAX_PROXY_HEADER - 16 - 12 - 3);
+        assert_eq!(longest.len(), MAX_PROXY_HEADER);
+        assert!(matches!(
+            parse_proxy_header(&longest),
+            ProxyHeader::Complete {
+                len: MAX_PROXY_HEADER,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_proxy_header(&with_tlv(MAX_PROXY_HEADER - 16 - 12 - 3 + 1)),
+            ProxyHeader::Invalid
+        );
         assert!(looks_like_proxy_header(b"PRO"));
         assert!(looks_like_proxy_header(b"\r\n\r\n"));
         assert!(!looks_like_proxy_header(b"POST /"));
+        // Nothing read is no header: a caller reads before it asks.
+        assert!(!looks_like_proxy_header(b""));
+        assert_eq!(parse_proxy_header(b""), ProxyHeader::Invalid);
         assert!(starts_with_proxy_signature(b"PROXY TCP4"));
         assert!(!starts_with_proxy_signature(b"PRO"));
         assert!(!starts_with_proxy_signature(b"PROPFIND / HTTP/1.1"));
