@@ -1340,46 +1340,67 @@ fn metrics_on_the_admin_listener_only() {
 /// object per line, and (#25 item 5) nothing else on stdout.
 #[test]
 fn access_log_is_opt_in_and_json_logs_are_json() {
+    // The `X-Duration-MS` of a response, which the access log's `ms` repeats.
+    let duration = |r: &Http| -> f64 {
+        r.head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-duration-ms: "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
     let request_lines = |args: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
         let (mut child, addr, banner, rx) = start_logged(dir.path(), args);
         let pw = admin_password(dir.path());
-        let token = token_of(&login(addr, "admin", &pw));
+        let r = login(addr, "admin", &pw);
+        let mut durations = vec![duration(&r)];
+        let token = token_of(&r);
         for _ in 0..3 {
-            assert_eq!(dashboard(addr, &token).status, 200);
+            let r = dashboard(addr, &token);
+            assert_eq!(r.status, 200);
+            durations.push(duration(&r));
         }
         assert_eq!(http(addr, "GET", "/healthz", &[], "").status, 200);
         std::thread::sleep(Duration::from_millis(300));
         let _ = child.kill();
         let _ = child.wait();
         // Every line of stdout, the first-run banner included (#25 item 5).
-        banner
+        let lines = banner
             .into_iter()
             .chain(rx.try_iter())
-            .collect::<Vec<String>>()
+            .collect::<Vec<String>>();
+        (lines, durations)
     };
-    let quiet = request_lines(&[]);
+    let (quiet, _) = request_lines(&[]);
     assert!(
         quiet.iter().any(|l| l.contains("login succeeded")),
         "{quiet:?}"
     );
     assert!(!quiet.iter().any(|l| l.contains(" route=")), "{quiet:?}");
 
-    let json = request_lines(&["--access-log", "--log-format", "json"]);
-    let mut requests = 0;
+    let (json, durations) = request_lines(&["--access-log", "--log-format", "json"]);
+    let mut logged = Vec::new();
     for line in &json {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         if v["message"] == "request" {
-            requests += 1;
             assert_ne!(v["route"], "/healthz");
             let ms = v["ms"].as_f64().unwrap();
             assert_eq!((ms * 100.0).round() / 100.0, ms, "{line}");
             assert!(!line.contains("0000000"), "{line}");
+            logged.push(ms);
         }
     }
-    // The login and three dashboards; not the health probe.
-    assert_eq!(requests, 4, "{json:?}");
+    // The login and three dashboards, in order; not the health probe. Each line's `ms` is its
+    // response's `X-Duration-MS` (one measurement, two roundings: a hundredth apart at most).
+    assert_eq!(logged.len(), 4, "{json:?}");
+    for (log, header) in logged.iter().zip(&durations) {
+        assert!(
+            (log - header).abs() <= 0.011,
+            "{logged:?} against {durations:?}"
+        );
+    }
     assert!(json.iter().any(|l| l.contains("login succeeded")));
     // Every line of stdout was JSON, the first-run message and the listening address
     // included (#25 item 5); their plain lines went to stderr.

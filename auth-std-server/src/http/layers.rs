@@ -214,6 +214,69 @@ mod tests {
 
     use super::duration_ms;
 
+    /// Every method hyper knows by name keeps it as a label; any other (`CONNECT`, `TRACE`, a
+    /// made-up token) is `other`.
+    #[test]
+    fn methods_are_labelled_from_a_closed_set() {
+        use axum::http::Method;
+        for (m, want) in [
+            (Method::GET, "GET"),
+            (Method::HEAD, "HEAD"),
+            (Method::POST, "POST"),
+            (Method::PUT, "PUT"),
+            (Method::DELETE, "DELETE"),
+            (Method::PATCH, "PATCH"),
+            (Method::OPTIONS, "OPTIONS"),
+            (Method::CONNECT, "other"),
+            (Method::TRACE, "other"),
+            (Method::from_bytes(b"BREW").unwrap(), "other"),
+        ] {
+            assert_eq!(super::method_label(&m), want, "{m}");
+        }
+    }
+
+    /// The JSON 431's bounds are inclusive: `MAX_HEADERS` headers of `MAX_HEADER_BYTES` in all
+    /// are answered normally; one header or one byte more is refused.
+    #[test]
+    fn header_limits_are_inclusive() {
+        use super::{MAX_HEADER_BYTES, MAX_HEADERS, header_limits};
+        let request = |count: usize, bytes: usize| {
+            // `count` headers `h0`, `h1`, … whose names and values total `bytes`.
+            let mut b = axum::http::Request::builder();
+            let mut left = bytes;
+            for i in 0..count {
+                let name = format!("h{i}");
+                let share = if i + 1 == count {
+                    left - name.len()
+                } else {
+                    (bytes / count) - name.len()
+                };
+                left -= name.len() + share;
+                b = b.header(name, "v".repeat(share));
+            }
+            b.body(axum::body::Body::empty()).unwrap()
+        };
+        let total = |r: &axum::extract::Request| -> usize {
+            r.headers()
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len())
+                .sum()
+        };
+        let ok = request(MAX_HEADERS, MAX_HEADER_BYTES);
+        assert_eq!(
+            (ok.headers().len(), total(&ok)),
+            (MAX_HEADERS, MAX_HEADER_BYTES)
+        );
+        assert!(header_limits(&ok).is_none());
+        let big = request(MAX_HEADERS, MAX_HEADER_BYTES + 1);
+        assert_eq!(total(&big), MAX_HEADER_BYTES + 1);
+        let many = request(MAX_HEADERS + 1, 1_000);
+        for refused in [big, many] {
+            let r = header_limits(&refused).expect("refused");
+            assert_eq!(r.status(), 431);
+        }
+    }
+
     #[test]
     fn duration_ms_has_two_decimals_rounded_half_up() {
         for (nanos, want) in [
