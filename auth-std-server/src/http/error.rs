@@ -150,3 +150,27 @@ pub(crate) fn detail_body(detail: &str) -> Vec<u8> {
     let _ = response::write_detail(detail, &mut body);
     body
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::secs_up;
+
+    /// `Retry-After` is whole seconds rounded up: a client that waits exactly that long is
+    /// never early, and a whole number of seconds is not stretched by one.
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        for (wait, want) in [
+            (Duration::ZERO, 0),
+            (Duration::from_nanos(1), 1),
+            (Duration::from_secs(1), 1),
+            (Duration::from_millis(1_500), 2),
+            (Duration::from_secs(2), 2),
+            (Duration::from_secs(900), 900),
+            (Duration::from_secs(900) + Duration::from_nanos(1), 901),
+        ] {
+            assert_eq!(secs_up(wait), want, "{wait:?}");
+        }
+    }
+}
