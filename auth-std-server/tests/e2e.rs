@@ -538,12 +538,7 @@ fn python() -> Option<PathBuf> {
 /// python3, `None` after printing SKIP, which fails under `CI=true`.
 fn venv(name: &str, check: &str, packages: &[&str]) -> Option<PathBuf> {
     let Some(py) = python() else {
-        eprintln!("SKIP: python3 not found");
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "SKIP under CI=true"
-        );
+        common::skip("python3 not found");
         return None;
     };
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
@@ -654,12 +649,7 @@ fn eddsa_tokens_verify_from_the_jwks_in_node_jose() {
             .is_ok_and(|o| o.status.success())
     };
     if !has("node") || !has("npm") {
-        eprintln!("SKIP: node or npm not found");
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "SKIP under CI=true"
-        );
+        common::skip("node or npm not found");
         return;
     }
     let js = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jose-npm");
@@ -758,12 +748,7 @@ fn oauth_clients_refresh_interop() {
 fn swagger_ui_in_a_real_browser() {
     let browser = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
     if browser.iter().any(|p| !Path::new(p).exists()) {
-        eprintln!("SKIP swagger_ui_in_a_real_browser: chromium or chromium-driver not installed");
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "SKIP under CI=true"
-        );
+        common::skip("swagger_ui_in_a_real_browser: chromium or chromium-driver not installed");
         return;
     }
     let Some(vpy) = venv("browser-venv", "import selenium", &["selenium>=4.20,<5"]) else {

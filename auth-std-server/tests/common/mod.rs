@@ -261,6 +261,17 @@ pub fn postgres() -> Option<&'static Cluster> {
         .as_ref()
 }
 
+/// Says a test is skipped because `why` (a tool or service it needs is missing): prints
+/// `SKIP: <why>`, and fails the test under `CI=true`, where everything it needs is installed.
+pub fn skip(why: &str) {
+    println!("SKIP: {why}");
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "SKIP is a failure under CI=true: {why}"
+    );
+}
+
 /// A cluster of this test's own, which it may stop and start; `None` as for [`postgres`].
 pub fn private_cluster() -> Option<Cluster> {
     private_cluster_with(|_| String::new())
@@ -271,11 +282,7 @@ pub fn private_cluster() -> Option<Cluster> {
 /// `postgresql.conf`. What it writes is handed to the `postgres` user when this runs as root.
 pub fn private_cluster_with(setup: impl FnOnce(&Path) -> String) -> Option<Cluster> {
     let (Some(initdb), Some(pg_ctl)) = (bin("initdb"), bin("pg_ctl")) else {
-        println!("SKIP: PostgreSQL is not installed (initdb/pg_ctl not found)");
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SKIP is a failure under CI=true: install postgresql"
-        );
+        skip("PostgreSQL is not installed (initdb/pg_ctl not found; apt-get install postgresql)");
         return None;
     };
     let root = is_root();
